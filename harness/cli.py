@@ -1,0 +1,73 @@
+"""The `harness` command: one Typer app, one module per subcommand under `harness/commands/`.
+
+`main()` is the console entry point. It turns every `HarnessError` into one line on stderr and the
+error's exit code, and Ctrl-C into exit 130, so a user never sees a traceback for a mistake they can fix.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import typer
+
+from harness.errors import HarnessError, InterruptedRun
+
+# Each module defines `register(app)`; the order is the order of `harness --help`.
+COMMAND_MODULES = (
+    "harness.commands.run",
+    "harness.commands.tasks",
+    "harness.commands.validate",
+    "harness.commands.env",
+    "harness.commands.leaderboard",
+    "harness.commands.label",
+    "harness.commands.campaign",
+    "harness.commands.submission",
+)
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="harness",
+        help="Measure AI models' energy per 1000 queries on a standard workload, and publish the results.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+
+    @app.callback()
+    def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages.")) -> None:
+        logging.basicConfig(
+            level=logging.DEBUG if verbose else logging.WARNING,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
+
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; user errors end in one line on stderr and a non-zero exit."""
+    app = build_app()
+    try:
+        app(args=argv, standalone_mode=False)
+    except HarnessError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written", file=sys.stderr)
+        sys.exit(InterruptedRun.exit_code)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except Exception as error:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(error, click.exceptions.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        if isinstance(error, click.exceptions.Abort):
+            print("error: aborted", file=sys.stderr)
+            sys.exit(InterruptedRun.exit_code)
+        raise

@@ -1,0 +1,46 @@
+"""Atomic file writes: a reader (or a crash) never sees half a result, and nothing is overwritten by accident."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+
+
+def write_text_atomic(path: Path, text: str, *, overwrite: bool = True) -> Path:
+    """Write `text` to `path` through a temporary file in the same folder and a rename.
+
+    With `overwrite=False` an existing file is refused (`FileExistsError` becomes a HarnessError), and the
+    check is made by the final hard link, so two writers racing for one name cannot both win.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise HarnessError(f"refusing to overwrite existing file {path}") from None
+            tmp.unlink()
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def write_json_atomic(path: Path, data: Any, *, overwrite: bool = True) -> Path:
+    """Write `data` as indented JSON with sorted keys (diffs stay readable) atomically."""
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+    return write_text_atomic(path, text, overwrite=overwrite)

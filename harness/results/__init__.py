@@ -1,0 +1,1 @@
+"""Result files: the versioned schema, their plausibility checks, and reading/writing them."""

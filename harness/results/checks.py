@@ -1,0 +1,184 @@
+"""Plausibility checks on a result file, beyond its schema.
+
+Each `check_*` function returns a list of `CheckResult` (empty when nothing is wrong). Severity `error`
+makes a file invalid (the leaderboard refuses it); `warning` is shown to the reader. The figures are
+recomputed from the readings, so a file whose headline was edited by hand does not pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from harness.results.schema import ResultFile
+
+POWER_LIMIT_MARGIN = 1.1
+"""Mean power above 1.1x the enforced power limit is not physical for a window longer than a second."""
+
+MIN_COUNTER_WINDOW_S = 0.1
+"""NVML's energy counter updates about every 100 ms; a shorter window can read as zero."""
+
+MAX_PLAUSIBLE_GPU_POWER_W = 5000.0
+"""No single accelerator draws this much; a guard when the file carries no power limit."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    severity: Literal["error", "warning"]
+    message: str
+
+
+def _gpu_limit_w(result: ResultFile, index: str) -> float:
+    for gpu in result.environment.gpus:
+        if str(gpu.index) == index and gpu.power_limit_enforced_w:
+            return gpu.power_limit_enforced_w
+    return MAX_PLAUSIBLE_GPU_POWER_W
+
+
+def check_non_negative_energies(result: ResultFile) -> list[CheckResult]:
+    found = []
+    for rep in result.repetitions:
+        for phase, reading in rep.readings.items():
+            values = dict(reading.gpu_energy_j)
+            values.update({"cpu": reading.cpu_energy_j, "ram": reading.ram_energy_j})
+            for where, joules in values.items():
+                if joules is not None and joules < 0:
+                    found.append(CheckResult("non-negative-energy", "error",
+                                             f"repetition {rep.index} {phase}: energy of {where} is {joules} J"))
+    return found
+
+
+def check_work_has_energy(result: ResultFile) -> list[CheckResult]:
+    found = []
+    for rep in result.repetitions:
+        total = rep.readings.get("total")
+        if total is None:
+            found.append(CheckResult("total-reading", "error", f"repetition {rep.index} has no 'total' reading"))
+            continue
+        if total.gpu_method != "none" and sum(total.gpu_energy_j.values()) <= 0:
+            found.append(CheckResult("zero-energy", "error",
+                                     f"repetition {rep.index}: GPU energy is zero for {rep.num_queries} queries"))
+    return found
+
+
+def check_power_within_limit(result: ResultFile) -> list[CheckResult]:
+    found = []
+    for rep in result.repetitions:
+        for phase, reading in rep.readings.items():
+            if reading.duration_s < 1.0:
+                continue
+            for index, joules in reading.gpu_energy_j.items():
+                power_w = joules / reading.duration_s
+                limit_w = _gpu_limit_w(result, index) * POWER_LIMIT_MARGIN
+                if not 0 <= power_w <= limit_w:
+                    found.append(CheckResult("power-within-limit", "error",
+                                             f"repetition {rep.index} {phase}: GPU {index} mean power {power_w:.1f} W "
+                                             f"is outside 0..{limit_w:.0f} W"))
+    for timeline in result.timelines:
+        limit_w = _gpu_limit_w(result, str(timeline.gpu_index)) * POWER_LIMIT_MARGIN * 1.5
+        peak = max(timeline.power_w, default=0.0)
+        if peak > limit_w or min(timeline.power_w, default=0.0) < 0:
+            found.append(CheckResult("timeline-power", "error",
+                                     f"GPU {timeline.gpu_index} timeline power reaches {peak:.1f} W "
+                                     f"(limit {limit_w:.0f} W)"))
+    return found
+
+
+def check_counts_match(result: ResultFile) -> list[CheckResult]:
+    found = []
+    settings = result.settings
+    if len(result.repetitions) != settings.repeats:
+        found.append(CheckResult("repetition-count", "error",
+                                 f"{len(result.repetitions)} repetitions recorded, settings say {settings.repeats}"))
+    if sorted(rep.index for rep in result.repetitions) != list(range(len(result.repetitions))):
+        found.append(CheckResult("repetition-index", "error", "repetition indices are not 0..n-1"))
+    for rep in result.repetitions:
+        if rep.num_queries != settings.num_queries:
+            found.append(CheckResult("query-count", "error",
+                                     f"repetition {rep.index} ran {rep.num_queries} queries, settings say "
+                                     f"{settings.num_queries}"))
+        if len(rep.query_latencies_s) != rep.num_queries:
+            found.append(CheckResult("latency-count", "error",
+                                     f"repetition {rep.index} has {len(rep.query_latencies_s)} latencies for "
+                                     f"{rep.num_queries} queries"))
+        if any(latency < 0 for latency in rep.query_latencies_s):
+            found.append(CheckResult("latency-negative", "error", f"repetition {rep.index} has a negative latency"))
+    return found
+
+
+def check_measured_gpus_known(result: ResultFile) -> list[CheckResult]:
+    known = {g.index for g in result.environment.gpus}
+    missing = [i for i in result.environment.measured_gpu_indices if i not in known]
+    found = []
+    if missing:
+        found.append(CheckResult("measured-gpus", "error",
+                                 f"measured GPU indices {missing} are not in environment.gpus"))
+    measured = {str(i) for i in result.environment.measured_gpu_indices}
+    for rep in result.repetitions:
+        total = rep.readings.get("total")
+        if total is not None and total.gpu_method != "none" and set(total.gpu_energy_j) != measured:
+            found.append(CheckResult("measured-gpus", "error",
+                                     f"repetition {rep.index} reports GPUs {sorted(total.gpu_energy_j)}, "
+                                     f"environment says {sorted(measured)}"))
+    return found
+
+
+def check_timestamps(result: ResultFile) -> list[CheckResult]:
+    if not result.started_at <= result.finished_at:
+        return [CheckResult("timestamps", "error", "started_at is after finished_at")]
+    return []
+
+
+def check_window_length(result: ResultFile) -> list[CheckResult]:
+    found = []
+    for rep in result.repetitions:
+        total = rep.readings.get("total")
+        if total is not None and total.gpu_method == "counter" and total.duration_s < MIN_COUNTER_WINDOW_S:
+            found.append(CheckResult("short-window", "warning",
+                                     f"repetition {rep.index} lasted {total.duration_s * 1000:.0f} ms, under the "
+                                     f"energy counter's ~100 ms update period"))
+    return found
+
+
+def check_headline_matches_readings(result: ResultFile) -> list[CheckResult]:
+    """The headline must equal the mean of the repetitions' total GPU energy, scaled to 1000 queries."""
+    headline = result.figures.gpu_energy_per_1k_queries_wh
+    per_rep = []
+    for rep in result.repetitions:
+        total = rep.readings.get("total")
+        if total is None or total.gpu_method == "none":
+            per_rep = []
+            break
+        per_rep.append(sum(total.gpu_energy_j.values()) / 3600.0 * 1000.0 / rep.num_queries)
+    if headline is None:
+        if per_rep:
+            return [CheckResult("headline", "error", "GPU readings exist but the headline figure is missing")]
+        return []
+    if not per_rep:
+        return [CheckResult("headline", "error", "a GPU headline figure is given without GPU readings")]
+    mean = sum(per_rep) / len(per_rep)
+    if not math.isclose(mean, headline.mean, rel_tol=1e-6, abs_tol=1e-12):
+        return [CheckResult("headline", "error",
+                            f"headline {headline.mean:.6g} Wh/1k does not match the readings ({mean:.6g} Wh/1k)")]
+    return []
+
+
+CHECKS: tuple[Callable[[ResultFile], list[CheckResult]], ...] = (
+    check_non_negative_energies,
+    check_work_has_energy,
+    check_power_within_limit,
+    check_counts_match,
+    check_measured_gpus_known,
+    check_timestamps,
+    check_window_length,
+    check_headline_matches_readings,
+)
+
+
+def run_checks(result: ResultFile) -> list[CheckResult]:
+    """Every plausibility finding for one result, errors first."""
+    found = [finding for check in CHECKS for finding in check(result)]
+    return sorted(found, key=lambda f: f.severity != "error")

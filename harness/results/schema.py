@@ -1,0 +1,260 @@
+"""The result file, defined once. Every key is documented here and units are in the names.
+
+A result file is what `harness run` writes and what the leaderboard, `harness validate`, `harness collect`
+and `harness verify` read. Loaders read everything from the JSON, never from its path. Any change that
+moves or renames a key bumps `SCHEMA_VERSION`; `harness schema` writes the JSON Schema to
+`harness/results/result.schema.json` so other tools can check files without this package.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = "1.0"
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo in a file must not silently drop a number."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Estimate(_Strict):
+    """A figure measured over repetitions: mean, sample standard deviation and 95 % confidence interval.
+
+    With one repetition, `std` is 0 and the interval collapses to the mean; `n` says so.
+    """
+
+    mean: float
+    std: float = Field(ge=0)
+    ci95_low: float
+    ci95_high: float
+    n: int = Field(ge=1)
+
+
+class RunWarning(_Strict):
+    """A condition found during the run (from the meter or the runner), kept with the numbers it affects."""
+
+    code: str
+    message: str
+    severity: Literal["info", "warning", "error"] = "warning"
+    gpu_index: int | None = None
+    repetition: int | None = None
+
+
+class GpuInfo(_Strict):
+    """One GPU as NVML reported it when the run started."""
+
+    index: int
+    name: str
+    uuid: str | None = None
+    memory_total_mib: float | None = None
+    has_energy_counter: bool
+    power_limit_enforced_w: float | None = None
+    power_limit_default_w: float | None = None
+    persistence_mode: bool | None = None
+    mig_mode: bool | None = None
+    compute_capability: str | None = None
+
+
+class Environment(_Strict):
+    """Hardware and software facts, so a reader can tell whether two numbers are comparable."""
+
+    meter_backend: Literal["nvml", "fake-nvml", "none"]
+    gpus: list[GpuInfo] = Field(default_factory=list)
+    measured_gpu_indices: list[int] = Field(default_factory=list)
+    driver_version: str | None = None
+    nvml_version: str | None = None
+    cuda_driver_version: str | None = None
+    torch_version: str
+    torch_cuda_version: str | None = None
+    transformers_version: str | None = None
+    diffusers_version: str | None = None
+    python_version: str
+    platform: str
+    cpu_model: str | None = None
+    cpu_logical_cores: int | None = None
+    ram_total_gib: float | None = None
+    rapl_readable: bool = False
+
+
+class TaskInfo(_Strict):
+    """The resolved task spec (after presets and overrides) and its version."""
+
+    id: str
+    version: str
+    kind: Literal["text-gen", "summarization", "text-classification", "image-gen"]
+    spec: dict[str, Any]
+
+
+class InputSetInfo(_Strict):
+    """Which inputs were run: the built-in set, a `datasets` dataset or a local file, with a content hash."""
+
+    source: Literal["builtin", "dataset", "file"]
+    name: str
+    revision: str | None = None
+    split: str | None = None
+    column: str | None = None
+    num_items: int = Field(ge=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ModelInfo(_Strict):
+    """The model as loaded: id (hub id or local path), revision, dtype and size."""
+
+    id: str
+    revision: str | None = None
+    dtype: str
+    num_parameters: int = Field(ge=0)
+    random_weights: bool = False
+    trust_remote_code: bool = False
+    architecture: str | None = None
+    loader: str | None = None
+    device: str
+    device_map: dict[str, Any] | None = None
+
+
+class RunSettings(_Strict):
+    """What was run: queries per repetition, batch size, repetitions and warm-up, idle baseline length."""
+
+    num_queries: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    repeats: int = Field(ge=1)
+    warmup_queries: int = Field(ge=0)
+    idle_seconds: float = Field(ge=0)
+    sample_hz: float = Field(gt=0)
+    preset: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    strict: bool = False
+
+
+class Reading(_Strict):
+    """One measurement window, as `harness.energy.EnergyReading.as_dict()` writes it. GPU keys are indices."""
+
+    key: str
+    start_unix_s: float
+    duration_s: float = Field(ge=0)
+    gpu_energy_j: dict[str, float] = Field(default_factory=dict)
+    gpu_method: Literal["counter", "sampled", "none"]
+    gpu_idle_energy_j: dict[str, float] | None = None
+    gpu_sampled_energy_j: dict[str, float] | None = None
+    cpu_energy_j: float | None = None
+    cpu_method: Literal["rapl", "estimated", "none"] = "none"
+    ram_energy_j: float | None = None
+    ram_method: Literal["rapl", "estimated", "none"] = "none"
+    warnings: list[RunWarning] = Field(default_factory=list)
+
+
+class Repetition(_Strict):
+    """One measured pass over the task's queries.
+
+    `readings` holds the pass's windows by phase: always `total`; `prefill` and `decode` for generative
+    text (each measured in its own window). `query_latencies_s` has one entry per query (a batch's
+    latency is shared by its queries).
+    """
+
+    index: int = Field(ge=0)
+    num_queries: int = Field(ge=1)
+    readings: dict[str, Reading]
+    query_latencies_s: list[float]
+    output_tokens: int | None = None
+    input_tokens: int | None = None
+    images: int | None = None
+
+
+class IdleBaseline(_Strict):
+    """Power with the model loaded and nothing running, measured before the repetitions."""
+
+    duration_s: float = Field(ge=0)
+    gpu_power_w: dict[str, float] = Field(default_factory=dict)
+    cpu_power_w: float | None = None
+    method: Literal["counter", "sampled", "none"]
+
+
+class Timeline(_Strict):
+    """Sampled conditions over the whole run, downsampled to at most a few thousand points per GPU.
+
+    Parallel columns keyed by GPU index; `t_s` is seconds since `started_at`.
+    """
+
+    gpu_index: int
+    t_s: list[float]
+    power_w: list[float]
+    sm_clock_mhz: list[float | None] = Field(default_factory=list)
+    memory_clock_mhz: list[float | None] = Field(default_factory=list)
+    temperature_c: list[float | None] = Field(default_factory=list)
+    utilization_pct: list[float | None] = Field(default_factory=list)
+
+
+class Figures(_Strict):
+    """Derived figures, each from the repetitions' readings. None where the run could not measure it.
+
+    GPU figures come from NVML (counter or sampled power) and are never mixed with host figures; host
+    figures are flagged when estimated rather than read from RAPL.
+    """
+
+    gpu_energy_per_1k_queries_wh: Estimate | None = None
+    gpu_energy_above_idle_per_1k_queries_wh: Estimate | None = None
+    gpu_prefill_energy_per_1k_queries_wh: Estimate | None = None
+    gpu_decode_energy_per_1k_queries_wh: Estimate | None = None
+    gpu_mean_power_w: Estimate | None = None
+    cpu_energy_per_1k_queries_wh: Estimate | None = None
+    cpu_energy_estimated: bool = False
+    ram_energy_per_1k_queries_wh: Estimate | None = None
+    ram_energy_estimated: bool = False
+    latency_p50_s: Estimate
+    latency_p95_s: Estimate
+    throughput_queries_per_s: Estimate
+    output_tokens_per_j: Estimate | None = None
+    images_per_wh: Estimate | None = None
+    idle_gpu_power_w: float | None = None
+
+
+class ResultFile(_Strict):
+    """One `harness run`: what ran, where, how it was measured, and what it cost."""
+
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    run_id: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]{5,80}$")
+    created_at: datetime
+    started_at: datetime
+    finished_at: datetime
+    harness_version: str
+    git_sha: str | None = None
+    task: TaskInfo
+    input_set: InputSetInfo
+    model: ModelInfo
+    settings: RunSettings
+    environment: Environment
+    idle: IdleBaseline | None = None
+    repetitions: list[Repetition] = Field(min_length=1)
+    timelines: list[Timeline] = Field(default_factory=list)
+    warnings: list[RunWarning] = Field(default_factory=list)
+    figures: Figures
+    notes: list[str] = Field(default_factory=list)
+
+    @field_validator("created_at", "started_at", "finished_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None or value.utcoffset().total_seconds() != 0:
+            raise ValueError("timestamps must be UTC with an explicit offset (e.g. 2026-11-22T10:00:00Z)")
+        return value
+
+    @property
+    def hardware_class(self) -> str:
+        """What the leaderboard groups by: the measured GPUs' names (e.g. `1x NVIDIA H100 80GB HBM3`), or `cpu`."""
+        names = [g.name for g in self.environment.gpus if g.index in self.environment.measured_gpu_indices]
+        if not names:
+            return "cpu"
+        counts: dict[str, int] = {}
+        for name in names:
+            counts[name] = counts.get(name, 0) + 1
+        return " + ".join(f"{n}x {name}" for name, n in sorted(counts.items()))
+
+    @property
+    def is_gpu_measured(self) -> bool:
+        """True when the headline GPU figure was measured on real NVML hardware (not the fake, not CPU-only)."""
+        return self.environment.meter_backend == "nvml" and self.figures.gpu_energy_per_1k_queries_wh is not None
+

@@ -1,0 +1,117 @@
+"""Reading, checking and writing result files.
+
+Every way a file can be wrong (unreadable, not JSON, wrong schema, implausible numbers) becomes a
+`ResultFileError` with one line naming the file and the first problem, so a leaderboard build or
+`harness validate` can report it and go on with the other files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from harness.errors import ResultFileError
+from harness.files import write_json_atomic, write_text_atomic
+from harness.results.checks import CheckResult, run_checks
+from harness.results.schema import ResultFile
+
+SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
+
+
+def _first_validation_problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def _refuse_non_finite(name: str) -> float:
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+def parse_result(text: str, source: str = "<string>") -> ResultFile:
+    """Parse and schema-check a result file's text (NaN and Infinity are refused, as JSON itself does)."""
+    try:
+        data = json.loads(text, parse_constant=_refuse_non_finite)
+    except ValueError as error:
+        raise ResultFileError(f"{source}: not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ResultFileError(f"{source}: a result file must hold a JSON object")
+    version = data.get("schema_version")
+    if version != "1.0":
+        raise ResultFileError(f"{source}: unsupported schema_version {version!r} (this harness reads '1.0')")
+    try:
+        return ResultFile.model_validate(data)
+    except ValidationError as error:
+        raise ResultFileError(f"{source}: {_first_validation_problem(error)}") from None
+
+
+def load_result(path: Path) -> ResultFile:
+    """Read and schema-check one result file (plausibility is `check_result`)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ResultFileError(f"{path}: cannot read ({error.__class__.__name__}: {error})") from None
+    return parse_result(text, str(path))
+
+
+def check_result(result: ResultFile, source: str = "result") -> list[CheckResult]:
+    """Plausibility findings; raises `ResultFileError` on the first error-level finding."""
+    findings = run_checks(result)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        raise ResultFileError(f"{source}: {errors[0].name}: {errors[0].message}")
+    return findings
+
+
+@dataclass(frozen=True)
+class LoadedResult:
+    path: Path
+    result: ResultFile
+    findings: tuple[CheckResult, ...]
+
+
+def load_valid_result(path: Path) -> LoadedResult:
+    """Schema and plausibility in one call, for consumers that only accept valid files."""
+    result = load_result(path)
+    findings = check_result(result, str(path))
+    return LoadedResult(Path(path), result, tuple(findings))
+
+
+def iter_result_files(root: Path) -> Iterator[Path]:
+    """Every `*.json` file under `root` (or `root` itself), sorted, skipping hidden and temporary files."""
+    root = Path(root)
+    if root.is_file():
+        yield root
+        return
+    for path in sorted(root.rglob("*.json")):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
+        yield path
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^0-9A-Za-z._-]+", "-", text).strip("-") or "unknown"
+
+
+def default_result_path(results_dir: Path, result: ResultFile) -> Path:
+    """`results/<task>/<org>__<model>/<hardware>/<run-id>.json`: a path for people; loaders never parse it."""
+    model = _slug(result.model.id.strip("/").replace("/", "__"))
+    return Path(results_dir) / _slug(result.task.id) / model / _slug(result.hardware_class) / f"{result.run_id}.json"
+
+
+def write_result(result: ResultFile, path: Path) -> Path:
+    """Write atomically, refusing to overwrite an existing file (earlier results are never lost)."""
+    return write_json_atomic(path, result.model_dump(mode="json"), overwrite=False)
+
+
+def export_json_schema(path: Path = SCHEMA_FILE) -> Path:
+    """Write the JSON Schema of `ResultFile`, so tools in other languages can validate files."""
+    schema = ResultFile.model_json_schema()
+    return write_text_atomic(path, json.dumps(schema, indent=2, sort_keys=True) + "\n")
