@@ -17,6 +17,7 @@ from harness.errors import HarnessError, InterruptedRun
 # Each module defines `register(app)`; the order is the order of `harness --help`.
 COMMAND_MODULES = (
     "harness.commands.run",
+    "harness.commands.demo",
     "harness.commands.tasks",
     "harness.commands.validate",
     "harness.commands.env",

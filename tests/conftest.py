@@ -1,0 +1,23 @@
+"""Test-wide setup: offline hub, and tiny random-weight models built once per session from configs."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory):
+    """Folder with one tiny saved model per task kind (`<kind>/`), built offline with `save_pretrained`."""
+    from harness.demo_models import DEMO_KINDS, build_demo_model
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    for kind in DEMO_KINDS:
+        build_demo_model(kind, root / kind)
+    return root
