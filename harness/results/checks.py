@@ -144,26 +144,22 @@ def check_window_length(result: ResultFile) -> list[CheckResult]:
 
 
 def check_headline_matches_readings(result: ResultFile) -> list[CheckResult]:
-    """The headline must equal the mean of the repetitions' total GPU energy, scaled to 1000 queries."""
-    headline = result.figures.gpu_energy_per_1k_queries_wh
-    per_rep = []
-    for rep in result.repetitions:
-        total = rep.readings.get("total")
-        if total is None or total.gpu_method == "none":
-            per_rep = []
-            break
-        per_rep.append(sum(total.gpu_energy_j.values()) / 3600.0 * 1000.0 / rep.num_queries)
-    if headline is None:
-        if per_rep:
-            return [CheckResult("headline", "error", "GPU readings exist but the headline figure is missing")]
-        return []
-    if not per_rep:
-        return [CheckResult("headline", "error", "a GPU headline figure is given without GPU readings")]
-    mean = sum(per_rep) / len(per_rep)
-    if not math.isclose(mean, headline.mean, rel_tol=1e-6, abs_tol=1e-12):
-        return [CheckResult("headline", "error",
-                            f"headline {headline.mean:.6g} Wh/1k does not match the readings ({mean:.6g} Wh/1k)")]
-    return []
+    """The GPU figures must be what `derive_figures` makes of the readings (a hand-edited headline fails)."""
+    from harness.figures import derive_figures
+
+    derived, _ = derive_figures(result.repetitions, result.idle)
+    found = []
+    for name in ("gpu_energy_per_1k_queries_wh", "gpu_energy_above_idle_per_1k_queries_wh"):
+        stated, expected = getattr(result.figures, name), getattr(derived, name)
+        if (stated is None) != (expected is None):
+            found.append(CheckResult("headline", "error",
+                                     f"{name} is {'missing' if stated is None else 'given'} but the readings "
+                                     f"{'give' if expected is not None else 'do not give'} it"))
+        elif stated is not None and not math.isclose(stated.mean, expected.mean, rel_tol=1e-6, abs_tol=1e-12):
+            found.append(CheckResult("headline", "error",
+                                     f"{name} {stated.mean:.6g} Wh does not match the readings "
+                                     f"({expected.mean:.6g} Wh)"))
+    return found
 
 
 CHECKS: tuple[Callable[[ResultFile], list[CheckResult]], ...] = (
