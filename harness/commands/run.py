@@ -1,7 +1,107 @@
-"""`harness run`: not yet written."""
+"""`harness run`: measure one model on one task's standard workload and write a result file."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from harness.errors import ConfigError
+from harness.report import headline_lines
+
+
+class ProgressReporter:
+    """A rich progress bar per phase: queries done, elapsed time and the sampler's live GPU power.
+
+    Implements `harness.runner.Reporter`.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[power]}"), console=console, transient=False,
+        )
+        self.progress.start()
+
+    def phase(self, description: str, total_queries: int | None = None):
+        task_id = self.progress.add_task(description, total=total_queries, power="")
+
+        def update(done: int, power_w: float | None) -> None:
+            power = f"{power_w:.0f} W" if power_w is not None else ""
+            self.progress.update(task_id, completed=done, power=power)
+
+        return update
+
+    def done(self) -> None:
+        self.progress.stop()
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """`--set key=value` pairs; a pair without `=` is a one-line ConfigError."""
+    parsed: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def parse_gpu_list(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--measure-gpus expects comma-separated GPU indices, got {text!r}") from None
+
+
+def run(
+    task: str = typer.Option(..., "--task", "-t", help="Task id or alias (see `harness tasks`), or a task YAML file."),
+    model: str = typer.Option(..., "--model", "-m", help="Hugging Face hub id or local model directory."),
+    device: str = typer.Option("cuda", help="cuda, cuda:N or cpu."),
+    dtype: str | None = typer.Option(None, help="float32, float16 or bfloat16 (default: the task's)."),
+    num_queries: int | None = typer.Option(None, help="Queries per repetition (default: the task's, 1000)."),
+    batch_size: int | None = typer.Option(None, help="Queries per batch (default: the task's, 1)."),
+    repeats: int | None = typer.Option(None, help="Measured repetitions (default 3 on GPU, 1 on CPU)."),
+    warmup_queries: int | None = typer.Option(None, help="Unmeasured warm-up queries (default 10)."),
+    idle_seconds: float | None = typer.Option(None, help="Idle baseline length in seconds (default 5 on GPU)."),
+    sample_hz: float = typer.Option(20.0, help="Power sampler rate for the timeline and cross-check."),
+    revision: str | None = typer.Option(None, help="Model revision (branch, tag or commit)."),
+    random_weights: bool = typer.Option(False, "--random-weights", help="Build from config with random weights."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model repo's own code."),
+    device_map: str | None = typer.Option(None, help="accelerate device_map (e.g. auto) to spread over GPUs."),
+    measure_gpus: str | None = typer.Option(None, help="GPU indices to measure (default: those the model uses)."),
+    preset: str | None = typer.Option(None, help="Run preset from configs/presets (e.g. smoke, full)."),
+    set_: list[str] = typer.Option([], "--set", help="Override any task setting: key=value (dotted keys)."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse to measure when other processes use the GPU."),
+    results_dir: Path = typer.Option(Path("results"), help="Where result files are filed."),
+    output: Path | None = typer.Option(None, help="Result file path (.json) or folder (default: --results-dir)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Run a task's standard workload on a model, measure its energy, and write a result file."""
+    from harness.runner import RunRequest, execute  # imports torch: only when a run is asked for
+
+    request = RunRequest(
+        task=task, model=model, device=device, dtype=dtype, num_queries=num_queries, batch_size=batch_size,
+        repeats=repeats, warmup_queries=warmup_queries, idle_seconds=idle_seconds, sample_hz=sample_hz,
+        revision=revision, random_weights=random_weights, trust_remote_code=trust_remote_code,
+        device_map=device_map, measure_gpus=parse_gpu_list(measure_gpus), preset=preset,
+        overrides=parse_assignments(set_), strict=strict, results_dir=results_dir, output=output,
+    )
+    console = Console(stderr=True)
+    reporter = None if quiet else ProgressReporter(console)
+    try:
+        result, path = execute(request, reporter)
+    finally:
+        if reporter is not None:
+            reporter.done()
+    for line in headline_lines(result):
+        typer.echo(line)
+    typer.echo(f"result: {path}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    app.command("run")(run)

@@ -1,0 +1,45 @@
+"""How a finished run is summarised on the terminal: the headline first, with its spread and its caveats."""
+
+from __future__ import annotations
+
+from harness.results.schema import Estimate, ResultFile
+
+
+def format_estimate(value: Estimate | None, unit: str, digits: int = 4) -> str:
+    """`12.31 Wh (95 % CI 12.10-12.52, n=3)`; `n/a` when not measured."""
+    if value is None:
+        return "n/a"
+    text = f"{value.mean:.{digits}g} {unit}"
+    if value.n > 1:
+        text += f" (95 % CI {value.ci95_low:.{digits}g}-{value.ci95_high:.{digits}g}, n={value.n})"
+    return text
+
+
+def headline_lines(result: ResultFile) -> list[str]:
+    """The lines `harness run` prints after writing a result."""
+    figures = result.figures
+    lines = [f"{result.task.id} v{result.task.version} | {result.model.id} | {result.hardware_class} | "
+             f"{result.settings.num_queries} queries x {result.settings.repeats} repeats, batch "
+             f"{result.settings.batch_size}"]
+    if figures.gpu_energy_per_1k_queries_wh is not None:
+        backend = "" if result.environment.meter_backend == "nvml" else f" [{result.environment.meter_backend}]"
+        lines.append(f"GPU energy per 1000 queries: {format_estimate(figures.gpu_energy_per_1k_queries_wh, 'Wh')}"
+                     f"{backend}")
+        lines.append(f"  above idle: {format_estimate(figures.gpu_energy_above_idle_per_1k_queries_wh, 'Wh')}")
+        if figures.gpu_prefill_energy_per_1k_queries_wh is not None:
+            lines.append(f"  prefill: {format_estimate(figures.gpu_prefill_energy_per_1k_queries_wh, 'Wh')}, "
+                         f"decode: {format_estimate(figures.gpu_decode_energy_per_1k_queries_wh, 'Wh')}")
+    else:
+        lines.append("GPU energy per 1000 queries: not measured (no GPU in this run)")
+    cpu_note = " (estimated)" if figures.cpu_energy_estimated else ""
+    ram_note = " (estimated)" if figures.ram_energy_estimated else ""
+    lines.append(f"CPU energy per 1000 queries: {format_estimate(figures.cpu_energy_per_1k_queries_wh, 'Wh')}"
+                 f"{cpu_note}; RAM: {format_estimate(figures.ram_energy_per_1k_queries_wh, 'Wh')}{ram_note}")
+    lines.append(f"latency p50 {format_estimate(figures.latency_p50_s, 's')}, p95 "
+                 f"{format_estimate(figures.latency_p95_s, 's')}; throughput "
+                 f"{format_estimate(figures.throughput_queries_per_s, 'queries/s')}")
+    warnings = [w for w in result.warnings if w.severity != "info"]
+    if warnings:
+        codes = sorted({w.code for w in warnings})
+        lines.append(f"warnings ({len(warnings)}): {', '.join(codes)}")
+    return lines
