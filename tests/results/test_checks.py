@@ -1,0 +1,54 @@
+"""Each plausibility check fails on the defect it is meant to catch, and passes on a consistent file."""
+
+import pytest
+
+from harness.results.checks import run_checks
+from harness.results.schema import ResultFile
+from harness.results.synthetic import make_result
+
+
+def _edited(edit) -> ResultFile:
+    data = make_result().model_dump(mode="json")
+    edit(data)
+    return ResultFile.model_validate(data)
+
+
+def _names(result: ResultFile, severity: str = "error") -> set[str]:
+    return {f.name for f in run_checks(result) if f.severity == severity}
+
+
+def test_consistent_results_pass_every_check():
+    for task in ("text-gen", "summarization", "text-classification", "image-gen"):
+        assert run_checks(make_result(task=task)) == []
+    assert run_checks(make_result(gpu_name="cpu")) == []
+
+
+def _scale_power(data, factor):
+    for rep in data["repetitions"]:
+        rep["readings"]["total"]["gpu_energy_j"]["0"] *= factor
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda d: d["repetitions"][0]["readings"]["total"]["gpu_energy_j"].update({"0": -1.0}),
+         "non-negative-energy"),
+        (lambda d: d["repetitions"][1]["readings"]["total"]["gpu_energy_j"].update({"0": 0.0}), "zero-energy"),
+        (lambda d: _scale_power(d, 3.0), "power-within-limit"),
+        (lambda d: d["settings"].update({"repeats": 4}), "repetition-count"),
+        (lambda d: d["settings"].update({"num_queries": 21}), "query-count"),
+        (lambda d: d["repetitions"][0]["query_latencies_s"].pop(), "latency-count"),
+        (lambda d: d["environment"].update({"measured_gpu_indices": [0, 1]}), "measured-gpus"),
+        (lambda d: d["figures"]["gpu_energy_per_1k_queries_wh"].update({"mean": 1.0}), "headline"),
+        (lambda d: d.update({"started_at": "2026-12-01T00:00:00Z"}), "timestamps"),
+        (lambda d: d["timelines"][0]["power_w"].__setitem__(3, 2000.0), "timeline-power"),
+    ],
+)
+def test_each_defect_is_an_error(edit, expected):
+    assert expected in _names(_edited(edit))
+
+
+def test_short_window_is_a_warning_not_an_error():
+    result = make_result(num_queries=1, seconds_per_query=0.01, repeats=1)
+    assert "short-window" in _names(result, "warning")
+    assert _names(result) == set()

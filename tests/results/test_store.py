@@ -1,0 +1,100 @@
+import json
+
+import pytest
+
+from harness.errors import ResultFileError
+from harness.results.schema import ResultFile
+from harness.results.store import (
+    SCHEMA_FILE,
+    default_result_path,
+    iter_result_files,
+    load_result,
+    load_valid_result,
+    parse_result,
+    write_result,
+)
+from harness.results.synthetic import make_result
+
+
+def _dump(result: ResultFile) -> dict:
+    return result.model_dump(mode="json")
+
+
+def test_round_trip_through_a_file(tmp_path):
+    result = make_result(model_id="org/model-a")
+    path = write_result(result, default_result_path(tmp_path, result))
+    assert path.relative_to(tmp_path).parts[:3] == ("text-gen", "org__model-a", "1x-NVIDIA-H100-80GB-HBM3")
+    loaded = load_valid_result(path)
+    assert loaded.result == result
+    assert loaded.findings == ()
+
+
+def test_loader_reads_the_json_not_the_path(tmp_path):
+    result = make_result(task="image-gen", model_id="org/real")
+    misleading = tmp_path / "text-gen" / "other__model" / "cpu" / "x.json"
+    write_result(result, misleading)
+    loaded = load_result(misleading)
+    assert loaded.task.id == "image-gen" and loaded.model.id == "org/real"
+
+
+def test_existing_result_is_never_overwritten(tmp_path):
+    result = make_result()
+    path = write_result(result, tmp_path / "r.json")
+    before = path.read_text()
+    with pytest.raises(Exception, match="refusing to overwrite"):
+        write_result(make_result(seed=5), path)
+    assert path.read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[]", "must hold a JSON object"),
+        ('{"schema_version": "9.9"}', "unsupported schema_version"),
+    ],
+)
+def test_corrupt_files_give_one_line(text, message):
+    with pytest.raises(ResultFileError, match=message) as info:
+        parse_result(text, "x.json")
+    assert "\n" not in str(info.value)
+
+
+def test_nan_and_unknown_keys_are_refused():
+    data = _dump(make_result())
+    nan_text = json.dumps(data).replace(str(data["figures"]["latency_p50_s"]["mean"]), "NaN", 1)
+    with pytest.raises(ResultFileError, match="NaN"):
+        parse_result(nan_text)
+    data["surprise"] = 1
+    with pytest.raises(ResultFileError, match="surprise"):
+        parse_result(json.dumps(data))
+
+
+def test_naive_timestamps_are_refused():
+    data = _dump(make_result())
+    data["started_at"] = "2026-11-01T12:00:00"
+    with pytest.raises(ResultFileError, match="UTC"):
+        parse_result(json.dumps(data))
+
+
+def test_implausible_file_is_refused_by_the_valid_loader(tmp_path):
+    data = _dump(make_result())
+    data["repetitions"][0]["readings"]["total"]["gpu_energy_j"]["0"] *= -1
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    load_result(path)  # the schema alone allows it
+    with pytest.raises(ResultFileError, match="non-negative-energy"):
+        load_valid_result(path)
+
+
+def test_iteration_skips_hidden_and_temporary_files(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "r1.json").write_text("{}")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "x.json").write_text("{}")
+    (tmp_path / "a" / ".r2.json.123.tmp").write_text("{}")
+    assert [p.name for p in iter_result_files(tmp_path)] == ["r1.json"]
+
+
+def test_committed_json_schema_is_current():
+    assert json.loads(SCHEMA_FILE.read_text()) == ResultFile.model_json_schema()
