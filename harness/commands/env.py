@@ -1,7 +1,131 @@
-"""`harness env`: not yet written."""
+"""`harness env`: what the harness sees on this machine, and therefore what it can measure.
+
+GPUs (and whether each has the energy counter and instant power), driver/NVML/CUDA versions, the torch
+build, the CPU and whether RAPL is readable. Asking for a GPU that is not there (`--gpu 3`) is one
+error line and a non-zero exit, the same check `harness run` makes before it loads a model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from harness.energy.environment import host_facts, torch_build
+from harness.energy.host_estimate import RAM_W_PER_GIB, HostEstimate
+from harness.energy.nvml_gpu import NvmlGpu, check_indices, device_count, init_nvml, system_versions
+from harness.energy.rapl import rapl_status
+from harness.errors import HarnessError
+
+
+def survey(gpu_indices: list[int] | None = None) -> dict:
+    """Everything `harness env` reports, as a JSON-ready dict; raises for an asked-for GPU that is not there."""
+    rapl_ok, rapl_detail = rapl_status()
+    facts = host_facts(rapl_readable=rapl_ok)
+    report: dict = {"host": {**facts, "rapl_detail": rapl_detail}, "torch": torch_build(),
+                    "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "nvml": None, "gpus": []}
+    try:
+        session = init_nvml()
+    except HarnessError as error:
+        if gpu_indices:
+            raise
+        report["nvml_error"] = str(error)
+    else:
+        try:
+            if gpu_indices:
+                check_indices(session, gpu_indices)
+            report["nvml"] = {"backend": session.backend_name, **system_versions(session)}
+            for index in range(device_count(session)):
+                gpu = NvmlGpu(session, index)
+                pids = gpu.other_process_pids(frozenset({os.getpid()}))
+                report["gpus"].append({**gpu.info(), "power_source": gpu.power_source,
+                                       "other_processes": pids, "power_w": gpu.power_w()})
+        finally:
+            session.shutdown()
+    report["can_measure"] = _can_measure(report, gpu_indices, rapl_ok, rapl_detail)
+    return report
+
+
+def _can_measure(report: dict, gpu_indices: list[int] | None, rapl_ok: bool, rapl_detail: str) -> dict:
+    gpus = [g for g in report["gpus"] if not gpu_indices or g["index"] in gpu_indices]
+    if report["nvml"] is None:
+        gpu_line = f"not measurable: {report.get('nvml_error', 'NVML unavailable')}"
+    elif not gpus:
+        gpu_line = "not measurable: NVML sees no GPU"
+    else:
+        parts = []
+        for gpu in gpus:
+            if gpu["has_energy_counter"]:
+                how = "energy counter"
+            elif gpu["power_source"]:
+                how = f"sampled power only ({gpu['power_source']})"
+            else:
+                how = "nothing (no counter, no power reading)"
+            parts.append(f"GPU {gpu['index']}: {how}")
+        gpu_line = "; ".join(parts)
+    if rapl_ok:
+        cpu_line = f"RAPL ({rapl_detail})"
+        ram_line = "RAPL DRAM" if "DRAM" in rapl_detail else "estimated (no RAPL DRAM domain)"
+    else:
+        estimate = HostEstimate()
+        cpu_line = f"estimated ({estimate.tdp_w:.0f} W TDP: {estimate.tdp_source}; x machine load)"
+        ram_line = f"estimated ({RAM_W_PER_GIB} W/GiB x {estimate.ram_total_gib:.1f} GiB)"
+    return {"gpu": gpu_line, "cpu": cpu_line, "ram": ram_line}
+
+
+def _yes(value: object) -> str:
+    return {True: "yes", False: "no", None: "?"}.get(value, str(value))
+
+
+def render(report: dict, console: Console) -> None:
+    host, torch = report["host"], report["torch"]
+    nvml = report["nvml"]
+    if nvml is None:
+        console.print(f"[bold]GPUs[/bold]: none usable ({report.get('nvml_error', 'NVML unavailable')})")
+    else:
+        console.print(f"[bold]GPUs[/bold] (NVML {nvml['nvml_version']}, driver {nvml['driver_version']}, "
+                      f"CUDA driver {nvml['cuda_driver_version']}, backend {nvml['backend']})")
+        table = Table(show_edge=False)
+        for column in ("#", "name", "memory", "energy counter", "power reading", "power limit", "persistence",
+                       "MIG", "other processes"):
+            table.add_column(column)
+        for gpu in report["gpus"]:
+            memory = "?" if gpu["memory_total_mib"] is None else f"{gpu['memory_total_mib'] / 1024:.0f} GiB"
+            limit = "?" if gpu["power_limit_enforced_w"] is None else f"{gpu['power_limit_enforced_w']:.0f} W"
+            pids = gpu["other_processes"]
+            table.add_row(str(gpu["index"]), gpu["name"], memory, _yes(gpu["has_energy_counter"]),
+                          gpu["power_source"] or "none", limit, _yes(gpu["persistence_mode"]), _yes(gpu["mig_mode"]),
+                          "?" if pids is None else (", ".join(map(str, pids)) or "none"))
+        console.print(table)
+        if report["cuda_visible_devices"] is not None:
+            console.print(f"CUDA_VISIBLE_DEVICES={report['cuda_visible_devices']} (NVML indices above are "
+                          "physical, in PCI bus order)")
+    console.print(f"[bold]torch[/bold] {torch['torch_version']} (CUDA build: {torch['torch_cuda_version'] or 'none'}; "
+                  f"CUDA available: {_yes(torch['cuda_available'])})")
+    console.print(f"[bold]CPU[/bold] {host['cpu_model'] or 'unknown'}, {host['cpu_logical_cores']} logical cores; "
+                  f"RAM {host['ram_total_gib']:.1f} GiB; python {host['python_version']}; {host['platform']}")
+    console.print(f"[bold]RAPL[/bold] {'readable' if host['rapl_readable'] else 'not readable'}: {host['rapl_detail']}")
+    can = report["can_measure"]
+    console.print("[bold]Can measure[/bold]")
+    console.print(f"  GPU energy: {can['gpu']}")
+    console.print(f"  CPU energy: {can['cpu']}")
+    console.print(f"  RAM energy: {can['ram']}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+
+    @app.command("env")
+    def env(
+        gpu: list[int] = typer.Option(None, "--gpu", help="GPU index (NVML) to check; repeat for several."),
+        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    ) -> None:
+        """Show the GPUs, drivers, torch build, CPU and RAPL the harness sees, and what it can measure."""
+        report = survey(list(gpu) if gpu else None)
+        if as_json:
+            typer.echo(json.dumps(report, indent=2, sort_keys=True))
+        else:
+            render(report, Console(highlight=False))

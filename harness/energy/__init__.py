@@ -1,0 +1,12 @@
+"""Energy measurement: one meter interface over NVML GPUs (or a scripted fake) and the host's CPU and RAM.
+
+`open_meter(...)` gives an `EnergyMeter`; its windows produce immutable `EnergyReading`s with units in
+every field name. See docs/method.md for the method and its limits.
+"""
+
+from harness.energy.fake_nvml import FakeNvml, ManualClock
+from harness.energy.meter import EnergyMeter, IdleBaseline, open_meter
+from harness.energy.reading import EnergyReading, MeasurementWarning
+
+__all__ = ["EnergyMeter", "EnergyReading", "FakeNvml", "IdleBaseline", "ManualClock", "MeasurementWarning",
+           "open_meter"]
