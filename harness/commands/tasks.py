@@ -1,7 +1,95 @@
-"""`harness tasks`: not yet written."""
+"""`harness tasks`: the standard tasks and their settings, as a table or as JSON.
+
+`harness tasks` lists every task in the tasks folder; `harness tasks NAME` shows one task in full, with
+where each setting comes from. `--json` prints the validated specs for tools.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from harness.inputs import builtin_set_name
+from harness.task_spec import TaskSpec, list_tasks, load_task
+
+
+def input_set_label(spec: TaskSpec) -> str:
+    """What a run of this task feeds the model by default: the built-in set's name or the dataset."""
+    if spec.inputs == "builtin":
+        return builtin_set_name(spec.kind)
+    assert spec.dataset is not None
+    revision = f"@{spec.dataset.revision[:12]}" if spec.dataset.revision else ""
+    return f"{spec.dataset.path}{revision} [{spec.dataset.column}]"
+
+
+def generation_label(spec: TaskSpec) -> str:
+    settings = spec.generation.model_dump()
+    if not settings:
+        return "-"
+    if {"min_new_tokens", "max_new_tokens"} <= settings.keys():
+        return f"{settings['max_new_tokens']} new tokens, greedy"
+    if "num_inference_steps" in settings:
+        return (f"{settings['num_inference_steps']} steps, {settings['width']}x{settings['height']}, "
+                f"guidance {settings['guidance_scale']}, seed {settings['seed']}")
+    return ", ".join(f"{key}={value}" for key, value in settings.items())
+
+
+def spec_json(spec: TaskSpec) -> dict:
+    """The spec as JSON data, plus the default input set's name."""
+    return {**spec.model_dump(mode="json"), "input_set": input_set_label(spec)}
+
+
+def _table(specs: list[TaskSpec]) -> Table:
+    table = Table(title="Tasks", title_justify="left")
+    for header in ("id", "aliases", "kind", "version", "queries", "batch", "dtype", "generation", "inputs"):
+        table.add_column(header, no_wrap=header == "id", overflow="fold")
+    for spec in specs:
+        table.add_row(
+            spec.id, "\n".join(spec.aliases) or "-", spec.kind, spec.version, str(spec.num_queries),
+            str(spec.batch_size), spec.dtype, generation_label(spec), input_set_label(spec),
+        )
+    return table
+
+
+def _details(spec: TaskSpec) -> Table:
+    table = Table(title=f"{spec.id} (version {spec.version}): {spec.description}", title_justify="left",
+                  show_header=True)
+    table.add_column("setting", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    rows = {
+        "kind": spec.kind, "aliases": ", ".join(spec.aliases) or "-", "inputs": input_set_label(spec),
+        "num_queries": str(spec.num_queries), "batch_size": str(spec.batch_size), "dtype": spec.dtype,
+        "max_input_tokens": str(spec.max_input_tokens),
+    }
+    rows.update({f"generation.{k}": str(v) for k, v in spec.generation.model_dump().items()})
+    if spec.dataset is not None:
+        rows.update({f"dataset.{k}": str(v) for k, v in spec.dataset.model_dump().items()})
+    for key, value in rows.items():
+        table.add_row(key, value)
+    for key, source in spec.sources.items():
+        table.add_row(f"source: {key}", source)
+    return table
+
+
+def tasks(
+    name: str = typer.Argument(None, help="Show one task (id, alias or YAML path) in full."),
+    as_json: bool = typer.Option(False, "--json", help="Print the specs as JSON."),
+    tasks_dir: Path = typer.Option(None, help="Folder of task YAML files (default: the repository's tasks/)."),
+) -> None:
+    """List the standard tasks and their settings."""
+    specs = [load_task(name, tasks_dir)] if name else list_tasks(tasks_dir)
+    if as_json:
+        data = [spec_json(spec) for spec in specs]
+        print(json.dumps(data[0] if name else data, indent=2, sort_keys=True))
+        return
+    console = Console()
+    console.print(_details(specs[0]) if name else _table(specs))
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("tasks")(tasks)
