@@ -1,7 +1,63 @@
-"""`harness leaderboard`: not yet written."""
+"""`harness leaderboard build` and `harness leaderboard release`: the published static site and its rating releases."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
+from harness.errors import NotFoundError
+
+DEFAULT_RESULTS_DIR = Path("results")
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add `harness leaderboard ...` to the app."""
+    group = typer.Typer(help="Build the static leaderboard site and cut rating releases.", no_args_is_help=True)
+
+    @group.command("build")
+    def build(
+        results_dir: Path = typer.Argument(DEFAULT_RESULTS_DIR, help="Folder of result files (searched recursively)."),
+        out: Path = typer.Option(Path("site"), "--out", help="Folder to write the site into (replaced whole)."),
+        release: str | None = typer.Option(None, "--release", help="Rate under this release (default: latest)."),
+        banding: str | None = typer.Option(None, "--banding", help="linear or log; only before the first release."),
+        grid: str = typer.Option("WORLD", "--grid", help="Grid for CO2e: WORLD, FR, PL, DE, ... (see methodology)."),
+        pue: str = typer.Option("1.0", "--pue", help="PUE (1.0-3.0) or preset: measured, hyperscale, "
+                                                    "industry-average."),
+        releases_dir: Path | None = typer.Option(None, "--releases-dir", help="Folder of release files."),
+    ) -> None:
+        """Turn every result file into a static site (works from file:// and any static host)."""
+        from leaderboard.rating import RELEASES_DIR
+        from leaderboard.site import build_site
+
+        report = build_site(results_dir, out, release_id=release, banding=banding, grid=grid, pue=pue,
+                            releases_dir=releases_dir or RELEASES_DIR)
+        for refusal in report.refused:
+            typer.echo(f"refused {refusal.source}: {refusal.reason}", err=True)
+        typer.echo(f"built {report.out_dir}: {report.num_runs} runs from {report.num_files} files, "
+                   f"{report.num_entries} entries, {len(report.refused)} refused; ratings: {report.release_id} "
+                   f"({report.banding}); {report.seconds:.2f} s")
+
+    @group.command("release")
+    def release_cmd(
+        release_id: str = typer.Argument(..., help="Id of the new release, e.g. 2026-11."),
+        results_dir: Path = typer.Argument(DEFAULT_RESULTS_DIR, help="Folder of result files."),
+        banding: str = typer.Option("linear", "--banding", help="linear (AI Energy Score's rule) or log."),
+        releases_dir: Path | None = typer.Option(None, "--releases-dir", help="Folder of release files."),
+    ) -> None:
+        """Freeze the current band edges of every rating group as a new release (never overwrites one)."""
+        from leaderboard.aggregate import aggregate
+        from leaderboard.rating import RELEASES_DIR, cut_release, write_release
+
+        if not results_dir.exists():
+            raise NotFoundError(f"results folder {results_dir} does not exist")
+        board = aggregate(results_dir)
+        for refusal in board.refused:
+            typer.echo(f"refused {refusal.source}: {refusal.reason}", err=True)
+        entries = [e for task in board.tasks.values() for e in task.rated]
+        new = cut_release(entries, release_id, banding)
+        path = write_release(new, releases_dir or RELEASES_DIR)
+        rated = sum(len(g.rated) for g in new.groups.values())
+        typer.echo(f"wrote {path}: {len(new.groups)} rating groups, {rated} rated entries ({banding} bands)")
+
+    app.add_typer(group, name="leaderboard")

@@ -1,0 +1,404 @@
+"""From result files to leaderboard entries: load, validate, refuse, group, keep the latest run.
+
+Pure apart from reading files. Every file goes through the same schema and plausibility checks as
+`harness validate` (`load_valid_result`); a bad file becomes a `Refusal` with one line and the build goes
+on. Each valid file is reduced to a small `RunRecord` (what the pages show), so 10 000 files can be
+loaded in worker processes and sent back cheaply.
+
+Grouping never reads a path: task, hardware class, model, size class and workload all come from the JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from harness.errors import ResultFileError
+from harness.results.schema import ResultFile
+from harness.results.store import iter_result_files, load_valid_result
+
+logger = logging.getLogger(__name__)
+
+Status = Literal["gpu", "cpu", "test-meter"]
+"""`gpu`: measured with NVML on a real GPU (rated); `cpu`: no GPU figure (host energy only, often estimated);
+`test-meter`: measured with the fake NVML backend, a test artefact. Only `gpu` entries are ever rated."""
+
+SIZE_CLASS_LIMITS = (("A", 20e9), ("B", 66e9))
+"""Text-generation size classes, as AI Energy Score: A <= 20B parameters, B <= 66B, C above."""
+
+SIZE_CLASS_KINDS = frozenset({"text-gen"})
+"""Task kinds whose models are also grouped by size class."""
+
+TIMELINE_MAX_POINTS = 240
+"""Points kept per GPU for the power timeline plot (the file may hold thousands)."""
+
+PARALLEL_MIN_FILES = 200
+"""Below this many files, worker processes cost more than they save."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A measured figure over repetitions (mean and 95 % CI), in the unit its name says."""
+
+    mean: float
+    ci95_low: float
+    ci95_high: float
+    n: int
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """One GPU's power over the run, downsampled: seconds since start and watts."""
+
+    gpu_index: int
+    t_s: tuple[float, ...]
+    power_w: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Note:
+    """A warning kept with the run: from the meter, the runner or the plausibility checks."""
+
+    code: str
+    severity: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What the leaderboard needs from one valid result file."""
+
+    source: str
+    run_id: str
+    created_at: datetime
+    harness_version: str
+    git_sha: str | None
+    task_id: str
+    task_version: str
+    task_kind: str
+    model_id: str
+    model_revision: str | None
+    dtype: str
+    num_parameters: int
+    random_weights: bool
+    hardware_class: str
+    meter_backend: str
+    gpu_method: str
+    num_queries: int
+    batch_size: int
+    repeats: int
+    preset: str | None
+    overrides_json: str
+    gpu_wh: Figure | None
+    gpu_above_idle_wh: Figure | None
+    gpu_power_w: Figure | None
+    cpu_wh: Figure | None
+    cpu_estimated: bool
+    ram_wh: Figure | None
+    ram_estimated: bool
+    latency_p50_s: Figure
+    latency_p95_s: Figure
+    throughput_qps: Figure
+    environment: tuple[tuple[str, str], ...]
+    warnings: tuple[Note, ...]
+    timelines: tuple[Timeline, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def status(self) -> Status:
+        if self.meter_backend == "fake-nvml":
+            return "test-meter"
+        if self.meter_backend == "nvml" and self.gpu_wh is not None:
+            return "gpu"
+        return "cpu"
+
+    @property
+    def size_class(self) -> str | None:
+        return size_class(self.num_parameters) if self.task_kind in SIZE_CLASS_KINDS else None
+
+    @property
+    def workload(self) -> str:
+        """The settings that make two runs comparable, in words."""
+        parts = [f"v{self.task_version}", f"{self.num_queries} queries", f"batch {self.batch_size}"]
+        if self.preset:
+            parts.append(f"preset {self.preset}")
+        if self.overrides_json != "{}":
+            parts.append(f"overrides {self.overrides_json}")
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A file left out of the leaderboard, and why (one line)."""
+
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One model on one task, hardware class and workload: its latest valid run and the older ones."""
+
+    latest: RunRecord
+    older: tuple[RunRecord, ...]
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        r = self.latest
+        return (r.task_id, r.hardware_class, r.size_class or "", r.model_id, r.workload)
+
+    @property
+    def rating_group(self) -> str:
+        """Entries compared with each other for stars: same task, hardware, size class and workload."""
+        r = self.latest
+        parts = [r.task_id, r.hardware_class]
+        if r.size_class:
+            parts.append(f"class {r.size_class}")
+        parts.append(r.workload)
+        return " | ".join(parts)
+
+    @property
+    def slug(self) -> str:
+        """A stable file name for this entry's label: task, hardware and a hash of the full key."""
+        digest = hashlib.sha1("\x1f".join(self.key).encode("utf-8")).hexdigest()[:8]
+        return f"{slugify(self.latest.task_id)}--{slugify(self.latest.hardware_class)}--{digest}"
+
+
+@dataclass(frozen=True)
+class TaskBoard:
+    """Everything shown for one task: rateable GPU entries and the entries shown apart."""
+
+    task_id: str
+    task_kind: str
+    rated: tuple[Entry, ...]
+    unrated: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
+class Board:
+    """The aggregated leaderboard: tasks, models, and the files that were refused."""
+
+    tasks: dict[str, TaskBoard]
+    models: dict[str, tuple[Entry, ...]]
+    refused: tuple[Refusal, ...]
+    num_files: int
+    num_runs: int = field(default=0)
+
+
+def size_class(num_parameters: int) -> str:
+    """A, B or C by parameter count (A <= 20B, B <= 66B, C > 66B)."""
+    for name, limit in SIZE_CLASS_LIMITS:
+        if num_parameters <= limit:
+            return name
+    return "C"
+
+
+def slugify(text: str) -> str:
+    """A file-name-safe form of `text` (never used to read anything back)."""
+    return re.sub(r"[^0-9A-Za-z._-]+", "-", text).strip("-.") or "unknown"
+
+
+def _figure(estimate) -> Figure | None:
+    if estimate is None:
+        return None
+    return Figure(estimate.mean, estimate.ci95_low, estimate.ci95_high, estimate.n)
+
+
+def _downsample(values: Sequence[float], max_points: int) -> tuple[float, ...]:
+    if len(values) <= max_points:
+        return tuple(values)
+    step = len(values) / max_points
+    return tuple(values[int(i * step)] for i in range(max_points))
+
+
+def _environment(result: ResultFile) -> tuple[tuple[str, str], ...]:
+    env = result.environment
+    gpus = ", ".join(f"{g.index}: {g.name}" + (f" ({g.power_limit_enforced_w:.0f} W limit)"
+                                                if g.power_limit_enforced_w else "") for g in env.gpus)
+    pairs = {
+        "meter": env.meter_backend,
+        "GPUs": gpus or "none",
+        "measured GPUs": ", ".join(str(i) for i in env.measured_gpu_indices) or "none",
+        "driver": env.driver_version,
+        "CUDA driver": env.cuda_driver_version,
+        "torch": env.torch_version,
+        "torch CUDA": env.torch_cuda_version,
+        "transformers": env.transformers_version,
+        "diffusers": env.diffusers_version,
+        "Python": env.python_version,
+        "platform": env.platform,
+        "CPU": env.cpu_model,
+        "model dtype": result.model.dtype,
+        "model revision": result.model.revision,
+        "input set": f"{result.input_set.name} ({result.input_set.num_items} items, sha256 "
+                     f"{result.input_set.sha256[:12]})",
+    }
+    return tuple((k, str(v)) for k, v in pairs.items() if v not in (None, ""))
+
+
+def _warnings(result: ResultFile, findings) -> tuple[Note, ...]:
+    seen: dict[tuple[str, str], Note] = {}
+    raw = list(result.warnings)
+    for rep in result.repetitions:
+        for reading in rep.readings.values():
+            raw.extend(reading.warnings)
+    for warning in raw:
+        seen.setdefault((warning.code, warning.message), Note(warning.code, warning.severity, warning.message))
+    for finding in findings:
+        seen.setdefault((finding.name, finding.message), Note(finding.name, finding.severity, finding.message))
+    return tuple(seen.values())
+
+
+def record_from_result(result: ResultFile, source: str, findings: Iterable = ()) -> RunRecord:
+    """Reduce a validated `ResultFile` to what the pages show."""
+    figures = result.figures
+    total = result.repetitions[0].readings.get("total")
+    return RunRecord(
+        source=source,
+        run_id=result.run_id,
+        created_at=result.created_at,
+        harness_version=result.harness_version,
+        git_sha=result.git_sha,
+        task_id=result.task.id,
+        task_version=result.task.version,
+        task_kind=result.task.kind,
+        model_id=result.model.id,
+        model_revision=result.model.revision,
+        dtype=result.model.dtype,
+        num_parameters=result.model.num_parameters,
+        random_weights=result.model.random_weights,
+        hardware_class=result.hardware_class,
+        meter_backend=result.environment.meter_backend,
+        gpu_method=total.gpu_method if total is not None else "none",
+        num_queries=result.settings.num_queries,
+        batch_size=result.settings.batch_size,
+        repeats=result.settings.repeats,
+        preset=result.settings.preset,
+        overrides_json=json.dumps(result.settings.overrides, sort_keys=True),
+        gpu_wh=_figure(figures.gpu_energy_per_1k_queries_wh),
+        gpu_above_idle_wh=_figure(figures.gpu_energy_above_idle_per_1k_queries_wh),
+        gpu_power_w=_figure(figures.gpu_mean_power_w),
+        cpu_wh=_figure(figures.cpu_energy_per_1k_queries_wh),
+        cpu_estimated=figures.cpu_energy_estimated,
+        ram_wh=_figure(figures.ram_energy_per_1k_queries_wh),
+        ram_estimated=figures.ram_energy_estimated,
+        latency_p50_s=_figure(figures.latency_p50_s),
+        latency_p95_s=_figure(figures.latency_p95_s),
+        throughput_qps=_figure(figures.throughput_queries_per_s),
+        environment=_environment(result),
+        warnings=_warnings(result, findings),
+        timelines=tuple(
+            Timeline(t.gpu_index, _downsample(t.t_s, TIMELINE_MAX_POINTS), _downsample(t.power_w, TIMELINE_MAX_POINTS))
+            for t in result.timelines
+        ),
+        notes=tuple(result.notes),
+    )
+
+
+def load_record(path: Path, root: Path) -> RunRecord | Refusal:
+    """One file: a `RunRecord` when it passes schema and plausibility checks, else a `Refusal`."""
+    source = _relative(path, root)
+    try:
+        loaded = load_valid_result(path)
+    except ResultFileError as error:
+        reason = str(error)
+        prefix = f"{path}: "
+        return Refusal(source, reason[len(prefix):] if reason.startswith(prefix) else reason)
+    return record_from_result(loaded.result, source, (f for f in loaded.findings if f.severity != "error"))
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return Path(path).relative_to(root).as_posix() if root.is_dir() else Path(path).name
+    except ValueError:
+        return str(path)
+
+
+def _load_chunk(paths: list[str], root: str) -> list[RunRecord | Refusal]:
+    return [load_record(Path(p), Path(root)) for p in paths]
+
+
+def load_records(root: Path, *, workers: int | None = None) -> tuple[list[RunRecord], list[Refusal], int]:
+    """Every result file under `root`: valid records, refusals (schema, checks, duplicate run ids), file count.
+
+    Files are checked in worker processes when there are many (validation dominates the build).
+    """
+    root = Path(root)
+    paths = [str(p) for p in iter_result_files(root)]
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if workers > 1 and len(paths) >= PARALLEL_MIN_FILES:
+        size = max(50, len(paths) // (workers * 4))
+        chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            outcomes = [item for part in pool.map(_load_chunk, chunks, [str(root)] * len(chunks)) for item in part]
+    else:
+        outcomes = _load_chunk(paths, str(root))
+    records: list[RunRecord] = []
+    refused: list[Refusal] = []
+    first_source: dict[str, str] = {}
+    for outcome in outcomes:
+        if isinstance(outcome, Refusal):
+            refused.append(outcome)
+        elif outcome.run_id in first_source:
+            refused.append(Refusal(outcome.source, f"duplicate run id {outcome.run_id!r} "
+                                                   f"(already in {first_source[outcome.run_id]})"))
+        else:
+            first_source[outcome.run_id] = outcome.source
+            records.append(outcome)
+    for refusal in refused:
+        logger.info("refused %s: %s", refusal.source, refusal.reason)
+    return records, refused, len(paths)
+
+
+def group_entries(records: Iterable[RunRecord]) -> list[Entry]:
+    """One entry per (task, hardware, size class, model, workload): the latest run first, older ones kept."""
+    runs: dict[tuple, list[RunRecord]] = defaultdict(list)
+    for record in records:
+        runs[(record.task_id, record.hardware_class, record.size_class or "", record.model_id,
+              record.workload, record.status)].append(record)
+    entries = []
+    for group in runs.values():
+        group.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
+        entries.append(Entry(latest=group[0], older=tuple(group[1:])))
+    entries.sort(key=lambda e: e.key)
+    return entries
+
+
+def build_board(records: Sequence[RunRecord], refused: Sequence[Refusal] = (), num_files: int = 0) -> Board:
+    """Group records into per-task boards (GPU entries apart from CPU-only and test-meter ones) and per-model lists."""
+    entries = group_entries(records)
+    by_task: dict[str, list[Entry]] = defaultdict(list)
+    by_model: dict[str, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        by_task[entry.latest.task_id].append(entry)
+        by_model[entry.latest.model_id].append(entry)
+    tasks = {}
+    for task_id in sorted(by_task):
+        task_entries = by_task[task_id]
+        tasks[task_id] = TaskBoard(
+            task_id=task_id,
+            task_kind=task_entries[0].latest.task_kind,
+            rated=tuple(e for e in task_entries if e.latest.status == "gpu"),
+            unrated=tuple(e for e in task_entries if e.latest.status != "gpu"),
+        )
+    models = {model_id: tuple(by_model[model_id]) for model_id in sorted(by_model)}
+    return Board(tasks=tasks, models=models, refused=tuple(refused), num_files=num_files, num_runs=len(records))
+
+
+def aggregate(root: Path, *, workers: int | None = None) -> Board:
+    """Load, validate and group every result file under `root` (a missing folder is an empty board)."""
+    root = Path(root)
+    if not root.exists():
+        return build_board([], [], 0)
+    records, refused, num_files = load_records(root, workers=workers)
+    return build_board(records, refused, num_files)

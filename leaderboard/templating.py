@@ -1,0 +1,61 @@
+"""The one Jinja2 environment of the site, labels and badges: autoescape always on (HTML and SVG alike).
+
+Every string from a result file (model ids, warnings, task specs) reaches a page through this
+environment, so it is escaped whatever template it lands in.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+
+
+def sig(value: float | None, digits: int = 3) -> str:
+    """A number with `digits` significant digits, plain notation (no exponent) for readers; '—' when missing."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    if value == 0:
+        return "0"
+    magnitude = math.floor(math.log10(abs(value)))
+    decimals = max(0, digits - 1 - magnitude)
+    return f"{value:,.{decimals}f}"
+
+
+def params(num_parameters: int) -> str:
+    """Parameter count in words: 1.2B, 350M, 7.0K."""
+    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if num_parameters >= scale:
+            return f"{num_parameters / scale:.3g}{unit}"
+    return str(num_parameters)
+
+
+def day(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d")
+
+
+def stars_text(stars: int | None) -> str:
+    return "not rated" if stars is None else "★" * stars + "☆" * (5 - stars)
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(sig=sig, params=params, day=day, stars_text=stars_text)
+    return env
+
+
+def render(template: str, **context) -> str:
+    return environment().get_template(template).render(**context)
