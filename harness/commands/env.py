@@ -12,7 +12,6 @@ import os
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from harness.energy.environment import host_facts, torch_build
 from harness.energy.host_estimate import RAM_W_PER_GIB, HostEstimate
@@ -88,18 +87,17 @@ def render(report: dict, console: Console) -> None:
     else:
         console.print(f"[bold]GPUs[/bold] (NVML {nvml['nvml_version']}, driver {nvml['driver_version']}, "
                       f"CUDA driver {nvml['cuda_driver_version']}, backend {nvml['backend']})")
-        table = Table(show_edge=False)
-        for column in ("#", "name", "memory", "energy counter", "power reading", "power limit", "persistence",
-                       "MIG", "other processes"):
-            table.add_column(column)
         for gpu in report["gpus"]:
             memory = "?" if gpu["memory_total_mib"] is None else f"{gpu['memory_total_mib'] / 1024:.0f} GiB"
             limit = "?" if gpu["power_limit_enforced_w"] is None else f"{gpu['power_limit_enforced_w']:.0f} W"
+            default = "?" if gpu["power_limit_default_w"] is None else f"{gpu['power_limit_default_w']:.0f} W"
             pids = gpu["other_processes"]
-            table.add_row(str(gpu["index"]), gpu["name"], memory, _yes(gpu["has_energy_counter"]),
-                          gpu["power_source"] or "none", limit, _yes(gpu["persistence_mode"]), _yes(gpu["mig_mode"]),
-                          "?" if pids is None else (", ".join(map(str, pids)) or "none"))
-        console.print(table)
+            others = "unknown" if pids is None else (", ".join(map(str, pids)) or "none")
+            console.print(f"  GPU {gpu['index']}: {gpu['name']}, {memory}")
+            console.print(f"    energy counter: {_yes(gpu['has_energy_counter'])}; power reading: "
+                          f"{gpu['power_source'] or 'none'}; power limit {limit} (default {default})")
+            console.print(f"    persistence mode: {_yes(gpu['persistence_mode'])}; MIG: {_yes(gpu['mig_mode'])}; "
+                          f"other processes: {others}")
         if report["cuda_visible_devices"] is not None:
             console.print(f"CUDA_VISIBLE_DEVICES={report['cuda_visible_devices']} (NVML indices above are "
                           "physical, in PCI bus order)")
@@ -128,4 +126,4 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(report, indent=2, sort_keys=True))
         else:
-            render(report, Console(highlight=False))
+            render(report, Console(highlight=False, soft_wrap=True))

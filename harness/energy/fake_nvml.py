@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -149,7 +150,7 @@ class _FakeGpu:
     def counter_mj(self, t_s: float) -> int:
         step = self.script.counter_update_s
         if step > 0:
-            t_s = (t_s // step) * step
+            t_s = math.floor(t_s / step + 1e-9) * step
         return int(self.script.counter_offset_mj + round(self.power.integral(t_s) * 1000.0)) % 2**64
 
 
@@ -282,7 +283,7 @@ class FakeNvml:
         return int(self._gpu(handle).reasons.value(self.t_s()))
 
     def nvmlDeviceGetCurrentClocksThrottleReasons(self, handle: _FakeGpu) -> int:
-        return self.nvmlDeviceGetCurrentClocksEventReasons(handle)
+        return int(self._gpu(handle).reasons.value(self.t_s()))
 
     def nvmlDeviceGetComputeRunningProcesses(self, handle: _FakeGpu) -> list[SimpleNamespace]:
         gpu = self._gpu(handle)

@@ -66,7 +66,7 @@ class IdleBaseline:
 class _OpenWindow:
     key: str
     t_s: float
-    counters_j: dict[int, float | None]
+    counters_mj: dict[int, int | None]
     host: HostSnapshot
 
 
@@ -167,12 +167,13 @@ class EnergyMeter:
 
     # --- windows ------------------------------------------------------------------------------------------
 
-    def _edge(self) -> tuple[float, dict[int, float | None]]:
+    def _edge(self) -> tuple[float, dict[int, int | None]]:
+        """Synchronise CUDA, then read the clock and every raw energy counter (mJ) as close together as possible."""
         cuda_synchronize()
         t_s = self._clock()
         counters = {}
         for gpu in self._gpus:
-            value = gpu.energy_counter_j() if gpu.has_energy_counter else None
+            value = gpu.energy_counter_mj() if gpu.has_energy_counter else None
             if gpu.has_energy_counter and value is None:
                 raise MeasurementError(f"GPU {gpu.index}: the energy counter could not be read")
             counters[gpu.index] = value
@@ -203,7 +204,7 @@ class EnergyMeter:
         self._conditions.check_processes(t_s, "window")
         return self._reading(window, t_s, counters, host)
 
-    def _reading(self, window: _OpenWindow, t1_s: float, counters: dict[int, float | None],
+    def _reading(self, window: _OpenWindow, t1_s: float, counters: dict[int, int | None],
                  host_end: HostSnapshot) -> EnergyReading:
         duration_s = t1_s - window.t_s
         warnings: list[MeasurementWarning] = []
@@ -246,14 +247,14 @@ class EnergyMeter:
             ram_energy_j=host.ram_energy_j, ram_method=host.ram_method, warnings=tuple(warnings),
         )
 
-    def _gpu_energy(self, gpu: NvmlGpu, window: _OpenWindow, counters: dict[int, float | None],
+    def _gpu_energy(self, gpu: NvmlGpu, window: _OpenWindow, counters: dict[int, int | None],
                     sampled_j: float | None, duration_s: float,
                     warnings: list[MeasurementWarning]) -> tuple[float, str]:
         """(joules, method) for one GPU over a window; raises where the number cannot be trusted."""
         index = gpu.index
         long_enough = duration_s >= MIN_COUNTER_WINDOW_S
         if gpu.has_energy_counter:
-            delta_j = NvmlGpu.counter_delta_j(window.counters_j[index], counters[index])
+            delta_j = NvmlGpu.counter_delta_j(window.counters_mj[index], counters[index])
             if delta_j < 0:
                 raise MeasurementError(f"GPU {index}: the energy counter went backwards by {-delta_j:.1f} J in "
                                        f"window {window.key!r} (driver reloaded or GPU reset?)")

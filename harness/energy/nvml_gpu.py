@@ -178,19 +178,26 @@ class NvmlGpu:
 
     # --- energy and power -------------------------------------------------------------------------------
 
+    def energy_counter_mj(self) -> int | None:
+        """The raw cumulative counter in mJ since the driver loaded (None: no counter on this card).
+
+        Kept as NVML's integer so deltas are exact; `counter_delta_j` turns two reads into joules.
+        """
+        millijoules = self._call("nvmlDeviceGetTotalEnergyConsumption")
+        return None if millijoules is None else int(millijoules)
+
     def energy_counter_j(self) -> float | None:
         """Cumulative energy since the driver loaded, in joules (None: no counter on this card)."""
-        millijoules = self._call("nvmlDeviceGetTotalEnergyConsumption")
+        millijoules = self.energy_counter_mj()
         return None if millijoules is None else millijoules / 1000.0
 
     @staticmethod
-    def counter_delta_j(start_j: float, end_j: float) -> float:
-        """Energy between two counter reads in joules, across the 64-bit counter's wrap (negative: a reset)."""
-        delta = end_j - start_j
-        modulus_j = _COUNTER_MODULUS_MJ / 1000.0
-        if delta < 0 and start_j > modulus_j / 2 and end_j < modulus_j / 2:
-            delta += modulus_j
-        return delta
+    def counter_delta_j(start_mj: int, end_mj: int) -> float:
+        """Energy between two raw counter reads, in joules, across the 64-bit wrap (negative: a reset)."""
+        delta_mj = end_mj - start_mj
+        if delta_mj < 0 and start_mj > _COUNTER_MODULUS_MJ // 2 and end_mj < _COUNTER_MODULUS_MJ // 2:
+            delta_mj += _COUNTER_MODULUS_MJ
+        return delta_mj / 1000.0
 
     def _instant_power_w(self) -> float | None:
         values = self._call("nvmlDeviceGetFieldValues", [self.nvml.NVML_FI_DEV_POWER_INSTANT])
