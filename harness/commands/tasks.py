@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harness.inputs import builtin_set_name
 from harness.task_spec import TaskSpec, list_tasks, load_task
@@ -29,7 +30,7 @@ def input_set_label(spec: TaskSpec) -> str:
 def generation_label(spec: TaskSpec) -> str:
     settings = spec.generation.model_dump()
     if not settings:
-        return "-"
+        return "none (one forward pass)"
     if {"min_new_tokens", "max_new_tokens"} <= settings.keys():
         return f"{settings['max_new_tokens']} new tokens, greedy"
     if "num_inference_steps" in settings:
@@ -53,6 +54,24 @@ def _table(specs: list[TaskSpec]) -> Table:
             str(spec.batch_size), spec.dtype, generation_label(spec), input_set_label(spec),
         )
     return table
+
+
+WIDE_TABLE_MIN_COLUMNS = 120
+"""Below this terminal width the table's nine columns are unreadable; tasks are listed as short blocks instead."""
+
+
+def _blocks(specs: list[TaskSpec]) -> Text:
+    text = Text()
+    for spec in specs:
+        text.append(spec.id, style="bold")
+        text.append(f"  version {spec.version}, kind {spec.kind}")
+        if spec.aliases:
+            text.append(f"\n    aliases: {', '.join(spec.aliases)}")
+        tokens = f", inputs cut to {spec.max_input_tokens} tokens" if spec.max_input_tokens else ""
+        text.append(f"\n    {spec.num_queries} queries, batch {spec.batch_size}, {spec.dtype}{tokens}")
+        text.append(f"\n    generation: {generation_label(spec)}")
+        text.append(f"\n    inputs: {input_set_label(spec)}\n")
+    return text
 
 
 def _details(spec: TaskSpec) -> Table:
@@ -87,7 +106,12 @@ def tasks(
         print(json.dumps(data[0] if name else data, indent=2, sort_keys=True))
         return
     console = Console()
-    console.print(_details(specs[0]) if name else _table(specs))
+    if name:
+        console.print(_details(specs[0]))
+    elif console.width >= WIDE_TABLE_MIN_COLUMNS:
+        console.print(_table(specs))
+    else:
+        console.print(_blocks(specs))
 
 
 def register(app: typer.Typer) -> None:
