@@ -305,6 +305,20 @@ def record_from_result(result: ResultFile, source: str, findings: Iterable = ())
     )
 
 
+def shown_figure_problem(result: ResultFile) -> str | None:
+    """A figure the pages show that is negative (the schema already refuses NaN and infinity), else None.
+
+    A guard on top of `harness validate`'s checks, which re-derive the headline but not every other figure.
+    Energy above idle may be slightly negative for a light workload (noise around the baseline), so it is exempt.
+    """
+    for name, value in result.figures:
+        if name.endswith("above_idle_per_1k_queries_wh"):
+            continue
+        if hasattr(value, "mean") and (value.mean < 0 or value.ci95_high < value.ci95_low):
+            return f"figures.{name}: {value.mean} is negative or its interval is reversed"
+    return None
+
+
 def load_record(path: Path, root: Path) -> RunRecord | Refusal:
     """One file: a `RunRecord` when it passes schema and plausibility checks, else a `Refusal`."""
     source = _relative(path, root)
@@ -314,6 +328,9 @@ def load_record(path: Path, root: Path) -> RunRecord | Refusal:
         reason = str(error)
         prefix = f"{path}: "
         return Refusal(source, reason[len(prefix):] if reason.startswith(prefix) else reason)
+    problem = shown_figure_problem(loaded.result)
+    if problem:
+        return Refusal(source, problem)
     return record_from_result(loaded.result, source, (f for f in loaded.findings if f.severity != "error"))
 
 

@@ -113,3 +113,11 @@ def test_parallel_and_serial_loading_agree(add_result, results_dir):
     finally:
         module.PARALLEL_MIN_FILES = old
     assert json.dumps(str(serial.tasks)) == json.dumps(str(parallel.tasks))
+
+
+def test_negative_figures_the_pages_show_are_refused(add_result, results_dir):
+    _, path = add_result(model_id="org/negative-latency")
+    edit_result(path, lambda d: d["figures"]["latency_p50_s"].update(mean=-1.0))
+    board = aggregate(results_dir)
+    assert board.tasks == {}
+    assert "latency_p50_s" in board.refused[0].reason
