@@ -36,7 +36,11 @@ def params(num_parameters: int) -> str:
 
 
 def day(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d")
+    return value.isoformat()[:10]
+
+
+def minute(value: datetime) -> str:
+    return value.isoformat(sep=" ")[:16]
 
 
 def stars_text(stars: int | None) -> str:
@@ -53,7 +57,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(sig=sig, params=params, day=day, stars_text=stars_text)
+    env.filters.update(sig=sig, params=params, day=day, minute=minute, stars_text=stars_text)
     return env
 
 
