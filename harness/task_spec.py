@@ -416,6 +416,14 @@ def split_scope(key: str) -> tuple[str | None, str]:
     return (scope.strip(), rest.strip()) if sep else (None, key.strip())
 
 
+def applicable_overrides(kind: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The overrides that take effect for a task of this kind: scoped keys of other kinds are dropped.
+
+    What a result should record as its run's overrides (the keys are kept as given).
+    """
+    return {key: value for key, value in overrides.items() if split_scope(str(key))[0] in (None, kind)}
+
+
 def _unknown_key_message(key: str, where: str, valid: dict[str, Any]) -> str:
     top = key.split(".")[0]
     if top in TaskSpec.model_fields and top not in OVERRIDABLE_KEYS:

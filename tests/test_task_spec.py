@@ -12,6 +12,7 @@ from harness.task_spec import (
     ImageGenerationSettings,
     TaskSpec,
     TextGenerationSettings,
+    applicable_overrides,
     apply_overrides,
     default_tasks_dir,
     list_tasks,
@@ -274,6 +275,8 @@ def test_scoped_overrides_apply_only_to_their_kind():
     assert image.generation.num_inference_steps == 2
     assert text.generation.max_new_tokens == 3 and text.generation.min_new_tokens == 3
     assert summary.generation == load_task("summarization").generation
+    assert applicable_overrides("image-gen", {**overrides, "num_queries": "3"}) == {
+        "image-gen:generation.num_inference_steps": "2", "num_queries": "3"}
 
 
 def test_override_keys_cover_each_kind():
