@@ -41,6 +41,9 @@ MIN_COUNTER_WINDOW_S = 0.1
 """NVML's energy counter updates about every 100 ms: a shorter window may not see it move."""
 DISAGREEMENT_TOLERANCE = 0.05
 """Counter and sampled integral further apart than this (relative) are flagged on the reading."""
+AVERAGE_POWER_CHECK_MIN_S = 10.0
+"""Where samples are NVML's 1 s averaged power (no instant field), the cross-check waits for windows this long:
+the average lags a step by about half a second, which would flag every short window."""
 GAP_TOLERANCE = 0.05
 """A window whose samples have gaps over this share of its duration is flagged."""
 IDLE_KEY = "__idle__"
@@ -262,8 +265,9 @@ class EnergyMeter:
                 if delta_j == 0:
                     raise MeasurementError(f"GPU {index}: the energy counter did not move in {duration_s:.2f} s "
                                            f"(window {window.key!r}); zero is not a measurement")
-                if long_enough and sampled_j is not None and \
-                        abs(sampled_j - delta_j) > DISAGREEMENT_TOLERANCE * delta_j:
+                checkable = duration_s >= (AVERAGE_POWER_CHECK_MIN_S if gpu.power_source == "average"
+                                           else MIN_COUNTER_WINDOW_S)
+                if checkable and sampled_j is not None and abs(sampled_j - delta_j) > DISAGREEMENT_TOLERANCE * delta_j:
                     warnings.append(MeasurementWarning(
                         "counter-sample-disagreement", f"GPU {index}: sampled power integrates to {sampled_j:.1f} J, "
                         f"the counter says {delta_j:.1f} J ({(sampled_j / delta_j - 1) * 100:+.1f} %)",

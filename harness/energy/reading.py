@@ -26,7 +26,9 @@ class MeasurementWarning:
     """A condition that makes a number less trustworthy; `code` is stable, `message` is for people.
 
     Codes in use: `short-window`, `counter-sample-disagreement`, `contention`, `throttling`,
-    `no-energy-counter`, `host-energy-estimated`, `power-limit-changed`, `sampler-gaps`.
+    `no-energy-counter`, `host-energy-estimated`, `power-limit-changed`, `sampler-gaps`, and from the
+    meter's start: `mig-enabled`, `power-limit-non-default`, `power-average-only`, `no-power-samples`,
+    `process-list-unavailable`.
     """
 
     code: str

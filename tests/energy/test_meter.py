@@ -331,3 +331,12 @@ def test_manual_clock_is_the_fake_clock_by_default(tmp_path):
         clock.advance(2.0)
         reading = meter.end("w")
     assert reading.duration_s == 2.0 and reading.gpu_energy_j[0] == pytest.approx(100.0)
+
+
+def test_averaged_power_samples_cross_check_only_long_windows(driven):
+    d = driven({"gpus": [{"power_w": 200, "power_instant_supported": False, "instant_power_scale": 1.2}]}, hz=10)
+    with d.meter:
+        short = d.window("short", 3.0)
+        long = d.window("long", 12.0)
+    assert "counter-sample-disagreement" not in codes(short.warnings)
+    assert "counter-sample-disagreement" in codes(long.warnings)
