@@ -144,7 +144,9 @@ class EnergyMeter:
 
     def _conditions_at_start(self) -> list[MeasurementWarning]:
         found = []
-        for gpu, info in zip(self._gpus, self._gpu_infos()):
+        infos = {info["index"]: info for info in self.environment()["gpus"]}
+        for gpu in self._gpus:
+            info = infos[gpu.index]
             if not gpu.has_energy_counter:
                 found.append(MeasurementWarning("no-energy-counter", f"GPU {gpu.index} ({info['name']}) has no "
                                                 "energy counter: its energy is the integral of sampled power",
@@ -166,6 +168,9 @@ class EnergyMeter:
         if self._host.enabled and self._host.rapl is None:
             found.append(MeasurementWarning("host-energy-estimated", f"CPU and RAM energy are estimated: "
                                             f"{self._host.rapl_unavailable_reason}", "info"))
+        elif self._host.enabled and not self._host.rapl.dram:
+            found.append(MeasurementWarning("host-energy-estimated", "RAM energy is estimated: RAPL has no DRAM "
+                                            "domain on this CPU", "info"))
         return found
 
     # --- windows ------------------------------------------------------------------------------------------
@@ -311,9 +316,6 @@ class EnergyMeter:
         if self._environment is None:
             self._environment = self._build_environment()
         return dict(self._environment)
-
-    def _gpu_infos(self) -> list[dict]:
-        return [gpu.info() for gpu in self._gpus]
 
     def _build_environment(self) -> dict:
         facts = host_facts(rapl_readable=self._host.rapl is not None)

@@ -340,3 +340,34 @@ def test_averaged_power_samples_cross_check_only_long_windows(driven):
         long = d.window("long", 12.0)
     assert "counter-sample-disagreement" not in codes(short.warnings)
     assert "counter-sample-disagreement" in codes(long.warnings)
+
+
+class _FakeCuda:
+    def __init__(self, initialised: bool) -> None:
+        self.initialised = initialised
+        self.synchronized: list[int] = []
+
+    def is_available(self) -> bool:
+        return True
+
+    def is_initialized(self) -> bool:
+        return self.initialised
+
+    def device_count(self) -> int:
+        return 2
+
+    def synchronize(self, device: int) -> None:
+        self.synchronized.append(device)
+
+
+@pytest.mark.parametrize("initialised", [True, False])
+def test_window_edges_synchronise_every_cuda_device_once_cuda_is_initialised(driven, monkeypatch, initialised):
+    import sys
+    import types
+
+    cuda = _FakeCuda(initialised)
+    d = driven(STEP)
+    with d.meter:
+        monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
+        d.window("w", 1.0)
+    assert cuda.synchronized == ([0, 1, 0, 1] if initialised else [])
