@@ -1,0 +1,26 @@
+"""One workload runner per task kind: a plain dict, so the runner looks its workload up by the task's kind."""
+
+from __future__ import annotations
+
+from harness.workloads.base import BatchOutput, Workload
+from harness.workloads.image_generation import ImageGenerationWorkload
+from harness.workloads.summarization import SummarizationWorkload
+from harness.workloads.text_classification import TextClassificationWorkload
+from harness.workloads.text_generation import TextGenerationWorkload
+
+WORKLOADS: dict[str, type[Workload]] = {
+    "text-gen": TextGenerationWorkload,
+    "summarization": SummarizationWorkload,
+    "text-classification": TextClassificationWorkload,
+    "image-gen": ImageGenerationWorkload,
+}
+
+__all__ = [
+    "WORKLOADS",
+    "BatchOutput",
+    "ImageGenerationWorkload",
+    "SummarizationWorkload",
+    "TextClassificationWorkload",
+    "TextGenerationWorkload",
+    "Workload",
+]

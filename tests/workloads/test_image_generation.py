@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.workloads import WORKLOADS, ImageGenerationWorkload
+from tests.workloads.helpers import task_spec
+
+PROMPTS = ["A photograph of a red bicycle", "An oil painting of a lighthouse during a storm"]
+
+
+def small_spec(**overrides):
+    settings = {"generation__height": 32, "generation__width": 32, "generation__num_inference_steps": 2}
+    return task_spec("image-gen", **{**settings, **overrides})
+
+
+@pytest.fixture(scope="module")
+def workload(load_tiny):
+    return WORKLOADS["image-gen"](load_tiny("image-gen"), small_spec())
+
+
+def test_registered_for_its_kind():
+    assert WORKLOADS["image-gen"] is ImageGenerationWorkload
+    assert not ImageGenerationWorkload.generative
+
+
+def test_one_decoded_image_per_prompt(workload):
+    output = workload.run_batch(PROMPTS)
+    assert (output.num_queries, output.images) == (2, 2)
+    assert output.output_tokens is None
+
+
+def test_images_have_the_task_size(workload):
+    result = workload.model(prompt=PROMPTS[:1], generator=None, **workload.call_kwargs)
+    assert result.images[0].size == (32, 32)
+
+
+def test_same_prompts_same_images(workload):
+    assert workload.run_batch(PROMPTS) == workload.run_batch(PROMPTS)
+
+
+def test_an_image_depends_on_its_prompt_and_seed_not_on_what_ran_before(workload, load_tiny):
+    alone = workload.run_batch(PROMPTS[1:]).output_digest
+    workload.run_batch(PROMPTS[:1])
+    assert workload.run_batch(PROMPTS[1:]).output_digest == alone
+    reseeded = WORKLOADS["image-gen"](load_tiny("image-gen"), small_spec(generation__seed=7))
+    assert reseeded.run_batch(PROMPTS[1:]).output_digest != alone
+
+
+def test_seed_comes_from_the_task_seed_and_the_prompt(workload):
+    assert workload.prompt_seed("a") == workload.prompt_seed("a")
+    assert workload.prompt_seed("a") != workload.prompt_seed("b")
+
+
+def test_refuses_a_model_loaded_for_another_kind(load_tiny):
+    with pytest.raises(ConfigError):
+        WORKLOADS["image-gen"](load_tiny("text-gen"), small_spec())
