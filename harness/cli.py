@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; user errors end in one line on stderr and a non-zero exit."""
     app = build_app()
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except HarnessError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(error.exit_code)
@@ -72,3 +72,4 @@ def main(argv: list[str] | None = None) -> None:
             print("error: aborted", file=sys.stderr)
             sys.exit(InterruptedRun.exit_code)
         raise
+    sys.exit(code or 0)

@@ -28,7 +28,7 @@ from harness.presets import load_preset
 from harness.results.checks import run_checks
 from harness.results.schema import IdleBaseline, Repetition, ResultFile
 from harness.results.store import default_result_path, write_result
-from harness.task_spec import TaskSpec, apply_overrides, load_task
+from harness.task_spec import TaskSpec, applicable_overrides, apply_overrides, load_task
 from harness.workloads import WORKLOADS, Workload
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def resolve(request: RunRequest) -> ResolvedRun:
         raise ConfigError(f"--repeats must be at least 1 (got {repeats})")
     if warmup < 0 or idle_s < 0:
         raise ConfigError("warm-up queries and idle seconds cannot be negative")
-    return ResolvedRun(spec, repeats, warmup, idle_s, request.preset, overrides)
+    return ResolvedRun(spec, repeats, warmup, idle_s, request.preset, applicable_overrides(spec.kind, overrides))
 
 
 def batches(items: Sequence[str], batch_size: int) -> list[Sequence[str]]:
