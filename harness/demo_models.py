@@ -8,6 +8,7 @@ with `save_pretrained` exactly like a model on the hub. Builds are seeded and de
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import string
@@ -82,7 +83,7 @@ def build_demo_model(kind: str, directory: Path) -> Path:
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
     try:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), _no_progress_bars():
             torch.manual_seed(SEED)
             _BUILDERS[kind](staging)
         if directory.exists():
@@ -93,6 +94,20 @@ def build_demo_model(kind: str, directory: Path) -> Path:
             shutil.rmtree(staging)
     logger.info("built %s demo model in %s", kind, directory)
     return directory
+
+
+@contextlib.contextmanager
+def _no_progress_bars():
+    """Silence transformers' "Writing model shards" bars: a tiny model saves in milliseconds."""
+    from transformers.utils import logging as transformers_logging
+
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            transformers_logging.enable_progress_bar()
 
 
 # --- tokenizers ---------------------------------------------------------------------------------------------------

@@ -180,6 +180,8 @@ def _offline() -> bool:
 def _not_found(model_id: str, revision: str | None, error: Exception) -> NotFoundError:
     """One line for a model that neither exists locally nor can be fetched (offline, unknown id, gated, revision)."""
     at = f" at revision {revision}" if revision else ""
+    if Path(model_id).expanduser().is_dir():
+        return NotFoundError(f"model folder {model_id} is incomplete: {_first_line(error)}")
     if _offline():
         return NotFoundError(f"model '{model_id}'{at} is not a local folder, and the Hub is off (HF_HUB_OFFLINE=1) "
                              "with no cached copy")
@@ -540,15 +542,36 @@ def _load_pipeline_index(model_id, revision) -> dict:
 
 
 def check_pipeline_kind(pipeline_cls, model_id: str) -> None:
-    """A text-to-image pipeline takes a prompt, a step count and a size, and needs no input image."""
+    """Refuse a pipeline that does not turn a prompt alone into an image (one ConfigError line).
+
+    diffusers' own auto-pipeline tables decide where they know the class (text-to-image yes; image-to-image,
+    inpainting, video, audio no); ControlNet pipelines need a control image; any other class must take a prompt,
+    a step count and a size, and no input image.
+    """
+    from diffusers.pipelines import auto_pipeline
+
+    def names(table: str) -> set[str]:
+        return {cls.__name__ for cls in getattr(auto_pipeline, table, {}).values()}
+
+    name = pipeline_cls.__name__
+    refuse = f"{model_id} is a {name}, not a text-to-image pipeline"
+    needs = f"task kind 'image-gen' needs {_KIND_NEEDS['image-gen']}"
+    if "controlnet" in inspect.signature(pipeline_cls.__init__).parameters:
+        raise ConfigError(f"{refuse} (it needs a control image); {needs}")
+    if name in names("AUTO_TEXT2IMAGE_PIPELINES_MAPPING"):
+        return
+    other_tables = [table for table in dir(auto_pipeline)
+                    if table.startswith("AUTO_") and table.endswith("_MAPPING") and "TEXT2IMAGE" not in table]
+    for table in other_tables:
+        if name in names(table):
+            what = table.removeprefix("AUTO_").removesuffix("_PIPELINES_MAPPING").lower()
+            raise ConfigError(f"{refuse} (diffusers lists it as {what}); {needs}")
     params = inspect.signature(pipeline_cls.__call__).parameters
-    needed = ("prompt", "num_inference_steps", "height", "width")
-    missing = [name for name in needed if name not in params]
-    needs_image = [name for name in ("image", "mask_image", "control_image") if name in params]
-    if missing or needs_image:
-        why = f"its call takes {', '.join(needs_image)}" if needs_image else f"its call has no {', '.join(missing)}"
-        raise ConfigError(f"{model_id} is a {pipeline_cls.__name__}, not a text-to-image pipeline ({why}); task "
-                          f"kind 'image-gen' needs {_KIND_NEEDS['image-gen']}")
+    missing = [param for param in ("prompt", "num_inference_steps", "height", "width") if param not in params]
+    takes_image = [param for param in ("image", "mask_image", "control_image") if param in params]
+    if missing or takes_image:
+        why = f"its call takes {', '.join(takes_image)}" if takes_image else f"its call has no {', '.join(missing)}"
+        raise ConfigError(f"{refuse} ({why}); {needs}")
 
 
 def _pipeline_device_map(device_map):

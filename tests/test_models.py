@@ -89,12 +89,26 @@ def test_a_model_of_the_wrong_kind_is_a_config_error(tiny_models_dir, kind, mode
     assert "\n" not in str(caught.value)
 
 
-def test_an_image_to_image_pipeline_is_not_text_to_image():
-    from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
+@pytest.mark.parametrize(
+    ("pipeline", "says"),
+    [
+        ("StableDiffusionImg2ImgPipeline", "image2image"),
+        ("StableDiffusionInpaintPipeline", "inpaint"),
+        ("StableDiffusionControlNetPipeline", "control image"),
+    ],
+)
+def test_pipelines_that_need_an_input_image_are_not_text_to_image(pipeline, says):
+    import diffusers
 
-    check_pipeline_kind(StableDiffusionPipeline, "sd")
-    with pytest.raises(ConfigError, match="not a text-to-image pipeline"):
-        check_pipeline_kind(StableDiffusionImg2ImgPipeline, "sd-img2img")
+    with pytest.raises(ConfigError, match=f"not a text-to-image pipeline.*{says}"):
+        check_pipeline_kind(getattr(diffusers, pipeline), "some/pipeline")
+
+
+@pytest.mark.parametrize("pipeline", ["StableDiffusionPipeline", "StableDiffusionXLPipeline", "FluxPipeline"])
+def test_text_to_image_pipelines_are_accepted(pipeline):
+    import diffusers
+
+    check_pipeline_kind(getattr(diffusers, pipeline), "some/pipeline")
 
 
 def test_a_missing_folder_is_not_found(tmp_path):
