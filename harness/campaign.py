@@ -292,21 +292,25 @@ def hardware_matches(hardware: str, result: ResultFile) -> bool:
     return bool(names) and all(set(wanted) <= set(_tokens(name)) for name in names)
 
 
-def _same_model(job_model: str, result_model: str) -> bool:
-    if job_model == result_model:
-        return True
-    job_path, result_path = Path(job_model), Path(result_model)
-    return job_path.exists() and result_path.exists() and job_path.resolve() == result_path.resolve()
+def model_key(model_id: str) -> str:
+    """The model as a lookup key: a local folder by its resolved path (so `./m` and `/abs/m` agree), else the id."""
+    path = Path(model_id)
+    try:
+        return str(path.resolve()) if path.exists() else model_id
+    except OSError:
+        return model_id
 
 
-def result_satisfies(job: Job, result: ResultFile) -> bool:
-    """Whether a (valid) result is this job's measurement, read from the result's JSON alone."""
+def result_satisfies(job: Job, result: ResultFile, *, spec_json: str | None = None) -> bool:
+    """Whether a (valid) result is this job's measurement, read from the result's JSON alone.
+
+    `spec_json` is `canonical_json(result.task.spec)` when the caller has it already (planning compares
+    every job with every result of its task).
+    """
     model = result.model
     if (result.task.id, result.task.version) != (job.task_id, job.task_version):
         return False
-    if job.resolved_spec is not None and canonical_json(result.task.spec) != canonical_json(job.resolved_spec):
-        return False
-    if not _same_model(job.model.id, model.id):
+    if job.model.id != model.id and model_key(job.model.id) != model_key(model.id):
         return False
     if job.model.revision is not None and model.revision != job.model.revision:
         return False
@@ -314,6 +318,10 @@ def result_satisfies(job: Job, result: ResultFile) -> bool:
         return False
     if result.settings.repeats != job.repeats or result.settings.preset != job.settings.preset:
         return False
+    if job.resolved_spec is not None:
+        spec_json = spec_json if spec_json is not None else canonical_json(result.task.spec)
+        if spec_json != canonical_json(job.resolved_spec):
+            return False
     return hardware_matches(job.hardware, result)
 
 
@@ -348,13 +356,16 @@ def plan(campaign_path: Path, results_dir: Path | None = None) -> Plan:
     campaign = load_campaign(campaign_path)
     jobs = expand(campaign, str(campaign_path))
     results, invalid = existing_results(results_dir)
-    by_task: dict[tuple[str, str], list[tuple[Path, ResultFile]]] = {}
+    # Index by (task, version, model) so each job is compared with its own candidates only.
+    index: dict[tuple[str, str, str], list[tuple[Path, ResultFile, str]]] = {}
     for path, result in results:
-        by_task.setdefault((result.task.id, result.task.version), []).append((path, result))
+        key = (result.task.id, result.task.version, model_key(result.model.id))
+        index.setdefault(key, []).append((path, result, canonical_json(result.task.spec)))
     todo, done = [], []
     for job in jobs:
-        match = next((path for path, result in by_task.get((job.task_id, job.task_version), [])
-                      if result_satisfies(job, result)), None)
+        candidates = index.get((job.task_id, job.task_version, model_key(job.model.id)), [])
+        match = next((path for path, result, spec_json in candidates
+                      if result_satisfies(job, result, spec_json=spec_json)), None)
         if match is None:
             todo.append(job)
         else:

@@ -85,6 +85,43 @@ def test_every_harness_command_in_workflows_exists():
     assert {"plan", "run", "collect", "leaderboard", "env"} <= used
 
 
+def _parse_with_cli(words: list[str]) -> None:
+    """Parse a command line with the real CLI (not run): unknown options or missing arguments raise."""
+    from typer.main import get_command
+
+    from harness.cli import build_app
+
+    command = get_command(build_app())
+    while hasattr(command, "commands") and words and words[0] in command.commands:
+        command, words = command.commands[words[0]], words[1:]
+    command.make_context(command.name, words)
+
+
+def _shell_words(rest: str) -> list[str]:
+    """The words of one command, up to a pipe, redirection or `&&`; shell variables become placeholders."""
+    words = []
+    for word in shlex.split(rest.replace('"$@"', "--task text-gen --model some/model")):
+        if word in ("|", "&&", ";", "||") or word.startswith(("2>", ">", "|")):
+            break
+        words.append("placeholder" if "$" in word else word)
+    return words
+
+
+def test_every_harness_command_line_parses():
+    """Each `harness ...` line in the workflows and the docs' shell blocks is accepted by the real CLI."""
+    texts = [text for path in WORKFLOWS for text in _run_lines(_workflow(path))]
+    texts += re.findall(r"```bash\n(.*?)```", DOCS.read_text(), flags=re.S)
+    checked = 0
+    for text in texts:
+        text = re.sub(r"\\\n\s*", " ", text)  # join continued lines
+        for line in text.splitlines():
+            line = line.split("#", 1)[0]
+            for match in re.finditer(r"(?:^|[\s/])harness\s+([a-z][a-z-]*.*)$", line):
+                _parse_with_cli(_shell_words(match.group(1)))
+                checked += 1
+    assert checked >= 10
+
+
 def test_workflow_plan_command_parses_with_the_real_cli():
     """The plan step's options are ones `harness plan` accepts (parsed by the CLI, not run)."""
     workflow = _workflow(REPO / ".github" / "workflows" / "gpu-benchmarks.yml")
