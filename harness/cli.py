@@ -72,4 +72,6 @@ def main(argv: list[str] | None = None) -> None:
             print("error: aborted", file=sys.stderr)
             sys.exit(InterruptedRun.exit_code)
         raise
+    if code == InterruptedRun.exit_code:  # Typer turns Ctrl-C into this exit code before we see it
+        print("error: interrupted; nothing was written", file=sys.stderr)
     sys.exit(code or 0)

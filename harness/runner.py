@@ -203,8 +203,19 @@ class Reporter:
         pass
 
 
+def _silence_library_progress_bars() -> None:
+    """A quiet run prints nothing but its result: transformers' and diffusers' own loading bars included."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    diffusers_logging.disable_progress_bar()
+
+
 def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[ResultFile, Path]:
     """Run the benchmark and write its result file; returns the result and where it was written."""
+    if reporter is None:
+        _silence_library_progress_bars()
     reporter = reporter or Reporter()
     resolved = resolve(request)
     spec = resolved.spec
@@ -215,6 +226,7 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
         device_map=request.device_map,
     )
     workload: Workload = WORKLOADS[spec.kind](loaded, spec)
+    # `loaded.gpu_indices` are NVML indices already (matched by UUID in harness.models).
     gpu_indices = list(request.measure_gpus) if request.measure_gpus is not None else list(loaded.gpu_indices)
 
     started_at = datetime.now(timezone.utc)

@@ -7,7 +7,6 @@ interval; the t quantiles below are the two-sided 97.5 % points for 1..30 degree
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 
 from harness.results.schema import Estimate
@@ -31,10 +30,12 @@ def estimate(values: Sequence[float]) -> Estimate:
     if not values:
         raise ValueError("no values to summarise")
     values = [float(v) for v in values]
-    mean = statistics.fmean(values)
+    mean = math.fsum(values) / len(values)
     if len(values) == 1:
         return Estimate(mean=mean, std=0.0, ci95_low=mean, ci95_high=mean, n=1)
-    std = statistics.stdev(values)
+    # Two-pass float variance: exact enough for a handful of repetitions, and ~50x cheaper than
+    # statistics.stdev's exact fractions (which dominated validating 10 000 result files).
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
     half_width = t_quantile_975(len(values) - 1) * std / math.sqrt(len(values))
     return Estimate(mean=mean, std=std, ci95_low=mean - half_width, ci95_high=mean + half_width, n=len(values))
 
