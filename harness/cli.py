@@ -49,6 +49,22 @@ def build_app() -> typer.Typer:
     return app
 
 
+def _click_exception_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """Usage-error and abort classes of click and of Typer (newer Typer releases vendor their own click)."""
+    import importlib
+
+    usage: list[type] = []
+    abort: list[type] = []
+    for module_name in ("click.exceptions", "typer._click.exceptions", "typer.exceptions"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        usage += [cls for cls in (getattr(module, "ClickException", None),) if cls is not None]
+        abort += [cls for cls in (getattr(module, "Abort", None),) if cls is not None]
+    return tuple(usage), tuple(abort)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; user errors end in one line on stderr and a non-zero exit."""
     app = build_app()
@@ -62,13 +78,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(InterruptedRun.exit_code)
     except typer.Exit as done:
         sys.exit(done.exit_code)
-    except Exception as error:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(error, click.exceptions.ClickException):
+    except Exception as error:
+        usage_error, abort = _click_exception_types()
+        if isinstance(error, usage_error):  # a usage error: click's own message, one or two lines
             error.show()
             sys.exit(error.exit_code)
-        if isinstance(error, click.exceptions.Abort):
+        if isinstance(error, abort):
             print("error: aborted", file=sys.stderr)
             sys.exit(InterruptedRun.exit_code)
         raise

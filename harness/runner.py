@@ -10,6 +10,7 @@ in its own window. Nothing is written until the result has passed its own plausi
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import subprocess
 import time
@@ -165,7 +166,12 @@ def run_pass(
 
 
 def _git_sha() -> str | None:
-    """The harness checkout's commit, with `-dirty` when it has uncommitted changes (None outside git)."""
+    """The harness checkout's commit, with `-dirty` when it has uncommitted changes (None outside git).
+
+    `HARNESS_GIT_SHA` gives it where there is no checkout (the Docker image is built from one).
+    """
+    if os.environ.get("HARNESS_GIT_SHA"):
+        return os.environ["HARNESS_GIT_SHA"]
     root = Path(__file__).resolve().parent.parent
     try:
         sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,

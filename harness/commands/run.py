@@ -23,9 +23,12 @@ class ProgressReporter:
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TextColumn("{task.fields[power]}"), console=console, transient=False,
         )
-        self.progress.start()
+        self.started = False
 
     def phase(self, description: str, total_queries: int | None = None):
+        if not self.started:  # started with the first phase, so an early error prints alone
+            self.progress.start()
+            self.started = True
         task_id = self.progress.add_task(description, total=total_queries, power="")
 
         def update(done: int, power_w: float | None) -> None:
@@ -35,7 +38,9 @@ class ProgressReporter:
         return update
 
     def done(self) -> None:
-        self.progress.stop()
+        if self.started:
+            self.progress.stop()
+            self.started = False
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:

@@ -162,6 +162,20 @@ def check_headline_matches_readings(result: ResultFile) -> list[CheckResult]:
     return found
 
 
+def check_figures_non_negative(result: ResultFile) -> list[CheckResult]:
+    """Latency, throughput, power and energy means cannot be negative (energy above idle can, within noise).
+
+    Confidence bounds may dip below zero for a noisy figure over few repetitions; only means are checked.
+    """
+    found = []
+    for name, value in result.figures:
+        if name.startswith("gpu_energy_above_idle") or not hasattr(value, "mean"):
+            continue
+        if value.mean < 0:
+            found.append(CheckResult("figure-negative", "error", f"{name} is negative ({value.mean:.6g})"))
+    return found
+
+
 CHECKS: tuple[Callable[[ResultFile], list[CheckResult]], ...] = (
     check_non_negative_energies,
     check_work_has_energy,
@@ -171,6 +185,7 @@ CHECKS: tuple[Callable[[ResultFile], list[CheckResult]], ...] = (
     check_timestamps,
     check_window_length,
     check_headline_matches_readings,
+    check_figures_non_negative,
 )
 
 

@@ -42,6 +42,8 @@ def _scale_power(data, factor):
         (lambda d: d["figures"]["gpu_energy_per_1k_queries_wh"].update({"mean": 1.0}), "headline"),
         (lambda d: d.update({"started_at": "2026-12-01T00:00:00Z"}), "timestamps"),
         (lambda d: d["timelines"][0]["power_w"].__setitem__(3, 2000.0), "timeline-power"),
+        (lambda d: d["figures"]["latency_p50_s"].update({"mean": -0.1}), "figure-negative"),
+        (lambda d: d["figures"]["throughput_queries_per_s"].update({"mean": -3.0}), "figure-negative"),
     ],
 )
 def test_each_defect_is_an_error(edit, expected):
