@@ -35,8 +35,9 @@ def demo(
     models_dir = models_dir or default_models_dir()
     console = Console(stderr=True)
     table = Table(title="Demo (tiny random-weight models: the method, not real models' costs)")
-    for column in ("task", "GPU Wh / 1k queries", "CPU Wh / 1k queries", "latency p50", "result file"):
+    for column in ("task", "GPU Wh / 1k queries", "CPU Wh / 1k queries", "latency p50"):
         table.add_column(column)
+    written = []
     for kind in DEMO_KINDS:
         console.print(f"[bold]{kind}[/bold]: building the tiny model and running the workload")
         model_path = build_demo_model(kind, models_dir / kind)
@@ -46,8 +47,12 @@ def demo(
         if result.figures.cpu_energy_estimated:
             cpu += " (estimated)"
         table.add_row(kind, format_estimate(result.figures.gpu_energy_per_1k_queries_wh, "Wh"), cpu,
-                      format_estimate(result.figures.latency_p50_s, "s"), str(path))
-    Console().print(table)
+                      format_estimate(result.figures.latency_p50_s, "s"))
+        written.append(path)
+    out = Console()
+    out.print(table)
+    for path in written:
+        out.print(f"result: {path}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
