@@ -11,8 +11,8 @@ from typing import Any
 from harness.errors import HarnessError
 
 
-def write_text_atomic(path: Path, text: str, *, overwrite: bool = True) -> Path:
-    """Write `text` to `path` through a temporary file in the same folder and a rename.
+def write_bytes_atomic(path: Path, data: bytes, *, overwrite: bool = True) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder and a rename.
 
     With `overwrite=False` an existing file is refused (`FileExistsError` becomes a HarnessError), and the
     check is made by the final hard link, so two writers racing for one name cannot both win.
@@ -22,8 +22,8 @@ def write_text_atomic(path: Path, text: str, *, overwrite: bool = True) -> Path:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         if overwrite:
@@ -38,6 +38,11 @@ def write_text_atomic(path: Path, text: str, *, overwrite: bool = True) -> Path:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def write_text_atomic(path: Path, text: str, *, overwrite: bool = True) -> Path:
+    """`write_bytes_atomic` for UTF-8 text."""
+    return write_bytes_atomic(path, text.encode("utf-8"), overwrite=overwrite)
 
 
 def write_json_atomic(path: Path, data: Any, *, overwrite: bool = True) -> Path:

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness import __version__
 from harness.errors import ConfigError, HarnessError, NotFoundError, ResultFileError
+from harness.files import write_bytes_atomic
 from harness.results.checks import CheckResult
 from harness.results.schema import ResultFile
 from harness.results.store import check_result, default_result_path, iter_result_files, parse_result
@@ -139,22 +140,6 @@ def _tar_bytes(top: str, files: dict[str, bytes]) -> bytes:
     return raw.getvalue()
 
 
-def _write_bytes_new(path: Path, data: bytes) -> None:
-    """Write through a temporary file and a hard link: atomic, and never over an existing file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            raise HarnessError(f"refusing to overwrite existing {path}") from None
-    finally:
-        os.unlink(tmp)
-
-
 def create_bundle(results: Sequence[Path], out: Path, logs: Sequence[Path] = (),
                   created_at: datetime | None = None) -> Path:
     """Pack result files (and folders of them) and logs into `out`: a `.tar.gz`, or else a new folder.
@@ -171,7 +156,7 @@ def create_bundle(results: Sequence[Path], out: Path, logs: Sequence[Path] = (),
     out.parent.mkdir(parents=True, exist_ok=True)
     if _is_archive(out):
         top = out.name.removesuffix(".tar.gz").removesuffix(".tgz") or "submission"
-        _write_bytes_new(out, _tar_bytes(top, contents))
+        write_bytes_atomic(out, _tar_bytes(top, contents), overwrite=False)
         return out
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
