@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from harness.figures import derive_figures
 from harness.results.schema import ResultFile
 
 POWER_LIMIT_MARGIN = 1.1
@@ -145,8 +146,6 @@ def check_window_length(result: ResultFile) -> list[CheckResult]:
 
 def check_headline_matches_readings(result: ResultFile) -> list[CheckResult]:
     """The GPU figures must be what `derive_figures` makes of the readings (a hand-edited headline fails)."""
-    from harness.figures import derive_figures
-
     derived, _ = derive_figures(result.repetitions, result.idle)
     found = []
     for name in ("gpu_energy_per_1k_queries_wh", "gpu_energy_above_idle_per_1k_queries_wh"):

@@ -10,8 +10,8 @@ import random
 from datetime import datetime, timedelta, timezone
 
 from harness import __version__
-from harness.results.schema import ResultFile
-from harness.stats import estimate, percentile
+from harness.figures import derive_figures
+from harness.results.schema import IdleBaseline, Repetition, ResultFile
 
 TASK_KINDS = {
     "text-gen": "text-gen",
@@ -74,31 +74,11 @@ def make_result(
         })
         start += duration_s + 1
 
-    def per_1k(joules: list[float]) -> list[float]:
-        return [j / 3600.0 * 1000.0 / num_queries for j in joules]
-
-    totals = [sum(r["readings"]["total"]["gpu_energy_j"].values()) for r in repetitions]
+    idle = None if cpu_only else {"duration_s": 5.0, "gpu_power_w": {"0": 70.0}, "method": "counter"}
+    # The figures come from the readings the same way a real run derives them, so every check passes.
+    figures, _ = derive_figures([Repetition.model_validate(r) for r in repetitions],
+                                None if idle is None else IdleBaseline.model_validate(idle))
     durations = [r["readings"]["total"]["duration_s"] for r in repetitions]
-    figures = {
-        "latency_p50_s": estimate([percentile(r["query_latencies_s"], 0.5) for r in repetitions]).model_dump(),
-        "latency_p95_s": estimate([percentile(r["query_latencies_s"], 0.95) for r in repetitions]).model_dump(),
-        "throughput_queries_per_s": estimate([num_queries / d for d in durations]).model_dump(),
-        "cpu_energy_per_1k_queries_wh": estimate(per_1k([40.0 * d for d in durations])).model_dump(),
-        "cpu_energy_estimated": True,
-        "ram_energy_per_1k_queries_wh": estimate(per_1k([5.0 * d for d in durations])).model_dump(),
-        "ram_energy_estimated": True,
-    }
-    if not cpu_only:
-        figures["gpu_energy_per_1k_queries_wh"] = estimate(per_1k(totals)).model_dump()
-        figures["gpu_energy_above_idle_per_1k_queries_wh"] = estimate(
-            per_1k([t - 70.0 * d for t, d in zip(totals, durations)])
-        ).model_dump()
-        figures["gpu_mean_power_w"] = estimate([t / d for t, d in zip(totals, durations)]).model_dump()
-        figures["idle_gpu_power_w"] = 70.0
-        if task == "image-gen":
-            figures["images_per_wh"] = estimate([num_queries / (t / 3600.0) for t in totals]).model_dump()
-        elif task in ("text-gen", "summarization"):
-            figures["output_tokens_per_j"] = estimate([num_queries * 10 / t for t in totals]).model_dump()
     finished = created_at + timedelta(seconds=sum(durations) + repeats + 10)
     gpus = [] if cpu_only else [{
         "index": 0, "name": gpu_name, "uuid": f"GPU-{seed:08x}", "memory_total_mib": 81559.0,
@@ -126,13 +106,13 @@ def make_result(
             "measured_gpu_indices": [] if cpu_only else [0], "driver_version": None if cpu_only else "580.65.06",
             "torch_version": "2.11.0", "python_version": "3.12.3", "platform": "Linux-x86_64",
         },
-        "idle": None if cpu_only else {"duration_s": 5.0, "gpu_power_w": {"0": 70.0}, "method": "counter"},
+        "idle": idle,
         "repetitions": repetitions,
         "timelines": [] if cpu_only else [{
             "gpu_index": 0,
             "t_s": [i * 0.5 for i in range(20)],
             "power_w": [70.0 if i < 4 else mean_power_w * (1 + rng.uniform(-0.03, 0.03)) for i in range(20)],
         }],
-        "figures": figures,
+        "figures": figures.model_dump(),
     }
     return ResultFile.model_validate(data)
