@@ -80,6 +80,14 @@ class ResolvedRun:
     overrides: dict[str, str]
 
 
+_TASK_FIELDS = ("num_queries", "batch_size", "dtype")
+"""Run settings that are task settings too: a preset or an option sets them as overrides of the task."""
+
+
+def _task_fields_set(source: object) -> dict[str, str]:
+    return {name: str(getattr(source, name)) for name in _TASK_FIELDS if getattr(source, name) is not None}
+
+
 def resolve(request: RunRequest) -> ResolvedRun:
     """Apply precedence task file < preset < command line, and validate the result."""
     spec = load_task(request.task)
@@ -87,13 +95,9 @@ def resolve(request: RunRequest) -> ResolvedRun:
     overrides: dict[str, str] = {}
     if preset is not None:
         overrides.update({k: str(v) for k, v in (preset.set or {}).items()})
-        for name in ("num_queries", "batch_size", "dtype"):
-            if getattr(preset, name) is not None:
-                overrides[name] = str(getattr(preset, name))
+        overrides.update(_task_fields_set(preset))
     overrides.update(request.overrides)
-    for name in ("num_queries", "batch_size", "dtype"):
-        if getattr(request, name) is not None:
-            overrides[name] = str(getattr(request, name))
+    overrides.update(_task_fields_set(request))
     spec = apply_overrides(spec, overrides)
 
     on_gpu = request.device.startswith("cuda")
