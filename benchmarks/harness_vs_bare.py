@@ -22,13 +22,14 @@ from pathlib import Path
 
 import torch
 
-from harness.demo_models import build_demo_model
 from harness.energy import open_meter
-from harness.inputs import load_inputs
-from harness.models import load_model
 from harness.runner import batches, run_pass
-from harness.task_spec import apply_overrides, load_task
+from harness.tasks.inputs import load_inputs
+from harness.tasks.overrides import apply_overrides
+from harness.tasks.registry import load_task
+from harness.testing.demo_models import build_demo_model
 from harness.workloads import WORKLOADS
+from harness.workloads.models import load_model
 
 
 def bare_loop(kind: str, loaded, spec, items: list[str], batch_size: int, max_length: int | None) -> None:

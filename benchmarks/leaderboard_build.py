@@ -1,7 +1,7 @@
 """How long `harness leaderboard build` takes on 10 000 result files, and how big the index page is.
 
 Goal: at most 5 s on a 2-core machine, index page under 1 MB. Generates synthetic results
-(`harness.results.synthetic.make_result`: never real measurements) for several tasks, models and GPUs in a
+(`harness.testing.synthetic.make_result`: never real measurements) for several tasks, models and GPUs in a
 temporary folder, builds the site twice (cold and warm file cache) and prints the figures.
 
     .venv/bin/python benchmarks/leaderboard_build.py [--files 10000] [--keep DIR]
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from harness.results.store import default_result_path
-from harness.results.synthetic import make_result
+from harness.testing.synthetic import make_result
 from leaderboard.site import build_site
 
 TASKS = ("text-gen", "summarization", "text-classification", "image-gen")

@@ -23,7 +23,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.energy import FakeNvml, open_meter  # noqa: E402
+from harness.energy import open_meter  # noqa: E402
+from harness.testing.fake_nvml import FakeNvml  # noqa: E402
 
 
 def make_nvml(args: argparse.Namespace):

@@ -7,6 +7,12 @@ its traceback.
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pydantic is imported by whoever has a validation error to format
+    from pydantic import ValidationError
+
 
 class HarnessError(Exception):
     """A failure the user can fix; `str(error)` is the one line they see."""
@@ -48,3 +54,22 @@ class InterruptedRun(HarnessError):
     """The user pressed Ctrl-C; nothing was written."""
 
     exit_code = 130
+
+
+def validation_problem(error: ValidationError) -> str:
+    """One line for a pydantic validation error: `where: message` of the first problem, and how many more.
+
+    Every typed file (task, preset, campaign, result, manifest) reports its errors through this, so a user
+    reads the same shape of message whatever file they got wrong.
+    """
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = re.sub(r"^(Value|Assertion) error, ", "", first["msg"])
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] == "missing":
+        message = "required key is missing"
+    more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    if where and not message.startswith(where):
+        return f"{where}: {message}{more}"
+    return f"{message}{more}"

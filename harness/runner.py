@@ -10,113 +10,46 @@ in its own window. Nothing is written until the result has passed its own plausi
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from harness import __version__
 from harness.energy import EnergyMeter, open_meter
-from harness.errors import ConfigError, MeasurementError
-from harness.figures import derive_figures
-from harness.inputs import load_inputs
-from harness.models import load_model
-from harness.presets import load_preset
+from harness.errors import MeasurementError
+from harness.provenance import git_sha, host_facts
 from harness.results.checks import run_checks
+from harness.results.figures import derive_figures
 from harness.results.schema import IdleBaseline, Repetition, ResultFile
-from harness.results.store import default_result_path, write_result
-from harness.task_spec import TaskSpec, applicable_overrides, apply_overrides, load_task
+from harness.results.store import default_result_path, new_run_id, write_result
+from harness.tasks.inputs import load_inputs
+from harness.tasks.resolution import SettingsRequest, resolve
 from harness.workloads import WORKLOADS, Workload
+from harness.workloads.base import digest
+from harness.workloads.models import load_model
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REPEATS_GPU = 3
-DEFAULT_REPEATS_CPU = 1
-DEFAULT_IDLE_S_GPU = 5.0
-DEFAULT_IDLE_S_CPU = 1.0
-DEFAULT_WARMUP_QUERIES = 10
-DEFAULT_SAMPLE_HZ = 20.0
+DIGEST_QUERIES = 16
+"""Outputs of the first this-many queries of each repetition are kept (references only) and hashed after the
+window closes: enough to show that deterministic repetitions did the same work, at no measured cost."""
 
 
-@dataclass
-class RunRequest:
-    """Everything `harness run` was asked for; None means "task file or preset decides"."""
+@dataclass(kw_only=True)
+class RunRequest(SettingsRequest):
+    """Everything `harness run` was asked for: the settings to resolve, the model, and where to write."""
 
-    task: str
     model: str
-    device: str = "cuda"
-    dtype: str | None = None
-    num_queries: int | None = None
-    batch_size: int | None = None
-    repeats: int | None = None
-    warmup_queries: int | None = None
-    idle_seconds: float | None = None
-    sample_hz: float = DEFAULT_SAMPLE_HZ
     revision: str | None = None
     random_weights: bool = False
     trust_remote_code: bool = False
     device_map: str | None = None
     measure_gpus: Sequence[int] | None = None
-    preset: str | None = None
-    overrides: Mapping[str, str] = field(default_factory=dict)
     strict: bool = False
     results_dir: Path = Path("results")
     output: Path | None = None
-
-
-@dataclass(frozen=True)
-class ResolvedRun:
-    """The task spec after preset and overrides, and the run settings that are not part of the task."""
-
-    spec: TaskSpec
-    repeats: int
-    warmup_queries: int
-    idle_seconds: float
-    preset: str | None
-    overrides: dict[str, str]
-
-
-_TASK_FIELDS = ("num_queries", "batch_size", "dtype")
-"""Run settings that are task settings too: a preset or an option sets them as overrides of the task."""
-
-
-def _task_fields_set(source: object) -> dict[str, str]:
-    return {name: str(getattr(source, name)) for name in _TASK_FIELDS if getattr(source, name) is not None}
-
-
-def resolve(request: RunRequest) -> ResolvedRun:
-    """Apply precedence task file < preset < command line, and validate the result."""
-    spec = load_task(request.task)
-    preset = load_preset(request.preset) if request.preset else None
-    overrides: dict[str, str] = {}
-    if preset is not None:
-        overrides.update({k: str(v) for k, v in (preset.set or {}).items()})
-        overrides.update(_task_fields_set(preset))
-    overrides.update(request.overrides)
-    overrides.update(_task_fields_set(request))
-    spec = apply_overrides(spec, overrides)
-
-    on_gpu = request.device.startswith("cuda")
-
-    def pick(name: str, gpu_default: float, cpu_default: float):
-        explicit = getattr(request, name)
-        if explicit is not None:
-            return explicit
-        from_preset = getattr(preset, name, None) if preset is not None else None
-        return from_preset if from_preset is not None else (gpu_default if on_gpu else cpu_default)
-
-    repeats = int(pick("repeats", DEFAULT_REPEATS_GPU, DEFAULT_REPEATS_CPU))
-    warmup = int(pick("warmup_queries", DEFAULT_WARMUP_QUERIES, DEFAULT_WARMUP_QUERIES))
-    idle_s = float(pick("idle_seconds", DEFAULT_IDLE_S_GPU, DEFAULT_IDLE_S_CPU))
-    if repeats < 1:
-        raise ConfigError(f"--repeats must be at least 1 (got {repeats})")
-    if warmup < 0 or idle_s < 0:
-        raise ConfigError("warm-up queries and idle seconds cannot be negative")
-    return ResolvedRun(spec, repeats, warmup, idle_s, request.preset, applicable_overrides(spec.kind, overrides))
 
 
 def batches(items: Sequence[str], batch_size: int) -> list[Sequence[str]]:
@@ -135,6 +68,9 @@ class PassOutcome:
     input_tokens: int | None
     output_tokens: int | None
     images: int | None
+    kept_outputs: list = field(default_factory=list)
+    """Raw outputs of the pass's first `keep_outputs_of` queries, for a digest taken after the window."""
+    kept_queries: int = 0
 
 
 def run_pass(
@@ -143,9 +79,16 @@ def run_pass(
     batch_size: int,
     on_batch: ProgressCallback | None = None,
     live_power_w: Callable[[], float | None] = lambda: None,
+    keep_outputs_of: int = 0,
 ) -> PassOutcome:
-    """Run every query once, timing each batch (the workload synchronises CUDA before returning)."""
+    """Run every query once, timing each batch (the workload synchronises CUDA before returning).
+
+    The outputs of the first `keep_outputs_of` queries (whole batches) are kept by reference, not hashed:
+    hashing would copy them off the GPU inside the measured window.
+    """
     latencies: list[float] = []
+    kept: list = []
+    kept_queries = 0
     totals = {"input_tokens": 0, "output_tokens": 0, "images": 0}
     seen = {"input_tokens": False, "output_tokens": False, "images": False}
     done = 0
@@ -159,6 +102,9 @@ def run_pass(
             if value is not None:
                 totals[name] += value
                 seen[name] = True
+        if kept_queries < keep_outputs_of:
+            kept.extend(getattr(output, "outputs", ()))
+            kept_queries += len(batch)
         done += len(batch)
         if on_batch is not None:
             on_batch(done, live_power_w())
@@ -166,30 +112,9 @@ def run_pass(
         num_queries=done,
         query_latencies_s=latencies,
         **{name: (totals[name] if seen[name] else None) for name in totals},
+        kept_outputs=kept,
+        kept_queries=kept_queries,
     )
-
-
-def _git_sha() -> str | None:
-    """The harness checkout's commit, with `-dirty` when it has uncommitted changes (None outside git).
-
-    `HARNESS_GIT_SHA` gives it where there is no checkout (the Docker image is built from one).
-    """
-    if os.environ.get("HARNESS_GIT_SHA"):
-        return os.environ["HARNESS_GIT_SHA"]
-    root = Path(__file__).resolve().parent.parent
-    try:
-        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return f"{sha}-dirty" if dirty else sha
-
-
-def new_run_id(now: datetime) -> str:
-    """Sortable by time, unique without coordination: `20261122T101500Z-1a2b3c4d`."""
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
 def _warning_dicts(warnings, repetition: int | None = None) -> list[dict]:
@@ -236,13 +161,13 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
         device_map=request.device_map,
     )
     workload: Workload = WORKLOADS[spec.kind](loaded, spec)
-    # `loaded.gpu_indices` are NVML indices already (matched by UUID in harness.models).
+    # `loaded.gpu_indices` are NVML indices already (matched by UUID through harness.energy).
     gpu_indices = list(request.measure_gpus) if request.measure_gpus is not None else list(loaded.gpu_indices)
 
     started_at = datetime.now(timezone.utc)
     run_warnings: list[dict] = []
-    with open_meter(gpu_indices, sample_hz=request.sample_hz, strict=request.strict) as meter:
-        environment = meter.environment()
+    with open_meter(gpu_indices, sample_hz=resolved.sample_hz, strict=request.strict) as meter:
+        environment = {**meter.environment(), **host_facts()}
         if resolved.warmup_queries:
             warm_items = [inputs.items[i % len(inputs.items)] for i in range(resolved.warmup_queries)]
             run_pass(workload.run_batch, warm_items, spec.batch_size,
@@ -257,6 +182,7 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
         timelines = meter.timeline(started_at.timestamp())
     reporter.done()
     finished_at = datetime.now(timezone.utc)
+    run_warnings.extend(_output_digest_warnings(repetitions))
 
     idle_model = IdleBaseline.model_validate(idle.as_dict()) if idle is not None else None
     repetition_models = [Repetition.model_validate(rep) for rep in repetitions]
@@ -267,14 +193,14 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
         "started_at": started_at,
         "finished_at": finished_at,
         "harness_version": __version__,
-        "git_sha": _git_sha(),
+        "git_sha": git_sha(),
         "task": {"id": spec.id, "version": spec.version, "kind": spec.kind, "spec": spec.model_dump(mode="json")},
         "input_set": inputs.info,
         "model": loaded.info,
         "settings": {
             "num_queries": spec.num_queries, "batch_size": spec.batch_size, "repeats": resolved.repeats,
             "warmup_queries": resolved.warmup_queries, "idle_seconds": resolved.idle_seconds,
-            "sample_hz": request.sample_hz, "preset": resolved.preset, "overrides": resolved.overrides,
+            "sample_hz": resolved.sample_hz, "preset": resolved.preset, "overrides": resolved.overrides,
             "strict": request.strict,
         },
         "environment": environment,
@@ -294,15 +220,30 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
     return result, write_result(result, path)
 
 
+def _output_digest_warnings(repetitions: Sequence[dict]) -> list[dict]:
+    """Every workload is deterministic (greedy decoding, seeded noise): repetitions whose outputs differ say so."""
+    digests = {rep["output_digest"] for rep in repetitions if rep["output_digest"] is not None}
+    if len(digests) <= 1:
+        return []
+    return [{"code": "outputs-differ", "severity": "warning", "gpu_index": None, "repetition": None,
+             "message": f"the outputs of the first queries differ between repetitions ({len(digests)} distinct "
+                        "digests): the model did not do the same work each time (non-deterministic kernels?)"}]
+
+
 def _measured_repetition(
     meter: EnergyMeter, workload: Workload, items: Sequence[str], batch_size: int, index: int, repeats: int,
     reporter: Reporter, run_warnings: list[dict],
 ) -> dict:
-    """One measured pass over every query, then (generative tasks) a prefill-only pass in its own window."""
+    """One measured pass over every query, then (generative tasks) a prefill-only pass in its own window.
+
+    The digest of the first queries' outputs is taken after the window closes: it costs no measured energy.
+    """
     label = f"repetition {index + 1}/{repeats}"
     meter.begin(f"rep{index}/total")
-    outcome = run_pass(workload.run_batch, items, batch_size, reporter.phase(label, len(items)), meter.live_power_w)
+    outcome = run_pass(workload.run_batch, items, batch_size, reporter.phase(label, len(items)), meter.live_power_w,
+                       keep_outputs_of=DIGEST_QUERIES)
     total = meter.end(f"rep{index}/total")
+    output_digest = digest(*outcome.kept_outputs) if outcome.kept_outputs else None
     readings = {"total": total.as_dict()}
     run_warnings.extend(_warning_dicts(total.warnings, index))
     if workload.generative:
@@ -320,4 +261,6 @@ def _measured_repetition(
         "input_tokens": outcome.input_tokens,
         "output_tokens": outcome.output_tokens,
         "images": outcome.images,
+        "output_digest": output_digest,
+        "output_digest_queries": outcome.kept_queries if output_digest is not None else None,
     }

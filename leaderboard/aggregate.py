@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from harness.errors import ResultFileError
+from harness.files import slugify
 from harness.results.schema import ResultFile
 from harness.results.store import iter_result_files, load_valid_result
 
@@ -201,11 +201,6 @@ def size_class(num_parameters: int) -> str:
         if num_parameters <= limit:
             return name
     return "C"
-
-
-def slugify(text: str) -> str:
-    """A file-name-safe form of `text` (never used to read anything back)."""
-    return re.sub(r"[^0-9A-Za-z._-]+", "-", text).strip("-.") or "unknown"
 
 
 def _figure(estimate) -> Figure | None:

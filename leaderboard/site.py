@@ -23,8 +23,9 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import ConfigError, HarnessError, NotFoundError
+from harness.files import slugify
 from leaderboard import carbon, plots
-from leaderboard.aggregate import Board, Entry, Refusal, RunRecord, aggregate, slugify
+from leaderboard.aggregate import Board, Entry, Refusal, RunRecord, aggregate
 from leaderboard.label import label_data, render_badge, render_label
 from leaderboard.rating import BANDINGS, RELEASES_DIR, RULES, Rating, Release, find_release, list_releases, rate
 from leaderboard.templating import render

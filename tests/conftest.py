@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory):
     """Folder with one tiny saved model per task kind (`<kind>/`), built offline with `save_pretrained`."""
-    from harness.demo_models import DEMO_KINDS, build_demo_model
+    from harness.testing.demo_models import DEMO_KINDS, build_demo_model
 
     root = tmp_path_factory.mktemp("tiny-models")
     for kind in DEMO_KINDS:

@@ -36,28 +36,28 @@ def plan(
     slurm_max_parallel: int | None = typer.Option(None, help="slurm: at most this many array tasks at once."),
 ) -> None:
     """Expand a campaign into independent jobs, skip those with a valid result, and emit them for a scheduler."""
-    from harness import campaign as campaigns
     from harness.files import write_json_atomic, write_text_atomic
+    from harness.ops import campaigns, scheduler_outputs
 
     planned = campaigns.plan(campaign, results_dir)
     if format is PlanFormat.slurm:
         if out is None:
             raise ConfigError("--format slurm needs --out FOLDER (the script reads its job list from beside it)")
-        options = campaigns.SlurmOptions(
+        options = scheduler_outputs.SlurmOptions(
             partition=slurm_partition, account=slurm_account, time=slurm_time, cpus_per_task=slurm_cpus_per_task,
             mem=slurm_mem, constraint=slurm_constraint, max_parallel=slurm_max_parallel,
         )
-        for path in campaigns.write_slurm(planned, out, options):
+        for path in scheduler_outputs.write_slurm(planned, out, options):
             typer.echo(str(path))
     else:
         if format is PlanFormat.github_matrix:
-            chunks = campaigns.github_matrix_chunks(planned.todo, chunk_size)
+            chunks = scheduler_outputs.github_matrix_chunks(planned.todo, chunk_size)
             document = chunks
             if github_output is not None:
                 with open(github_output, "a", encoding="utf-8") as handle:
-                    handle.write(campaigns.github_output_lines(chunks))
+                    handle.write(scheduler_outputs.github_output_lines(chunks))
         else:
-            document = campaigns.jobs_document(planned)
+            document = scheduler_outputs.jobs_document(planned)
         if out is None:
             sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
         elif out.suffix == ".json":
@@ -74,8 +74,8 @@ def collect(
         False, "--keep-going", help="Write the accepted files even when others are refused (still exits non-zero)."),
 ) -> None:
     """Check result files from job outputs and file the new ones under results/, refusing duplicates."""
-    from harness.collect import CollectRefused
-    from harness.collect import collect as collect_results
+    from harness.ops.collect import CollectRefused
+    from harness.ops.collect import collect as collect_results
 
     try:
         report = collect_results(sources, results_dir, keep_going=keep_going)

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.report import format_estimate
+from harness.commands.rendering import format_estimate
 
 
 def default_models_dir() -> Path:
@@ -29,8 +29,8 @@ def demo(
     preset: str = typer.Option("demo", help="Run preset (configs/presets)."),
 ) -> None:
     """Build tiny models and run every task on them: a quick, offline tour of the harness."""
-    from harness.demo_models import DEMO_KINDS, build_demo_model  # imports torch: only when asked
     from harness.runner import RunRequest, execute
+    from harness.testing.demo_models import DEMO_KINDS, build_demo_model  # imports torch: only when asked
 
     models_dir = models_dir or default_models_dir()
     console = Console(stderr=True)

@@ -8,71 +8,11 @@ error line and a non-zero exit, the same check `harness run` makes before it loa
 from __future__ import annotations
 
 import json
-import os
 
 import typer
 from rich.console import Console
 
-from harness.energy.environment import host_facts, torch_build
-from harness.energy.host_estimate import RAM_W_PER_GIB, HostEstimate
-from harness.energy.nvml_gpu import NvmlGpu, check_indices, device_count, init_nvml, system_versions
-from harness.energy.rapl import rapl_status
-from harness.errors import HarnessError
-
-
-def survey(gpu_indices: list[int] | None = None) -> dict:
-    """Everything `harness env` reports, as a JSON-ready dict; raises for an asked-for GPU that is not there."""
-    rapl_ok, rapl_detail = rapl_status()
-    facts = host_facts(rapl_readable=rapl_ok)
-    report: dict = {"host": {**facts, "rapl_detail": rapl_detail}, "torch": torch_build(),
-                    "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "nvml": None, "gpus": []}
-    try:
-        session = init_nvml()
-    except HarnessError as error:
-        if gpu_indices:
-            raise
-        report["nvml_error"] = str(error)
-    else:
-        try:
-            if gpu_indices:
-                check_indices(session, gpu_indices)
-            report["nvml"] = {"backend": session.backend_name, **system_versions(session)}
-            for index in range(device_count(session)):
-                gpu = NvmlGpu(session, index)
-                pids = gpu.other_process_pids(frozenset({os.getpid()}))
-                report["gpus"].append({**gpu.info(), "power_source": gpu.power_source,
-                                       "other_processes": pids, "power_w": gpu.power_w()})
-        finally:
-            session.shutdown()
-    report["can_measure"] = _can_measure(report, gpu_indices, rapl_ok, rapl_detail)
-    return report
-
-
-def _can_measure(report: dict, gpu_indices: list[int] | None, rapl_ok: bool, rapl_detail: str) -> dict:
-    gpus = [g for g in report["gpus"] if not gpu_indices or g["index"] in gpu_indices]
-    if report["nvml"] is None:
-        gpu_line = f"not measurable: {report.get('nvml_error', 'NVML unavailable')}"
-    elif not gpus:
-        gpu_line = "not measurable: NVML sees no GPU"
-    else:
-        parts = []
-        for gpu in gpus:
-            if gpu["has_energy_counter"]:
-                how = "energy counter"
-            elif gpu["power_source"]:
-                how = f"sampled power only ({gpu['power_source']})"
-            else:
-                how = "nothing (no counter, no power reading)"
-            parts.append(f"GPU {gpu['index']}: {how}")
-        gpu_line = "; ".join(parts)
-    if rapl_ok:
-        cpu_line = f"RAPL ({rapl_detail})"
-        ram_line = "RAPL DRAM" if "DRAM" in rapl_detail else "estimated (no RAPL DRAM domain)"
-    else:
-        estimate = HostEstimate()
-        cpu_line = f"estimated ({estimate.tdp_w:.0f} W TDP: {estimate.tdp_source}; x machine load)"
-        ram_line = f"estimated ({RAM_W_PER_GIB} W/GiB x {estimate.ram_total_gib:.1f} GiB)"
-    return {"gpu": gpu_line, "cpu": cpu_line, "ram": ram_line}
+from harness.provenance import survey
 
 
 def _yes(value: object) -> str:

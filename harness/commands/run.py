@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from harness.commands.rendering import headline_lines
 from harness.errors import ConfigError
-from harness.report import headline_lines
 
 
 class ProgressReporter:

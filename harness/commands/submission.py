@@ -15,7 +15,7 @@ def submit(
     log: list[Path] = typer.Option([], "--log", help="A log file to include (repeatable)."),
 ) -> None:
     """Pack result files with their logs and a sha256 manifest into a submission bundle."""
-    from harness.submission import create_bundle, verify_bundle
+    from harness.ops.submission import create_bundle, verify_bundle
 
     path = create_bundle(results, out, log)
     report = verify_bundle(path)
@@ -24,7 +24,7 @@ def submit(
 
 def verify(bundle: Path = typer.Argument(..., help="A submission bundle: a .tar.gz or a folder.")) -> None:
     """Check a submission bundle: safe paths, checksums, result schema and plausibility."""
-    from harness.submission import verify_bundle
+    from harness.ops.submission import verify_bundle
 
     report = verify_bundle(bundle)
     for item in report.results:

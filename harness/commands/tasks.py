@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.inputs import builtin_set_name
-from harness.task_spec import TaskSpec, list_tasks, load_task
+from harness.tasks.inputs import builtin_set_name
+from harness.tasks.registry import list_tasks, load_task
+from harness.tasks.spec import TaskSpec
 
 
 def input_set_label(spec: TaskSpec) -> str:

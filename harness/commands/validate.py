@@ -19,10 +19,11 @@ from pathlib import Path
 import typer
 
 from harness.errors import HarnessError
-from harness.presets import load_preset
 from harness.results.schema import ResultFile
 from harness.results.store import export_json_schema, load_valid_result
-from harness.task_spec import TASK_FILE_SUFFIXES, TaskSpec, load_task_file
+from harness.tasks.presets import load_preset
+from harness.tasks.registry import TASK_FILE_SUFFIXES, load_task_file
+from harness.tasks.spec import TaskSpec
 
 RESULT_SUFFIX = ".json"
 

@@ -4,9 +4,7 @@
 every field name. See docs/method.md for the method and its limits.
 """
 
-from harness.energy.fake_nvml import FakeNvml, ManualClock
 from harness.energy.meter import EnergyMeter, IdleBaseline, open_meter
 from harness.energy.reading import EnergyReading, MeasurementWarning
 
-__all__ = ["EnergyMeter", "EnergyReading", "FakeNvml", "IdleBaseline", "ManualClock", "MeasurementWarning",
-           "open_meter"]
+__all__ = ["EnergyMeter", "EnergyReading", "IdleBaseline", "MeasurementWarning", "open_meter"]

@@ -26,8 +26,6 @@ from typing import Any
 import numpy as np
 
 from harness.energy.conditions import Conditions, throttling_warnings
-from harness.energy.environment import host_facts
-from harness.energy.fake_nvml import FakeNvml
 from harness.energy.host import HostMeter, HostSnapshot
 from harness.energy.nvml_gpu import NvmlGpu, NvmlSession, check_indices, device_count, init_nvml, system_versions
 from harness.energy.rapl import POWERCAP_ROOT
@@ -312,13 +310,17 @@ class EnergyMeter:
     # --- what else a run records ---------------------------------------------------------------------------
 
     def environment(self) -> dict:
-        """JSON-ready facts that validate as `harness.results.schema.Environment` (taken when the meter started)."""
+        """JSON-ready facts of the measurement (GPUs, driver, NVML, RAPL), taken when the meter started.
+
+        With `harness.provenance.host_facts()` (software and host) they validate as
+        `harness.results.schema.Environment`.
+        """
         if self._environment is None:
             self._environment = self._build_environment()
         return dict(self._environment)
 
     def _build_environment(self) -> dict:
-        facts = host_facts(rapl_readable=self._host.rapl is not None)
+        facts = {"rapl_readable": self._host.rapl is not None}
         if self._session is None:
             return {"meter_backend": "none", "gpus": [], "measured_gpu_indices": [], "driver_version": None,
                     "nvml_version": None, "cuda_driver_version": None, **facts}
@@ -399,9 +401,10 @@ def open_meter(gpu_indices: Sequence[int] | None, *, sample_hz: float = 20.0, st
                rapl_root: Path = POWERCAP_ROOT) -> EnergyMeter:
     """A meter for the given NVML GPU indices (None or []: host only); use it as a context manager.
 
-    `nvml` is a pynvml-like object (default: `pynvml`, or `FakeNvml.from_script($HARNESS_FAKE_NVML)`).
-    `clock` defaults to a FakeNvml's own clock, else `time.monotonic`; tests that drive a manual clock pass
-    `sleep` (to advance it) and `background_sampling=False` (and call `sample()` themselves).
+    `nvml` is a pynvml-like object (default: `pynvml`, or the scripted fake named by `$HARNESS_FAKE_NVML`).
+    `clock` defaults to the NVML object's own `clock` (the fake's traces run on it), else `time.monotonic`;
+    tests that drive a manual clock pass `sleep` (to advance it) and `background_sampling=False` (and call
+    `sample()` themselves).
     Raises MeasurementError / NotFoundError with one line when NVML or a GPU is not there.
     """
     if not (isinstance(sample_hz, (int, float)) and math.isfinite(sample_hz) and sample_hz > 0):
@@ -419,6 +422,6 @@ def open_meter(gpu_indices: Sequence[int] | None, *, sample_hz: float = 20.0, st
             session.shutdown()
             raise
     if clock is None:
-        clock = session.nvml.clock if session is not None and isinstance(session.nvml, FakeNvml) else time.monotonic
+        clock = session.clock if session is not None else time.monotonic
     return EnergyMeter(session=session, gpus=gpus, host=host, sample_hz=float(sample_hz), strict=strict,
                        clock=clock, sleep=sleep or time.sleep, background_sampling=background_sampling)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,10 +37,15 @@ _COUNTER_MODULUS_MJ = 2**64
 
 @dataclass(frozen=True)
 class NvmlSession:
-    """An initialised NVML: the object to call, and the backend name a result file records."""
+    """An initialised NVML: the object to call, the backend name a result records, and the clock to read.
+
+    A stand-in for pynvml (the fake in `harness.testing`) names itself with `backend_name` and may bring the
+    `clock` its traces run on; the meter reads both from here and never asks what it holds.
+    """
 
     nvml: Any
     backend_name: Literal["nvml", "fake-nvml"]
+    clock: Callable[[], float] = time.monotonic
 
     def shutdown(self) -> None:
         try:
@@ -47,35 +54,36 @@ class NvmlSession:
             logger.debug("nvmlShutdown failed: %s", error)
 
 
-def load_nvml(nvml: Any | None = None) -> tuple[Any, Literal["nvml", "fake-nvml"]]:
-    """The NVML object to use and its backend name, without initialising it.
+def load_nvml(nvml: Any | None = None) -> Any:
+    """The NVML object to use, without initialising it.
 
-    An explicit `nvml` wins; otherwise `HARNESS_FAKE_NVML=<script.json>` selects a `FakeNvml`; otherwise the
-    real `pynvml`. Raises MeasurementError (one line) when none can be had.
+    An explicit `nvml` wins; otherwise `HARNESS_FAKE_NVML=<script.json>` selects the scripted fake (the one
+    place the product reaches into `harness.testing`: CI and demos measure through it); otherwise the real
+    `pynvml`. Raises MeasurementError (one line) when none can be had.
     """
-    from harness.energy.fake_nvml import FakeNvml
-
     if nvml is not None:
-        return nvml, "fake-nvml" if isinstance(nvml, FakeNvml) else "nvml"
+        return nvml
     script = os.environ.get(FAKE_NVML_ENV)
     if script:
-        return FakeNvml.from_script(script), "fake-nvml"
+        from harness.testing.fake_nvml import FakeNvml
+
+        return FakeNvml.from_script(script)
     try:
         import pynvml
     except ImportError:
         raise MeasurementError("cannot measure the GPU: the NVML bindings are not installed "
                                "(pip install nvidia-ml-py)") from None
-    return pynvml, "nvml"
+    return pynvml
 
 
 def init_nvml(nvml: Any | None = None) -> NvmlSession:
     """Load and initialise NVML; every failure is one MeasurementError line naming the cause."""
-    nvml, backend_name = load_nvml(nvml)
+    nvml = load_nvml(nvml)
     try:
         nvml.nvmlInit()
     except nvml.NVMLError as error:
         raise MeasurementError(f"cannot measure the GPU: {_init_failure(nvml, error)}") from None
-    return NvmlSession(nvml, backend_name)
+    return NvmlSession(nvml, getattr(nvml, "backend_name", "nvml"), getattr(nvml, "clock", time.monotonic))
 
 
 def _init_failure(nvml: Any, error: Exception) -> str:
@@ -270,3 +278,32 @@ class NvmlGpu:
             "mig_mode": None if mig is None else mig[0] == self.nvml.NVML_DEVICE_MIG_ENABLE,
             "compute_capability": None if capability is None else f"{capability[0]}.{capability[1]}",
         }
+
+
+def _bare_uuid(uuid: str | bytes) -> str:
+    text = uuid.decode() if isinstance(uuid, bytes) else str(uuid)
+    return text.lower().removeprefix("gpu-")
+
+
+def nvml_indices_for_uuids(uuids: list[str | None], nvml: Any | None = None) -> list[int | None]:
+    """NVML's index of each GPU UUID (None where unknown): CUDA and NVML number GPUs differently.
+
+    torch numbers GPUs fastest-first and renumbers them under CUDA_VISIBLE_DEVICES; NVML uses PCI order.
+    NVML trouble here is not an error (the meter reports it when it opens): every index is then None.
+    """
+    try:
+        session = init_nvml(nvml)
+    except MeasurementError as error:
+        logger.debug("NVML unavailable for index translation: %s", error)
+        return [None] * len(uuids)
+    try:
+        by_uuid = {}
+        for index in range(session.nvml.nvmlDeviceGetCount()):
+            handle = session.nvml.nvmlDeviceGetHandleByIndex(index)
+            by_uuid[_bare_uuid(session.nvml.nvmlDeviceGetUUID(handle))] = index
+    except session.nvml.NVMLError as error:
+        logger.debug("NVML could not list GPU UUIDs: %s", error)
+        by_uuid = {}
+    finally:
+        session.shutdown()
+    return [by_uuid.get(_bare_uuid(uuid)) if uuid is not None else None for uuid in uuids]

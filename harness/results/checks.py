@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from harness.figures import derive_figures
+from harness.results.figures import derive_figures
 from harness.results.schema import ResultFile
 
 POWER_LIMIT_MARGIN = 1.1

@@ -8,21 +8,22 @@ moves or renames a key bumps `SCHEMA_VERSION`; `harness schema` writes the JSON 
 
 from __future__ import annotations
 
+import typing
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-SCHEMA_VERSION = "1.0"
+from harness.kinds import StrictModel, TaskKind
+
+SCHEMA_VERSION = "1.1"
+"""1.1 added `output_digest` to repetitions; 1.0 files are still read."""
+
+SchemaVersion = Literal["1.0", "1.1"]
+SUPPORTED_SCHEMA_VERSIONS: tuple[str, ...] = typing.get_args(SchemaVersion)
 
 
-class _Strict(BaseModel):
-    """Unknown keys are errors: a typo in a file must not silently drop a number."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class Estimate(_Strict):
+class Estimate(StrictModel):
     """A figure measured over repetitions: mean, sample standard deviation and 95 % confidence interval.
 
     With one repetition, `std` is 0 and the interval collapses to the mean; `n` says so.
@@ -35,7 +36,7 @@ class Estimate(_Strict):
     n: int = Field(ge=1)
 
 
-class RunWarning(_Strict):
+class RunWarning(StrictModel):
     """A condition found during the run (from the meter or the runner), kept with the numbers it affects."""
 
     code: str
@@ -45,7 +46,7 @@ class RunWarning(_Strict):
     repetition: int | None = None
 
 
-class GpuInfo(_Strict):
+class GpuInfo(StrictModel):
     """One GPU as NVML reported it when the run started."""
 
     index: int
@@ -60,7 +61,7 @@ class GpuInfo(_Strict):
     compute_capability: str | None = None
 
 
-class Environment(_Strict):
+class Environment(StrictModel):
     """Hardware and software facts, so a reader can tell whether two numbers are comparable."""
 
     meter_backend: Literal["nvml", "fake-nvml", "none"]
@@ -81,16 +82,16 @@ class Environment(_Strict):
     rapl_readable: bool = False
 
 
-class TaskInfo(_Strict):
+class TaskInfo(StrictModel):
     """The resolved task spec (after presets and overrides) and its version."""
 
     id: str
     version: str
-    kind: Literal["text-gen", "summarization", "text-classification", "image-gen"]
+    kind: TaskKind
     spec: dict[str, Any]
 
 
-class InputSetInfo(_Strict):
+class InputSetInfo(StrictModel):
     """Which inputs were run: the built-in set, a `datasets` dataset or a local file, with a content hash."""
 
     source: Literal["builtin", "dataset", "file"]
@@ -102,7 +103,7 @@ class InputSetInfo(_Strict):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
-class ModelInfo(_Strict):
+class ModelInfo(StrictModel):
     """The model as loaded: id (hub id or local path), revision, dtype and size."""
 
     id: str
@@ -117,7 +118,7 @@ class ModelInfo(_Strict):
     device_map: dict[str, Any] | None = None
 
 
-class RunSettings(_Strict):
+class RunSettings(StrictModel):
     """What was run: queries per repetition, batch size, repetitions and warm-up, idle baseline length."""
 
     num_queries: int = Field(ge=1)
@@ -131,7 +132,7 @@ class RunSettings(_Strict):
     strict: bool = False
 
 
-class Reading(_Strict):
+class Reading(StrictModel):
     """One measurement window, as `harness.energy.EnergyReading.as_dict()` writes it. GPU keys are indices."""
 
     key: str
@@ -148,7 +149,7 @@ class Reading(_Strict):
     warnings: list[RunWarning] = Field(default_factory=list)
 
 
-class Repetition(_Strict):
+class Repetition(StrictModel):
     """One measured pass over the task's queries.
 
     `readings` holds the pass's windows by phase: always `total`; `prefill` and `decode` for generative
@@ -163,9 +164,13 @@ class Repetition(_Strict):
     output_tokens: int | None = None
     input_tokens: int | None = None
     images: int | None = None
+    output_digest: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    """SHA-256 of the outputs of the repetition's first queries, hashed after its window closed (schema 1.1)."""
+    output_digest_queries: int | None = Field(None, ge=1)
+    """How many queries' outputs `output_digest` covers."""
 
 
-class IdleBaseline(_Strict):
+class IdleBaseline(StrictModel):
     """Power with the model loaded and nothing running, measured before the repetitions."""
 
     duration_s: float = Field(ge=0)
@@ -174,7 +179,7 @@ class IdleBaseline(_Strict):
     method: Literal["counter", "sampled", "none"]
 
 
-class Timeline(_Strict):
+class Timeline(StrictModel):
     """Sampled conditions over the whole run, downsampled to at most a few thousand points per GPU.
 
     Parallel columns keyed by GPU index; `t_s` is seconds since `started_at`.
@@ -189,7 +194,7 @@ class Timeline(_Strict):
     utilization_pct: list[float | None] = Field(default_factory=list)
 
 
-class Figures(_Strict):
+class Figures(StrictModel):
     """Derived figures, each from the repetitions' readings. None where the run could not measure it.
 
     GPU figures come from NVML (counter or sampled power) and are never mixed with host figures; host
@@ -213,10 +218,10 @@ class Figures(_Strict):
     idle_gpu_power_w: float | None = None
 
 
-class ResultFile(_Strict):
+class ResultFile(StrictModel):
     """One `harness run`: what ran, where, how it was measured, and what it cost."""
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     run_id: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]{5,80}$")
     created_at: datetime
     started_at: datetime

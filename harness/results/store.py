@@ -8,26 +8,20 @@ Every way a file can be wrong (unreadable, not JSON, wrong schema, implausible n
 from __future__ import annotations
 
 import json
-import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness.errors import ResultFileError
-from harness.files import write_json_atomic, write_text_atomic
+from harness.errors import ResultFileError, validation_problem
+from harness.files import slugify, write_json_atomic, write_text_atomic
 from harness.results.checks import CheckResult, run_checks
-from harness.results.schema import ResultFile
+from harness.results.schema import SUPPORTED_SCHEMA_VERSIONS, ResultFile
 
 SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
-
-
-def _first_validation_problem(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
 
 
 def _refuse_non_finite(name: str) -> float:
@@ -50,12 +44,13 @@ def parse_result(text: str, source: str = "<string>") -> ResultFile:
     if not isinstance(data, dict):
         raise ResultFileError(f"{source}: a result file must hold a JSON object")
     version = data.get("schema_version")
-    if version != "1.0":
-        raise ResultFileError(f"{source}: unsupported schema_version {version!r} (this harness reads '1.0')")
+    if version not in SUPPORTED_SCHEMA_VERSIONS:
+        readable = ", ".join(repr(v) for v in SUPPORTED_SCHEMA_VERSIONS)
+        raise ResultFileError(f"{source}: unsupported schema_version {version!r} (this harness reads {readable})")
     try:
         return ResultFile.model_validate(data)
     except ValidationError as error:
-        raise ResultFileError(f"{source}: {_first_validation_problem(error)}") from None
+        raise ResultFileError(f"{source}: {validation_problem(error)}") from None
 
 
 def load_result(path: Path) -> ResultFile:
@@ -103,14 +98,16 @@ def iter_result_files(root: Path) -> Iterator[Path]:
         yield path
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^0-9A-Za-z._-]+", "-", text).strip("-") or "unknown"
+def new_run_id(now: datetime) -> str:
+    """Sortable by time, unique without coordination: `20261122T101500Z-1a2b3c4d`."""
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
 def default_result_path(results_dir: Path, result: ResultFile) -> Path:
     """`results/<task>/<org>__<model>/<hardware>/<run-id>.json`: a path for people; loaders never parse it."""
-    model = _slug(result.model.id.strip("/").replace("/", "__"))
-    return Path(results_dir) / _slug(result.task.id) / model / _slug(result.hardware_class) / f"{result.run_id}.json"
+    model = slugify(result.model.id.strip("/").replace("/", "__"))
+    hardware = slugify(result.hardware_class)
+    return Path(results_dir) / slugify(result.task.id) / model / hardware / f"{result.run_id}.json"
 
 
 def write_result(result: ResultFile, path: Path) -> Path:

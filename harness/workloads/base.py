@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from harness.errors import ConfigError, HarnessError, OutOfMemoryError
-from harness.models import LoadedModel, is_out_of_memory
+from harness.workloads.models import LoadedModel, is_out_of_memory
 
 logger = logging.getLogger(__name__)
 
@@ -24,19 +24,20 @@ class BatchOutput:
     """What one batch produced, in counts the figures are built from.
 
     `output_tokens` counts generated tokens only (not the prompt, not a decoder start token); `images` counts
-    decoded images. `output_digest` is a SHA-256 of the outputs (token ids, predicted labels or image pixels), so
-    two runs can show they did the same work; it says nothing across different hardware.
+    decoded images. `outputs` are the batch's raw outputs (token ids, predicted labels or images), untouched: the
+    runner hashes a few of them with `digest` after the measured window closes, so hashing costs no measured
+    energy and repetitions can show they did the same work (it says nothing across different hardware).
     """
 
     num_queries: int
     input_tokens: int | None = None
     output_tokens: int | None = None
     images: int | None = None
-    output_digest: str | None = None
+    outputs: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
 
 def digest(*arrays: Any) -> str:
-    """SHA-256 over numpy arrays or tensors (moved to CPU), in order."""
+    """SHA-256 over numpy arrays, tensors (moved to CPU) or images, in order. Never call it inside a window."""
     import numpy as np
 
     hasher = hashlib.sha256()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from harness.models import LoadedModel
-from harness.workloads.base import BatchOutput, Workload, digest
+from harness.workloads.base import BatchOutput, Workload
+from harness.workloads.models import LoadedModel
 from harness.workloads.text_inputs import (
     count_input_tokens,
     encode,
@@ -61,5 +61,5 @@ class GreedyTextWorkload(Workload):
             num_queries=len(batch),
             input_tokens=count_input_tokens(inputs),
             output_tokens=int(new_ids.shape[0] * new_ids.shape[1]),
-            output_digest=digest(new_ids),
+            outputs=(new_ids,),
         )

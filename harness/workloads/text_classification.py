@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from harness.models import LoadedModel
-from harness.workloads.base import BatchOutput, Workload, digest
+from harness.workloads.base import BatchOutput, Workload
+from harness.workloads.models import LoadedModel
 from harness.workloads.text_inputs import count_input_tokens, encode, input_token_limit, prepare_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -33,5 +33,5 @@ class TextClassificationWorkload(Workload):
         logits = self.model(**inputs).logits
         labels = logits.argmax(dim=-1)
         return BatchOutput(
-            num_queries=len(batch), input_tokens=count_input_tokens(inputs), output_digest=digest(labels)
+            num_queries=len(batch), input_tokens=count_input_tokens(inputs), outputs=(labels,)
         )

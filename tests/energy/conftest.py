@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.energy import FakeNvml, ManualClock, open_meter
+from harness.energy import open_meter
+from harness.testing.fake_nvml import FakeNvml, ManualClock
 
 
 class Driven:

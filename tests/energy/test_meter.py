@@ -7,9 +7,11 @@ import time
 
 import pytest
 
-from harness.energy import FakeNvml, ManualClock, open_meter
+from harness.energy import open_meter
 from harness.errors import ConfigError, MeasurementError, NotFoundError
+from harness.provenance import host_facts
 from harness.results.schema import Environment, IdleBaseline, Reading, Timeline
+from harness.testing.fake_nvml import FakeNvml, ManualClock
 
 STEP = {"gpus": [{"power_w": [[0, 80], [5, 300]]}]}
 
@@ -225,7 +227,7 @@ def test_outputs_validate_against_the_result_schema(driven):
     with d.meter as meter:
         idle = meter.measure_idle(1.0)
         reading = d.window("w", 4.0)
-        environment = Environment.model_validate(meter.environment())
+        environment = Environment.model_validate({**meter.environment(), **host_facts()})
         timelines = [Timeline.model_validate(t) for t in meter.timeline(since, max_points=10)]
         warnings = codes(meter.run_warnings())
     IdleBaseline.model_validate(idle.as_dict())
@@ -264,7 +266,7 @@ def test_host_only_meter(tmp_path):
         meter.begin("w")
         time.sleep(0.05)
         reading = meter.end("w")
-        environment = Environment.model_validate(meter.environment())
+        environment = Environment.model_validate({**meter.environment(), **host_facts()})
         idle = meter.measure_idle(0.05)
     assert meter.backend_name == "none" and meter.gpu_indices == ()
     assert reading.gpu_method == "none" and dict(reading.gpu_energy_j) == {}

@@ -7,10 +7,17 @@ import json
 import pynvml
 import pytest
 
-from harness.energy.fake_nvml import FakeNvml, ManualClock
-from harness.energy.nvml_gpu import NvmlGpu, check_indices, init_nvml, load_nvml, system_versions
+from harness.energy.nvml_gpu import (
+    NvmlGpu,
+    check_indices,
+    init_nvml,
+    load_nvml,
+    nvml_indices_for_uuids,
+    system_versions,
+)
 from harness.errors import ConfigError, MeasurementError, NotFoundError
 from harness.results.schema import GpuInfo
+from harness.testing.fake_nvml import FakeNvml, ManualClock
 
 
 def gpu_for(script: dict, clock=None) -> NvmlGpu:
@@ -95,11 +102,26 @@ def test_load_nvml_from_the_environment(tmp_path, monkeypatch):
     script = tmp_path / "fake.json"
     script.write_text(json.dumps({"gpus": [{"name": "Fake NVIDIA A100"}]}))
     monkeypatch.setenv("HARNESS_FAKE_NVML", str(script))
-    nvml, backend = load_nvml()
-    assert backend == "fake-nvml" and isinstance(nvml, FakeNvml)
+    assert isinstance(load_nvml(), FakeNvml)
+    session = init_nvml()
+    assert session.backend_name == "fake-nvml" and session.clock is session.nvml.clock
+    session.shutdown()
     monkeypatch.setenv("HARNESS_FAKE_NVML", str(tmp_path / "missing.json"))
     with pytest.raises(ConfigError):
         load_nvml()
     monkeypatch.delenv("HARNESS_FAKE_NVML")
-    assert load_nvml() == (pynvml, "nvml")
-    assert load_nvml(FakeNvml())[1] == "fake-nvml"
+    assert load_nvml() is pynvml
+    explicit = FakeNvml()
+    assert load_nvml(explicit) is explicit and init_nvml(explicit).backend_name == "fake-nvml"
+
+
+def test_cuda_uuids_map_to_nvml_indices():
+    fake = FakeNvml({"gpus": [{"name": "Fake A"}, {"name": "Fake B"}]})
+    init_nvml(fake)
+    uuids = [fake.nvmlDeviceGetUUID(fake.nvmlDeviceGetHandleByIndex(i)) for i in range(2)]
+    fake.nvmlShutdown()
+    # torch reports UUIDs without NVML's "GPU-" prefix; the order of the asked-for list is kept.
+    bare = [uuid.removeprefix("GPU-") for uuid in reversed(uuids)]
+    assert nvml_indices_for_uuids([*bare, "GPU-not-there", None], fake) == [1, 0, None, None]
+    broken = FakeNvml({"init_error": "driver_not_loaded"})
+    assert nvml_indices_for_uuids(bare, broken) == [None, None]

@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from harness.energy.fake_nvml import FakeNvml, ManualClock
 from harness.energy.nvml_gpu import NvmlGpu, init_nvml
 from harness.energy.sampler import Sampler, bucket_means, trapezoid_j
+from harness.testing.fake_nvml import FakeNvml, ManualClock
 
 
 def test_trapezoid_is_exact_for_a_ramp_and_interpolates_at_the_edges():

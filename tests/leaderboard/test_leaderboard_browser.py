@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.results.store import default_result_path, write_result
-from harness.results.synthetic import make_result
+from harness.testing.synthetic import make_result
 from leaderboard.site import build_site
 
 pytestmark = pytest.mark.browser

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 import pytest
 
 from harness.errors import ConfigError, HarnessError, NotFoundError
-from harness.results.synthetic import make_result
+from harness.testing.synthetic import make_result
 from leaderboard.aggregate import build_board
 from leaderboard.aggregate import record_from_result as record
 from leaderboard.rating import (

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import campaign as campaigns
 from harness.errors import ConfigError, NotFoundError
+from harness.ops import campaigns, scheduler_outputs
 from harness.results.store import load_result
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def test_repository_campaigns_expand(tmp_path):
         assert len({job.key for job in planned.todo}) == len(planned.todo)
         for job in planned.todo:
             assert job.task_id in {"text-gen", "summarization", "text-classification", "image-gen"}
-            assert job.resolved_spec["id"] == job.task_id
+            assert job.resolved.spec.id == job.task_id
 
 
 def test_expansion_is_the_cross_product(write_campaign):
@@ -50,9 +50,9 @@ def test_expansion_is_the_cross_product(write_campaign):
     assert len(jobs) == 10
     image = [job for job in jobs if job.task_id == "image-gen"]
     assert sorted(job.hardware for job in image) == ["a100", "h100"]
-    assert all(job.resolved_spec["generation"]["num_inference_steps"] == 4 for job in image)
+    assert all(job.resolved.spec.generation.num_inference_steps == 4 for job in image)
     # The smoke preset's 5 queries reach the resolved spec; the campaign's explicit repeats beat the preset's 1.
-    assert all(job.resolved_spec["num_queries"] == 5 and job.repeats == 3 for job in image)
+    assert all(job.resolved.spec.num_queries == 5 and job.repeats == 3 for job in image)
     b = next(job for job in jobs if job.model.id == "org/b" and job.settings.batch_size == 4)
     assert b.run_args() == ["--task", b.task, "--model", "org/b", "--device", "cuda", "--repeats", "3",
                             "--revision", "abc123", "--batch-size", "4", "--random-weights"]
@@ -176,7 +176,8 @@ def test_a100_job_is_satisfied_by_an_a100_result_only(write_campaign, tmp_path, 
     ({}, True),
     ({"model": {"id": "org/other"}}, False),
     ({"model": {"random_weights": True}}, False),
-    ({"settings": {"preset": "full"}}, False),
+    ({"settings": {"preset": "full"}}, True),      # how the settings were typed is not what was measured
+    ({"settings": {"idle_seconds": 0.5}}, False),  # another protocol
     ({"task": {"version": "0.9"}}, False),
 ])
 def test_result_must_match_the_job(write_campaign, result_for_job, changes, satisfies):
@@ -206,7 +207,7 @@ def test_result_with_other_task_settings_does_not_satisfy(write_campaign, result
     ("h100", "cpu", "nvml", False),
 ])
 def test_hardware_matching(hardware, gpu_name, backend, matches):
-    from harness.results.synthetic import make_result
+    from harness.testing.synthetic import make_result
 
     result = make_result(gpu_name=gpu_name, meter_backend=backend)
     assert campaigns.hardware_matches(hardware, result) is matches
@@ -245,25 +246,25 @@ def _many_jobs_campaign(write_campaign, count):
 
 def test_github_matrix_is_chunked_at_256(write_campaign):
     jobs = _plan(_many_jobs_campaign(write_campaign, 600)).todo
-    chunks = campaigns.github_matrix_chunks(jobs)
+    chunks = scheduler_outputs.github_matrix_chunks(jobs)
     assert [len(chunk["include"]) for chunk in chunks] == [256, 256, 88]
     entries = [entry for chunk in chunks for entry in chunk["include"]]
     assert [entry["key"] for entry in entries] == [job.short_key for job in jobs]
     for entry, job in zip(entries, jobs):
         assert shlex.split(entry["args"]) == job.run_args()
         assert entry["hardware"] == "h100"
-    lines = campaigns.github_output_lines(chunks).splitlines()
+    lines = scheduler_outputs.github_output_lines(chunks).splitlines()
     assert lines[1] == "chunks=[0,1,2]" and lines[2] == "jobs=600"
     assert json.loads(lines[0].removeprefix("matrix=")) == chunks
 
 
 def test_github_matrix_chunk_size_bounds(write_campaign):
     jobs = _plan(_many_jobs_campaign(write_campaign, 5)).todo
-    assert [len(c["include"]) for c in campaigns.github_matrix_chunks(jobs, 2)] == [2, 2, 1]
-    assert campaigns.github_matrix_chunks([], 256) == []
+    assert [len(c["include"]) for c in scheduler_outputs.github_matrix_chunks(jobs, 2)] == [2, 2, 1]
+    assert scheduler_outputs.github_matrix_chunks([], 256) == []
     for bad in (0, 257):
         with pytest.raises(ConfigError):
-            campaigns.github_matrix_chunks(jobs, bad)
+            scheduler_outputs.github_matrix_chunks(jobs, bad)
 
 
 def test_job_arguments_are_accepted_by_harness_run(write_campaign):

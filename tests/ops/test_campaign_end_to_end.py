@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import campaign as campaigns
-from harness.collect import collect
-from harness.submission import create_bundle, verify_bundle
+from harness.ops import campaigns, scheduler_outputs
+from harness.ops.collect import collect
+from harness.ops.submission import create_bundle, verify_bundle
 
 
 @pytest.mark.slow
@@ -32,7 +32,7 @@ def test_plan_run_collect_replan(tiny_models_dir, write_campaign, tmp_path):
     results = tmp_path / "results"
     planned = campaigns.plan(path, results)
     assert len(planned.todo) == 1
-    campaigns.write_slurm(planned, tmp_path / "slurm")
+    scheduler_outputs.write_slurm(planned, tmp_path / "slurm")
 
     env = {**os.environ, "HARNESS": str(harness_bin), "PYTHON": sys.executable, "SLURM_ARRAY_TASK_ID": "0",
            "HF_HUB_OFFLINE": "1"}

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from harness.collect import CollectRefused, collect
 from harness.errors import NotFoundError
+from harness.ops.collect import CollectRefused, collect
 from harness.results.store import default_result_path, load_valid_result
-from harness.results.synthetic import make_result
+from harness.testing.synthetic import make_result
 
 
 def _job_output(root, name, result, *, text=None):
@@ -111,7 +111,7 @@ def test_missing_or_empty_sources(tmp_path):
 
 
 def test_results_from_a_bundle_are_collected(tmp_path):
-    from harness.submission import create_bundle
+    from harness.ops.submission import create_bundle
 
     source = _job_output(tmp_path / "outputs", "a", make_result(seed=7))
     bundle = create_bundle([source], tmp_path / "sub.tar.gz")

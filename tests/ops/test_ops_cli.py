@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from harness.results.store import default_result_path, write_result
-from harness.results.synthetic import make_result
+from harness.testing.synthetic import make_result
 
 CAMPAIGN = "name: cli\nhardware: [h100]\ngroups:\n  - tasks: [text-classification]\n    models: [org/a, org/b]\n"
 

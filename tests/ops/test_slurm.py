@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import campaign as campaigns
 from harness.errors import ConfigError
+from harness.ops import campaigns, scheduler_outputs
 
 CAMPAIGN = """\
 name: arr
@@ -31,8 +31,8 @@ groups:
 def slurm_dir(write_campaign, tmp_path):
     planned = campaigns.plan(write_campaign(CAMPAIGN))
     out = tmp_path / "slurm"
-    written = campaigns.write_slurm(planned, out, campaigns.SlurmOptions(partition="gpu", time="04:00:00",
-                                                                         max_parallel=4))
+    options = scheduler_outputs.SlurmOptions(partition="gpu", time="04:00:00", max_parallel=4)
+    written = scheduler_outputs.write_slurm(planned, out, options)
     return planned, out, written
 
 
@@ -116,9 +116,10 @@ def test_index_outside_the_array_fails(slurm_dir, tmp_path):
 def test_unsafe_directive_values_are_refused(write_campaign, tmp_path):
     planned = campaigns.plan(write_campaign(CAMPAIGN))
     with pytest.raises(ConfigError, match="SBATCH"):
-        campaigns.write_slurm(planned, tmp_path / "s", campaigns.SlurmOptions(partition="gpu\n#SBATCH --x"))
+        options = scheduler_outputs.SlurmOptions(partition="gpu\n#SBATCH --x")
+        scheduler_outputs.write_slurm(planned, tmp_path / "s", options)
     with pytest.raises(ConfigError):
-        campaigns.write_slurm(planned, tmp_path / "with space", campaigns.SlurmOptions())
+        scheduler_outputs.write_slurm(planned, tmp_path / "with space", scheduler_outputs.SlurmOptions())
 
 
 def test_harness_subcommands_in_the_template_exist():
@@ -127,6 +128,6 @@ def test_harness_subcommands_in_the_template_exist():
     from harness.cli import build_app
 
     commands = set(get_command(build_app()).commands)
-    used = set(re.findall(r'"\$HARNESS" ([a-z-]+)', campaigns.SLURM_TEMPLATE))
-    used |= set(re.findall(r"\bharness ([a-z][a-z-]+)", campaigns.SLURM_TEMPLATE))
+    used = set(re.findall(r'"\$HARNESS" ([a-z-]+)', scheduler_outputs.SLURM_TEMPLATE))
+    used |= set(re.findall(r"\bharness ([a-z][a-z-]+)", scheduler_outputs.SLURM_TEMPLATE))
     assert used and used <= commands

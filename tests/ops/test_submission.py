@@ -9,9 +9,9 @@ import tarfile
 import pytest
 
 from harness.errors import HarnessError, NotFoundError, ResultFileError
+from harness.ops.submission import MANIFEST_NAME, create_bundle, read_bundle, verify_bundle
 from harness.results.store import default_result_path, write_result
-from harness.results.synthetic import make_result
-from harness.submission import MANIFEST_NAME, create_bundle, read_bundle, verify_bundle
+from harness.testing.synthetic import make_result
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 
 from harness.results.checks import run_checks
 from harness.results.schema import ResultFile
-from harness.results.synthetic import make_result
+from harness.testing.synthetic import make_result
 
 
 def _edited(edit) -> ResultFile:

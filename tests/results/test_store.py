@@ -13,7 +13,7 @@ from harness.results.store import (
     parse_result,
     write_result,
 )
-from harness.results.synthetic import make_result
+from harness.testing.synthetic import make_result
 
 
 def _dump(result: ResultFile) -> dict:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from harness.task_spec import apply_overrides, load_task
+from harness.tasks.overrides import apply_overrides
+from harness.tasks.registry import load_task
 
 
 def task_spec(kind: str, **overrides):

@@ -4,6 +4,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.workloads import WORKLOADS, ImageGenerationWorkload
+from harness.workloads.base import digest
 from tests.workloads.helpers import task_spec
 
 PROMPTS = ["A photograph of a red bicycle", "An oil painting of a lighthouse during a storm"]
@@ -40,11 +41,11 @@ def test_same_prompts_same_images(workload):
 
 
 def test_an_image_depends_on_its_prompt_and_seed_not_on_what_ran_before(workload, load_tiny):
-    alone = workload.run_batch(PROMPTS[1:]).output_digest
+    alone = digest(*workload.run_batch(PROMPTS[1:]).outputs)
     workload.run_batch(PROMPTS[:1])
-    assert workload.run_batch(PROMPTS[1:]).output_digest == alone
+    assert digest(*workload.run_batch(PROMPTS[1:]).outputs) == alone
     reseeded = WORKLOADS["image-gen"](load_tiny("image-gen"), small_spec(generation__seed=7))
-    assert reseeded.run_batch(PROMPTS[1:]).output_digest != alone
+    assert digest(*reseeded.run_batch(PROMPTS[1:]).outputs) != alone
 
 
 def test_seed_comes_from_the_task_seed_and_the_prompt(workload):

@@ -1,0 +1,1 @@
+"""Running the harness at scale: campaigns, scheduler outputs, collecting results, submission bundles."""

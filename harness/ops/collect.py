@@ -1,0 +1,183 @@
+"""Gathering result files from job outputs (folders, or submission bundles) into a results folder.
+
+Every file is checked (schema and plausibility) before anything is written, and duplicates are refused:
+two files with one run id but different contents, or one measurement filed under two run ids (same
+content apart from the id). Collecting the same outputs twice is a no-op, so a retried CI job is safe.
+By default one refused file means nothing is written; `keep_going` writes the accepted files anyway.
+Files are copied byte for byte (their checksums stay valid) to `default_result_path`, atomically and
+never over an existing file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import HarnessError, NotFoundError, ResultFileError
+from harness.files import write_text_atomic
+from harness.results.schema import ResultFile
+from harness.results.store import check_result, default_result_path, iter_result_files, load_result, parse_result
+
+log = logging.getLogger(__name__)
+
+
+def content_hash(result: ResultFile) -> str:
+    """sha256 of the result's canonical JSON without its run id: equal for one measurement filed twice."""
+    data = result.model_dump(mode="json")
+    data.pop("run_id")
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One result file found in a source, parsed and checked."""
+
+    source: str
+    text: str
+    result: ResultFile
+    digest: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    source: str
+    reason: str
+
+
+@dataclass
+class CollectReport:
+    """What happened to every file found: written (to where), already present, or refused (why)."""
+
+    written: list[tuple[str, Path]] = field(default_factory=list)
+    already_present: list[tuple[str, Path]] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+    wrote_files: bool = False
+
+    @property
+    def found(self) -> int:
+        return len(self.written) + len(self.already_present) + len(self.refused)
+
+    def summary(self) -> str:
+        verb = "written" if self.wrote_files or not self.refused else "would be written (nothing was written)"
+        return (f"{len(self.written)} result files {verb}, {len(self.already_present)} already collected, "
+                f"{len(self.refused)} refused")
+
+
+class CollectRefused(ResultFileError):
+    """Some files were refused; `report` says which and why."""
+
+    def __init__(self, message: str, report: CollectReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def _is_bundle(path: Path) -> bool:
+    return path.name.endswith((".tar.gz", ".tgz")) or (path.is_dir() and (path / "MANIFEST.json").is_file())
+
+
+def _texts(source: Path) -> Iterator[tuple[str, str | None, str | None]]:
+    """(label, text, error) for every result file of a folder, a file, or a verified submission bundle."""
+    if not source.exists():
+        raise NotFoundError(f"no such file or folder: {source}")
+    if _is_bundle(source):
+        from harness.ops.submission import verify_bundle
+
+        try:
+            report = verify_bundle(source)
+        except HarnessError as error:
+            yield str(source), None, str(error)
+            return
+        if report.problems:
+            yield str(source), None, f"{source}: bundle does not verify: {report.problems[0]}"
+            return
+        for item in report.results:
+            yield f"{source}:{item.path}", item.text, None
+        return
+    for path in iter_result_files(source):
+        try:
+            yield str(path), path.read_text(encoding="utf-8"), None
+        except (OSError, UnicodeDecodeError) as error:
+            yield str(path), None, f"{path}: cannot read ({error.__class__.__name__}: {error})"
+
+
+def _existing(results_dir: Path) -> dict[str, tuple[Path, str]]:
+    """run id -> (path, content hash) of every readable result already in the results folder."""
+    found: dict[str, tuple[Path, str]] = {}
+    if not results_dir.exists():
+        return found
+    for path in iter_result_files(results_dir):
+        try:
+            result = load_result(path)
+        except ResultFileError as error:
+            log.warning("results folder holds an unreadable file: %s", error)
+            continue
+        found[result.run_id] = (path, content_hash(result))
+    return found
+
+
+def collect(sources: Sequence[Path], results_dir: Path, *, keep_going: bool = False) -> CollectReport:
+    """Check every result file under `sources` and file the new ones under `results_dir`.
+
+    Raises `CollectRefused` (nothing written unless `keep_going`) when any file is refused, and
+    `NotFoundError` when a source does not exist or holds no result file at all.
+    """
+    results_dir = Path(results_dir)
+    report = CollectReport()
+    existing = _existing(results_dir)
+    by_digest = {digest: run_id for run_id, (_, digest) in existing.items()}
+    accepted: dict[str, Candidate] = {}
+
+    for source in sources:
+        for label, text, error in _texts(Path(source)):
+            if error is not None:
+                report.refused.append(Refused(label, error))
+                continue
+            try:
+                result = parse_result(text, label)
+                check_result(result, label)
+            except ResultFileError as problem:
+                report.refused.append(Refused(label, str(problem)))
+                continue
+            candidate = Candidate(label, text, result, content_hash(result))
+            run_id = result.run_id
+            earlier = accepted.get(run_id)
+            if run_id in existing:
+                path, digest = existing[run_id]
+                if digest == candidate.digest:
+                    report.already_present.append((label, path))
+                else:
+                    report.refused.append(Refused(label, f"{label}: run id {run_id} is already in {path} with "
+                                                         f"different contents"))
+            elif earlier is not None:
+                if earlier.digest == candidate.digest:
+                    log.info("%s is a copy of %s", label, earlier.source)
+                else:
+                    report.refused.append(Refused(label, f"{label}: run id {run_id} is also used by "
+                                                         f"{earlier.source} with different contents"))
+            elif candidate.digest in by_digest:
+                report.refused.append(Refused(label, f"{label}: same measurement as run "
+                                                     f"{by_digest[candidate.digest]} under another run id"))
+            else:
+                accepted[run_id] = candidate
+                by_digest[candidate.digest] = run_id
+
+    if report.found == 0 and not accepted:
+        raise NotFoundError(f"no result files found in {', '.join(str(s) for s in sources)}")
+    targets = [(c, default_result_path(results_dir, c.result)) for c in accepted.values()]
+    report.written = [(c.source, target) for c, target in targets]
+    if report.refused and not keep_going:
+        first = report.refused[0].reason
+        raise CollectRefused(f"{len(report.refused)} files refused, nothing written; first: {first}", report)
+    for candidate, target in targets:
+        write_text_atomic(target, candidate.text, overwrite=False)
+        log.info("collected %s -> %s", candidate.source, target)
+    report.wrote_files = bool(targets)
+    if report.refused:
+        first = report.refused[0].reason
+        raise CollectRefused(f"{len(report.refused)} files refused ({len(targets)} written); first: {first}", report)
+    return report

@@ -1,0 +1,146 @@
+"""Where a result came from: the harness's version and commit, software versions and host facts.
+
+A reader needs these to tell whether two numbers are comparable. Package versions come from installed
+metadata (no heavy import); torch is imported only to learn its CUDA build, and only if it is installed.
+GPU facts come from NVML and live with the meter (`harness.energy`).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+from harness.energy.host_estimate import RAM_W_PER_GIB, HostEstimate
+from harness.energy.nvml_gpu import NvmlGpu, check_indices, device_count, init_nvml, system_versions
+from harness.energy.rapl import rapl_status
+from harness.errors import HarnessError
+
+logger = logging.getLogger(__name__)
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def torch_build() -> dict:
+    """torch's version, the CUDA it was built for, and whether it can see a CUDA device."""
+    try:
+        import torch
+    except ImportError:
+        return {"torch_version": "not installed", "torch_cuda_version": None, "cuda_available": False}
+    try:
+        available = bool(torch.cuda.is_available())
+    except Exception as error:  # a broken CUDA install must not stop `harness env` from reporting it
+        logger.debug("torch.cuda.is_available() failed: %s", error)
+        available = False
+    return {"torch_version": str(torch.__version__), "torch_cuda_version": torch.version.cuda,
+            "cuda_available": available}
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def host_facts() -> dict:
+    """Software versions and host facts: with the meter's `environment()`, a `results.schema.Environment`."""
+    torch = torch_build()
+    return {
+        "torch_version": torch["torch_version"],
+        "torch_cuda_version": torch["torch_cuda_version"],
+        "transformers_version": package_version("transformers"),
+        "diffusers_version": package_version("diffusers"),
+        "python_version": platform.python_version(),
+        "platform": f"{platform.system()} {platform.release()} {platform.machine()} ({sys.platform})",
+        "cpu_model": cpu_model(),
+        "cpu_logical_cores": psutil.cpu_count(logical=True),
+        "ram_total_gib": round(psutil.virtual_memory().total / 2**30, 2),
+    }
+
+
+def git_sha() -> str | None:
+    """The harness checkout's commit, with `-dirty` when it has uncommitted changes (None outside git).
+
+    `HARNESS_GIT_SHA` gives it where there is no checkout (the Docker image is built from one).
+    """
+    if os.environ.get("HARNESS_GIT_SHA"):
+        return os.environ["HARNESS_GIT_SHA"]
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{sha}-dirty" if dirty else sha
+
+
+def survey(gpu_indices: list[int] | None = None) -> dict:
+    """Everything `harness env` reports, as a JSON-ready dict; raises for an asked-for GPU that is not there."""
+    rapl_ok, rapl_detail = rapl_status()
+    report: dict = {"host": {**host_facts(), "rapl_readable": rapl_ok, "rapl_detail": rapl_detail},
+                    "torch": torch_build(), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                    "nvml": None, "gpus": []}
+    try:
+        session = init_nvml()
+    except HarnessError as error:
+        if gpu_indices:
+            raise
+        report["nvml_error"] = str(error)
+    else:
+        try:
+            if gpu_indices:
+                check_indices(session, gpu_indices)
+            report["nvml"] = {"backend": session.backend_name, **system_versions(session)}
+            for index in range(device_count(session)):
+                gpu = NvmlGpu(session, index)
+                pids = gpu.other_process_pids(frozenset({os.getpid()}))
+                report["gpus"].append({**gpu.info(), "power_source": gpu.power_source,
+                                       "other_processes": pids, "power_w": gpu.power_w()})
+        finally:
+            session.shutdown()
+    report["can_measure"] = _can_measure(report, gpu_indices, rapl_ok, rapl_detail)
+    return report
+
+
+def _can_measure(report: dict, gpu_indices: list[int] | None, rapl_ok: bool, rapl_detail: str) -> dict:
+    gpus = [g for g in report["gpus"] if not gpu_indices or g["index"] in gpu_indices]
+    if report["nvml"] is None:
+        gpu_line = f"not measurable: {report.get('nvml_error', 'NVML unavailable')}"
+    elif not gpus:
+        gpu_line = "not measurable: NVML sees no GPU"
+    else:
+        parts = []
+        for gpu in gpus:
+            if gpu["has_energy_counter"]:
+                how = "energy counter"
+            elif gpu["power_source"]:
+                how = f"sampled power only ({gpu['power_source']})"
+            else:
+                how = "nothing (no counter, no power reading)"
+            parts.append(f"GPU {gpu['index']}: {how}")
+        gpu_line = "; ".join(parts)
+    if rapl_ok:
+        cpu_line = f"RAPL ({rapl_detail})"
+        ram_line = "RAPL DRAM" if "DRAM" in rapl_detail else "estimated (no RAPL DRAM domain)"
+    else:
+        estimate = HostEstimate()
+        cpu_line = f"estimated ({estimate.tdp_w:.0f} W TDP: {estimate.tdp_source}; x machine load)"
+        ram_line = f"estimated ({RAM_W_PER_GIB} W/GiB x {estimate.ram_total_gib:.1f} GiB)"
+    return {"gpu": gpu_line, "cpu": cpu_line, "ram": ram_line}

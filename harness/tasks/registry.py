@@ -1,0 +1,121 @@
+"""Finding tasks: the task folder, task files by id, alias or path, and the rule that names are unique.
+
+An unknown name is a NotFoundError suggesting the nearest known name; one broken file in the folder does
+not hide the others (unless it is the one asked for).
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+from pathlib import Path
+
+from harness.errors import ConfigError, NotFoundError
+from harness.files import read_yaml_mapping
+from harness.tasks.spec import TaskSpec, parse_task
+
+logger = logging.getLogger(__name__)
+
+TASK_FILE_SUFFIXES = (".yaml", ".yml")
+"""What a task or preset file is called."""
+
+
+def data_folder(env_var: str, name: str) -> Path:
+    """A top-level folder of the repository (`tasks`, `configs`), or the folder named by `env_var`.
+
+    The repository layout is found next to the installed `harness` package (editable install). A wheel
+    install has no such folder: the user must point the environment variable at one.
+    """
+    override = os.environ.get(env_var)
+    if override:
+        folder = Path(override).expanduser()
+        if not folder.is_dir():
+            raise NotFoundError(f"{env_var}={override} is not a folder")
+        return folder
+    folder = Path(__file__).resolve().parents[2] / name
+    if not folder.is_dir():
+        raise NotFoundError(
+            f"no '{name}' folder found next to the harness package ({folder}); set {env_var} to the folder that "
+            f"holds the {name} files"
+        )
+    return folder
+
+
+def default_tasks_dir() -> Path:
+    """The repository's top-level `tasks/` folder, or `$HARNESS_TASKS_DIR`."""
+    return data_folder("HARNESS_TASKS_DIR", "tasks")
+
+
+def load_task_file(path: Path) -> TaskSpec:
+    """Read and validate one task YAML file."""
+    path = Path(path)
+    return parse_task(read_yaml_mapping(path), str(path))
+
+
+def _task_files(tasks_dir: Path) -> list[Path]:
+    return sorted(p for p in tasks_dir.iterdir() if p.suffix in TASK_FILE_SUFFIXES and not p.name.startswith("."))
+
+
+def _normalise(name: str) -> str:
+    return name.strip().lower()
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.endswith(TASK_FILE_SUFFIXES) or os.sep in name or "/" in name
+
+
+def list_tasks(tasks_dir: Path | None = None) -> list[TaskSpec]:
+    """Every task in the folder, sorted by id; a broken file or a name used twice is a ConfigError."""
+    tasks_dir = Path(tasks_dir) if tasks_dir is not None else default_tasks_dir()
+    specs = [load_task_file(path) for path in _task_files(tasks_dir)]
+    check_unique_names(specs, tasks_dir)
+    return sorted(specs, key=lambda spec: spec.id)
+
+
+def check_unique_names(specs: list[TaskSpec], where: str | Path) -> None:
+    """Refuse two task files that claim one id or alias (the second would be silently unreachable)."""
+    owner: dict[str, str] = {}
+    for spec in specs:
+        for name in spec.names:
+            key = _normalise(name)
+            if key in owner and owner[key] != spec.id:
+                raise ConfigError(f"{where}: the name {name!r} is used by both task {owner[key]!r} and {spec.id!r}")
+            owner[key] = spec.id
+
+
+def load_task(name_or_path: str, tasks_dir: Path | None = None) -> TaskSpec:
+    """A task by id, alias (e.g. AI Energy Score's `text_generation`) or YAML path.
+
+    An unknown name is a NotFoundError suggesting the nearest known name. Files in the folder that do not
+    parse are skipped (with a log message) unless the name asked for is theirs, so one broken file does not
+    hide the others.
+    """
+    if _looks_like_path(name_or_path) or Path(name_or_path).is_file():
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise NotFoundError(f"task file {path} does not exist")
+        return load_task_file(path)
+
+    tasks_dir = Path(tasks_dir) if tasks_dir is not None else default_tasks_dir()
+    wanted = _normalise(name_or_path)
+    known: dict[str, TaskSpec] = {}
+    broken: dict[str, ConfigError] = {}
+    for path in _task_files(tasks_dir):
+        try:
+            spec = load_task_file(path)
+        except ConfigError as error:
+            logger.warning("skipping %s", error)
+            broken[_normalise(path.stem)] = error
+            continue
+        for name in spec.names:
+            known.setdefault(_normalise(name), spec)
+    if wanted in known:
+        return known[wanted]
+    if wanted in broken:
+        raise broken[wanted]
+    candidates = sorted(known)
+    suggestion = difflib.get_close_matches(wanted, candidates, n=1, cutoff=0.5)
+    hint = f"; did you mean {suggestion[0]!r}?" if suggestion else ""
+    ids = sorted({spec.id for spec in known.values()})
+    raise NotFoundError(f"unknown task {name_or_path!r}{hint} (tasks: {', '.join(ids) or 'none'} in {tasks_dir})")

@@ -1,0 +1,179 @@
+"""What a task is: the typed, frozen `TaskSpec` a task file (`tasks/*.yaml`) is loaded into.
+
+A task fixes everything that moves the numbers: the inputs, how many queries, the batch size, the dtype
+and the generation settings. The spec refuses settings that would make the workload vary from run to run
+(sampling, beams, `min_new_tokens != max_new_tokens`) and unknown keys (a typo must not silently drop a
+setting). Every task carries a `version`, bumped by any change that moves numbers; results record it.
+
+Finding task files is `harness.tasks.registry`; changing a spec with `--set` is `harness.tasks.overrides`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from harness.errors import ConfigError, validation_problem
+from harness.kinds import DTYPES, TEXT_KINDS, StrictModel, TaskKind
+
+LOCAL_DATASET_SUFFIXES = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet", ".txt": "text"}
+"""Local file suffix -> the `datasets` builder that reads it."""
+
+
+OVERRIDABLE_KEYS = ("inputs", "dataset", "num_queries", "batch_size", "dtype", "max_input_tokens", "generation")
+
+
+
+class TextGenerationSettings(StrictModel):
+    """Greedy decoding of a fixed number of new tokens: every run does the same work (text-gen, summarization)."""
+
+    min_new_tokens: int = Field(10, ge=1)
+    max_new_tokens: int = Field(10, ge=1)
+    do_sample: Literal[False] = False
+    num_beams: Literal[1] = 1
+
+    @model_validator(mode="after")
+    def _fixed_length(self) -> TextGenerationSettings:
+        if self.min_new_tokens != self.max_new_tokens:
+            raise ValueError(
+                f"min_new_tokens ({self.min_new_tokens}) must equal max_new_tokens ({self.max_new_tokens}): "
+                "otherwise the number of generated tokens, and the energy, varies with the model's output"
+            )
+        return self
+
+
+class ImageGenerationSettings(StrictModel):
+    """One image per prompt: fixed denoising steps, size in pixels, guidance and seed (image-gen)."""
+
+    num_inference_steps: int = Field(30, ge=1)
+    height: int = Field(512, ge=8)
+    width: int = Field(512, ge=8)
+    guidance_scale: float = Field(7.5, ge=0)
+    seed: int = Field(0, ge=0)
+
+    @field_validator("height", "width")
+    @classmethod
+    def _multiple_of_8(cls, value: int) -> int:
+        if value % 8:
+            raise ValueError(f"must be a multiple of 8 (the VAE's downsampling factor), got {value}")
+        return value
+
+
+class ClassificationSettings(StrictModel):
+    """A single forward pass per batch: nothing to generate, nothing to set (kind text-classification)."""
+
+
+GenerationSettings = TextGenerationSettings | ImageGenerationSettings | ClassificationSettings
+
+SETTINGS_BY_KIND: dict[str, type[StrictModel]] = {
+    "text-gen": TextGenerationSettings,
+    "summarization": TextGenerationSettings,
+    "text-classification": ClassificationSettings,
+    "image-gen": ImageGenerationSettings,
+}
+
+
+def is_local_dataset(path: str) -> bool:
+    """A local file (read with a `datasets` file builder) rather than a hub dataset id, judged by its suffix."""
+    return Path(path).suffix.lower() in LOCAL_DATASET_SUFFIXES
+
+
+class DatasetSource(StrictModel):
+    """A hub dataset (id + revision + split) or a local .json/.jsonl/.csv/.parquet/.txt file, and its text column.
+
+    Relative local paths are relative to the working directory. A file is one split: `split` is ignored for it.
+    """
+
+    path: str = Field(min_length=1)
+    revision: str | None = None
+    name: str | None = None
+    split: str = "test"
+    column: str = Field(min_length=1)
+
+
+class TaskSpec(StrictModel):
+    """One standardised workload. Field order matters: `kind` is validated before `generation`, which depends on it."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    version: str = Field(min_length=1)
+    kind: TaskKind
+    description: str
+    aliases: list[str] = Field(default_factory=list)
+    inputs: Literal["builtin", "dataset"] = "builtin"
+    dataset: DatasetSource | None = None
+    num_queries: int = Field(1000, ge=1)
+    batch_size: int = Field(1, ge=1)
+    dtype: str = "bfloat16"
+    max_input_tokens: int | None = Field(None, ge=1)
+    generation: GenerationSettings = Field(default=None, validate_default=True, union_mode="left_to_right")
+    sources: dict[str, str]
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_text(cls, value: Any) -> Any:
+        # `version: 1.0` in YAML is a float; a version is a label, keep it as written.
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+    @field_validator("dtype")
+    @classmethod
+    def _known_dtype(cls, value: str) -> str:
+        if value not in DTYPES:
+            raise ValueError(f"must be one of {', '.join(DTYPES)} (got {value!r})")
+        return value
+
+    @field_validator("generation", mode="before")
+    @classmethod
+    def _settings_for_kind(cls, value: Any, info) -> Any:
+        kind = info.data.get("kind")
+        if kind not in SETTINGS_BY_KIND:
+            return value  # the kind's own error is reported first
+        settings_cls = SETTINGS_BY_KIND[kind]
+        if value is None:
+            return settings_cls()
+        if isinstance(value, BaseModel) and not isinstance(value, settings_cls):
+            value = value.model_dump()
+        if isinstance(value, dict):
+            try:
+                return settings_cls.model_validate(value)
+            except ValidationError as error:
+                raise ValueError(validation_problem(error)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TaskSpec:
+        expected = SETTINGS_BY_KIND[self.kind]
+        if not isinstance(self.generation, expected):
+            raise ValueError(f"generation settings of a {self.kind} task must be {expected.__name__}")
+        if self.kind in TEXT_KINDS and self.max_input_tokens is None:
+            raise ValueError("max_input_tokens is required for text tasks (inputs are truncated to it)")
+        if self.kind == "image-gen" and self.max_input_tokens is not None:
+            raise ValueError("max_input_tokens does not apply to image-gen (the text encoder truncates prompts)")
+        if self.inputs == "dataset":
+            if self.dataset is None:
+                raise ValueError("inputs is 'dataset' but no dataset is given (set dataset.path and dataset.column)")
+            if not is_local_dataset(self.dataset.path) and not self.dataset.revision:
+                raise ValueError(
+                    f"dataset {self.dataset.path!r} is a hub dataset: pin dataset.revision (a commit) so the run "
+                    "can be repeated"
+                )
+        if not self.sources:
+            raise ValueError("sources must say where the task's settings come from")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        """The id and every alias: what `load_task` accepts for this task."""
+        return [self.id, *self.aliases]
+
+
+
+def parse_task(data: Mapping[str, Any], source: str = "<task>") -> TaskSpec:
+    """Validate a task mapping; any problem is one ConfigError line naming `source`."""
+    try:
+        return TaskSpec.model_validate(dict(data))
+    except ValidationError as error:
+        raise ConfigError(f"{source}: {validation_problem(error)}") from None
+

@@ -1,0 +1,111 @@
+"""Schema-valid, internally consistent result files with made-up numbers, for tests and scale benchmarks.
+
+These are never real measurements and never belong in `results/`: they exist so the leaderboard, the
+validators and the campaign tools can be exercised (and benchmarked on 10 000 files) without a GPU.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+from harness import __version__
+from harness.results.figures import derive_figures
+from harness.results.schema import IdleBaseline, Repetition, ResultFile
+
+
+def make_result(
+    *,
+    task: str = "text-gen",
+    model_id: str = "example-org/example-model",
+    num_parameters: int = 1_000_000_000,
+    gpu_name: str = "NVIDIA H100 80GB HBM3",
+    mean_power_w: float = 300.0,
+    seconds_per_query: float = 0.05,
+    num_queries: int = 20,
+    repeats: int = 3,
+    run_id: str | None = None,
+    created_at: datetime | None = None,
+    meter_backend: str = "nvml",
+    seed: int = 0,
+    task_version: str = "1.0",
+    batch_size: int = 1,
+) -> ResultFile:
+    """One result whose readings, latencies and figures agree with each other (so every check passes)."""
+    rng = random.Random(seed)
+    created_at = created_at or datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc) + timedelta(minutes=seed)
+    run_id = run_id or f"{created_at:%Y%m%dT%H%M%SZ}-{seed:08x}"
+    cpu_only = gpu_name == "cpu"
+    repetitions = []
+    start = created_at.timestamp()
+    for index in range(repeats):
+        jitter = 1.0 + rng.uniform(-0.01, 0.01)
+        duration_s = num_queries * seconds_per_query * jitter
+        gpu_j = {} if cpu_only else {"0": mean_power_w * duration_s}
+        reading = {
+            "key": f"rep{index}/total",
+            "start_unix_s": start,
+            "duration_s": duration_s,
+            "gpu_energy_j": gpu_j,
+            "gpu_method": "none" if cpu_only else "counter",
+            "gpu_idle_energy_j": None if cpu_only else {"0": 70.0 * duration_s},
+            "gpu_sampled_energy_j": None if cpu_only else {"0": gpu_j["0"] * (1 + rng.uniform(-0.005, 0.005))},
+            "cpu_energy_j": 40.0 * duration_s,
+            "cpu_method": "estimated",
+            "ram_energy_j": 5.0 * duration_s,
+            "ram_method": "estimated",
+            "warnings": [],
+        }
+        latencies = [seconds_per_query * jitter * (1 + rng.uniform(-0.05, 0.05)) for _ in range(num_queries)]
+        repetitions.append({
+            "index": index,
+            "num_queries": num_queries,
+            "readings": {"total": reading},
+            "query_latencies_s": latencies,
+            "output_tokens": num_queries * 10 if task in ("text-gen", "summarization") else None,
+            "images": num_queries if task == "image-gen" else None,
+        })
+        start += duration_s + 1
+
+    idle = None if cpu_only else {"duration_s": 5.0, "gpu_power_w": {"0": 70.0}, "method": "counter"}
+    # The figures come from the readings the same way a real run derives them, so every check passes.
+    figures, _ = derive_figures([Repetition.model_validate(r) for r in repetitions],
+                                None if idle is None else IdleBaseline.model_validate(idle))
+    durations = [r["readings"]["total"]["duration_s"] for r in repetitions]
+    finished = created_at + timedelta(seconds=sum(durations) + repeats + 10)
+    gpus = [] if cpu_only else [{
+        "index": 0, "name": gpu_name, "uuid": f"GPU-{seed:08x}", "memory_total_mib": 81559.0,
+        "has_energy_counter": True, "power_limit_enforced_w": 700.0, "power_limit_default_w": 700.0,
+        "persistence_mode": True, "mig_mode": False, "compute_capability": "9.0",
+    }]
+    data = {
+        "schema_version": "1.0",
+        "run_id": run_id,
+        "created_at": finished.isoformat(),
+        "started_at": created_at.isoformat(),
+        "finished_at": finished.isoformat(),
+        "harness_version": __version__,
+        "git_sha": None,
+        "task": {"id": task, "version": task_version, "kind": task,
+                 "spec": {"num_queries": num_queries, "batch_size": batch_size}},
+        "input_set": {"source": "builtin", "name": f"{task}-builtin-v1", "num_items": num_queries,
+                      "sha256": f"{seed:064x}"},
+        "model": {"id": model_id, "revision": None, "dtype": "bfloat16", "num_parameters": num_parameters,
+                  "random_weights": False, "device": "cpu" if cpu_only else "cuda:0"},
+        "settings": {"num_queries": num_queries, "batch_size": batch_size, "repeats": repeats,
+                     "warmup_queries": 2, "idle_seconds": 5.0, "sample_hz": 20.0},
+        "environment": {
+            "meter_backend": "none" if cpu_only else meter_backend, "gpus": gpus,
+            "measured_gpu_indices": [] if cpu_only else [0], "driver_version": None if cpu_only else "580.65.06",
+            "torch_version": "2.11.0", "python_version": "3.12.3", "platform": "Linux-x86_64",
+        },
+        "idle": idle,
+        "repetitions": repetitions,
+        "timelines": [] if cpu_only else [{
+            "gpu_index": 0,
+            "t_s": [i * 0.5 for i in range(20)],
+            "power_w": [70.0 if i < 4 else mean_power_w * (1 + rng.uniform(-0.03, 0.03)) for i in range(20)],
+        }],
+        "figures": figures.model_dump(),
+    }
+    return ResultFile.model_validate(data)

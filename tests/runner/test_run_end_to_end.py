@@ -1,0 +1,186 @@
+"""`harness run` end to end: every task file, real loading of saved tiny models, the fake NVML's scripted
+GPU measured through the real meter, a result file that validates; and every user error in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.results.store import iter_result_files, load_valid_result
+from harness.tasks.registry import list_tasks
+
+SCRIPTED_POWER_W = 200.0
+
+
+@pytest.fixture
+def fake_gpu(tmp_path, monkeypatch):
+    """One scripted GPU drawing a constant 200 W, selected through HARNESS_FAKE_NVML as a user would."""
+    script = tmp_path / "fake-gpu.json"
+    script.write_text(json.dumps({"gpus": [{"name": "Fake NVIDIA H100 80GB HBM3", "power_w": SCRIPTED_POWER_W}]}))
+    monkeypatch.setenv("HARNESS_FAKE_NVML", str(script))
+    return script
+
+
+def run_cli(*args: str) -> int:
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    return exited.value.code
+
+
+def _smoke_args(task: str, model: Path, results: Path, *extra: str) -> list[str]:
+    return ["run", "--task", task, "--model", str(model), "--device", "cpu", "--preset", "smoke",
+            "--set", "image-gen:generation.num_inference_steps=2", "--set", "image-gen:generation.height=64",
+            "--set", "image-gen:generation.width=64", "--idle-seconds", "0.3", "--num-queries", "3",
+            "--results-dir", str(results), "--quiet", *extra]
+
+
+@pytest.mark.parametrize("spec", list_tasks(), ids=lambda spec: spec.id)
+def test_every_task_file_runs_and_its_result_validates(spec, tiny_models_dir, fake_gpu, tmp_path, capsys):
+    results = tmp_path / "results"
+    code = run_cli(*_smoke_args(spec.id, tiny_models_dir / spec.kind, results, "--measure-gpus", "0",
+                                "--repeats", "2"))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    files = list(iter_result_files(results))
+    assert len(files) == 1
+    loaded = load_valid_result(files[0])
+    result = loaded.result
+    assert f"result: {files[0]}" in out and "GPU energy per 1000 queries:" in out
+
+    assert result.task.id == spec.id and result.task.version == spec.version
+    assert result.environment.meter_backend == "fake-nvml"
+    assert result.hardware_class == "1x Fake NVIDIA H100 80GB HBM3"
+    assert result.model.id == str(tiny_models_dir / spec.kind) and not result.model.random_weights
+    assert result.model.num_parameters > 0
+    assert result.settings.num_queries == 3 and len(result.repetitions) == 2
+    assert result.input_set.source == "builtin" and result.input_set.num_items == 3
+    # The scripted card draws 200 W whatever runs: the counter's energy over each window must say so.
+    for rep in result.repetitions:
+        total = rep.readings["total"]
+        assert total.gpu_method == "counter"
+        assert sum(total.gpu_energy_j.values()) / total.duration_s == pytest.approx(SCRIPTED_POWER_W, rel=0.02)
+        assert len(rep.query_latencies_s) == 3
+    expected_wh = [sum(r.readings["total"].gpu_energy_j.values()) / 3.6 / 3 for r in result.repetitions]
+    assert result.figures.gpu_energy_per_1k_queries_wh.mean == pytest.approx(sum(expected_wh) / 2)
+    assert result.figures.gpu_energy_per_1k_queries_wh.n == 2
+    assert result.idle is not None and result.idle.gpu_power_w["0"] == pytest.approx(SCRIPTED_POWER_W, rel=0.02)
+    # Same power busy and idle: nothing above idle (within the counter's rounding to a millijoule).
+    figures = result.figures
+    assert abs(figures.gpu_energy_above_idle_per_1k_queries_wh.mean) < 0.02 * figures.gpu_energy_per_1k_queries_wh.mean
+    generative = spec.kind in ("text-gen", "summarization")
+    assert all(("prefill" in rep.readings) == generative for rep in result.repetitions)
+    if generative:
+        assert all(rep.output_tokens == 3 * spec.generation.max_new_tokens for rep in result.repetitions)
+    if spec.kind == "image-gen":
+        assert all(rep.images == 3 for rep in result.repetitions)
+        assert result.figures.images_per_wh is not None
+    assert result.timelines and result.timelines[0].gpu_index == 0
+
+
+def test_cpu_only_run_reports_host_energy_and_no_gpu_headline(tiny_models_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("HARNESS_FAKE_NVML", raising=False)
+    results = tmp_path / "results"
+    code = run_cli(*_smoke_args("text-classification", tiny_models_dir / "text-classification", results,
+                                "--random-weights"))
+    out = capsys.readouterr().out
+    assert code == 0
+    result = load_valid_result(next(iter_result_files(results))).result
+    assert result.environment.meter_backend == "none" and result.hardware_class == "cpu"
+    assert result.figures.gpu_energy_per_1k_queries_wh is None
+    assert result.figures.cpu_energy_per_1k_queries_wh.mean > 0
+    assert result.model.random_weights
+    assert "not measured (no GPU in this run)" in out
+
+
+def _files_under(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.fixture
+def earlier_result(tiny_models_dir, tmp_path, monkeypatch):
+    """A results folder that already holds one valid result, which no failing run may touch."""
+    monkeypatch.delenv("HARNESS_FAKE_NVML", raising=False)
+    results = tmp_path / "results"
+    assert run_cli(*_smoke_args("text-classification", tiny_models_dir / "text-classification", results)) == 0
+    before = {name: (results / name).read_bytes() for name in _files_under(results)}
+    yield results
+    assert {name: (results / name).read_bytes() for name in _files_under(results)} == before
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--task", "txt-gen"], 3, "did you mean 'text-gen'"),
+        (["--model", "/nonexistent/model-dir"], 3, "/nonexistent/model-dir"),
+        (["--model", "no-such-org/no-such-model"], 3, "no-such-org/no-such-model"),
+        (["--set", "generation.max_new_tokens=ten"], 2, "max_new_tokens"),
+        (["--set", "no_such_setting=1"], 2, "no_such_setting"),
+        (["--set", "missing-equals"], 2, "key=value"),
+        (["--device", "cuda"], 3, "GPU"),
+        (["--repeats", "0"], 2, "repeats"),
+    ],
+)
+def test_user_errors_end_in_one_line_and_touch_nothing(args, code, message, earlier_result, tiny_models_dir,
+                                                       capsys):
+    base = {"--task": "text-gen", "--model": str(tiny_models_dir / "text-gen"), "--device": "cpu"}
+    for flag, value in zip(args[::2], args[1::2]):
+        base[flag] = value
+    argv = ["run", *[part for pair in base.items() for part in pair], "--preset", "smoke", "--quiet",
+            "--results-dir", str(earlier_result)]
+    assert run_cli(*argv) == code
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_malformed_task_file_is_one_line(tmp_path, tiny_models_dir, earlier_result, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: text-gen\nkind: [unclosed\n")
+    assert run_cli("run", "--task", str(bad), "--model", str(tiny_models_dir / "text-gen"), "--device", "cpu",
+                   "--results-dir", str(earlier_result), "--quiet") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+
+
+def test_interrupted_run_writes_nothing(tiny_models_dir, earlier_result, monkeypatch, capsys):
+    from harness.workloads.text_classification import TextClassificationWorkload
+
+    def interrupt(self, batch):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TextClassificationWorkload, "run_batch", interrupt)
+    argv = _smoke_args("text-classification", tiny_models_dir / "text-classification", earlier_result)
+    assert run_cli(*argv) == 130
+    assert capsys.readouterr().err.strip() == "error: interrupted; nothing was written"
+
+
+def test_out_of_memory_is_one_line(tiny_models_dir, earlier_result, monkeypatch, capsys):
+    import torch
+
+    from harness.workloads.text_classification import TextClassificationWorkload
+
+    def exhaust(self, inputs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(TextClassificationWorkload, "_run", exhaust, raising=True)
+    argv = _smoke_args("text-classification", tiny_models_dir / "text-classification", earlier_result)
+    assert run_cli(*argv) == 6
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "out of memory" in err.lower() and "\n" not in err
+
+
+def test_explicit_output_path_is_used_and_never_overwritten(tiny_models_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("HARNESS_FAKE_NVML", raising=False)
+    target = tmp_path / "mine.json"
+    args = _smoke_args("text-classification", tiny_models_dir / "text-classification", tmp_path / "unused",
+                       "--output", str(target))
+    assert run_cli(*args) == 0
+    first = target.read_bytes()
+    assert run_cli(*args) == 1
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert target.read_bytes() == first
+    assert os.listdir(tmp_path) == ["mine.json"]

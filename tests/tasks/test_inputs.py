@@ -1,0 +1,172 @@
+"""Built-in input sets (deterministic, representative lengths, hashed) and dataset inputs (local files, offline hub)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from harness.errors import ConfigError, NotFoundError
+from harness.kinds import TASK_KINDS
+from harness.results.schema import InputSetInfo
+from harness.tasks.inputs import (
+    BUILTIN_VERSIONS,
+    WORD_RANGES,
+    builtin_inputs,
+    builtin_items,
+    builtin_set_name,
+    content_sha256,
+    load_inputs,
+)
+from harness.tasks.overrides import apply_overrides
+from harness.tasks.registry import load_task
+
+# The content hash of each built-in set's first 1000 items. These pin the sets: if one changes (a word list,
+# a template, a generator), results stop being comparable, so bump BUILTIN_VERSIONS and the tasks' versions
+# and update the hash here.
+PINNED_SHA256_1000 = {
+    "text-gen": "d2def871982e25a4ecfcedae98f48d52d1d3b40e6cf721af8357acd60295c8eb",
+    "summarization": "4873c48edd26de694353bd6b8b382b68170931ddbb4f51945e219b5e1f6ff979",
+    "text-classification": "cc932789793b82ee5b53586494400f204c9c4b27bf0cd3f31f41d7badb6e2fab",
+    "image-gen": "9628eb85941c24cb5c86c4c02edb655e6d16e79eb4b4806125049c24e402dc90",
+}
+
+
+@pytest.mark.parametrize("kind", TASK_KINDS)
+def test_builtin_set_is_pinned(kind):
+    info = builtin_inputs(kind, 1000).info
+    assert info["name"] == f"{kind}-builtin-v{BUILTIN_VERSIONS[kind]}" == builtin_set_name(kind)
+    assert info["sha256"] == PINNED_SHA256_1000[kind], (
+        f"the {kind} built-in set changed: bump its version in BUILTIN_VERSIONS and the task's version"
+    )
+
+
+@pytest.mark.parametrize("kind", TASK_KINDS)
+def test_builtin_set_is_deterministic_within_a_process(kind):
+    first = builtin_inputs(kind, 50)
+    builtin_items.cache_clear()
+    second = builtin_inputs(kind, 50)
+    assert first.items == second.items and first.info == second.info
+
+
+def test_builtin_set_does_not_depend_on_the_hash_seed():
+    code = "from harness.tasks.inputs import builtin_inputs as b; print(b('text-gen', 200).info['sha256'])"
+    hashes = set()
+    for seed in ("0", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        hashes.add(out.stdout.strip())
+    assert hashes == {builtin_inputs("text-gen", 200).info["sha256"]}
+
+
+@pytest.mark.parametrize("kind", TASK_KINDS)
+def test_builtin_lengths_are_representative(kind):
+    low, high = WORD_RANGES[kind]
+    lengths = [len(item.split()) for item in builtin_items(kind, 1000)]
+    assert min(lengths) >= low and max(lengths) <= high
+    # Spread over the range, not piled at one end.
+    assert max(lengths) - min(lengths) >= (high - low) // 2
+    assert len(set(builtin_items(kind, 1000))) == 1000
+
+
+@pytest.mark.parametrize("kind", TASK_KINDS)
+@pytest.mark.parametrize("n", [1, 7, 1000])
+def test_builtin_set_has_exactly_n_items_and_a_stable_prefix(kind, n):
+    inputs = builtin_inputs(kind, n)
+    assert len(inputs.items) == n and inputs.info["num_items"] == n
+    assert inputs.items == builtin_items(kind, 1000)[:n]
+    InputSetInfo.model_validate(inputs.info)
+
+
+def test_the_hash_covers_every_item():
+    items = list(builtin_items("image-gen", 7))
+    original = content_sha256(items)
+    items[3] = items[3] + " "
+    assert content_sha256(items) != original
+    assert content_sha256(list(reversed(items))) != content_sha256(items)
+    assert original == content_sha256(tuple(builtin_items("image-gen", 7)))
+
+
+def test_summaries_read_like_articles():
+    article = builtin_items("summarization", 1)[0]
+    assert article.count("\n\n") >= 3  # paragraphs
+    assert article.rstrip().endswith((".", "\""))
+
+
+def test_load_inputs_uses_the_builtin_set_by_default():
+    spec = load_task("text-classification")
+    inputs = load_inputs(spec, 12)
+    assert inputs.items == builtin_items("text-classification", 12)
+    assert inputs.info["source"] == "builtin" and inputs.info["num_items"] == 12
+    with pytest.raises(ConfigError):
+        load_inputs(spec, 0)
+
+
+# ---------------------------------------------------------------------------------------------- datasets
+
+
+def dataset_spec(path, column="text"):
+    return apply_overrides(load_task("text-gen"), {"inputs": "dataset", "dataset.path": str(path),
+                                                   "dataset.column": column})
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_local_jsonl_dataset(tmp_path):
+    path = write_jsonl(tmp_path / "prompts.jsonl", [{"text": f"prompt number {i}", "id": i} for i in range(10)])
+    inputs = load_inputs(dataset_spec(path), 4)
+    assert inputs.items == tuple(f"prompt number {i}" for i in range(4))
+    info = InputSetInfo.model_validate(inputs.info)
+    assert info.source == "file" and info.column == "text" and info.num_items == 4
+    assert info.sha256 == content_sha256(inputs.items)
+
+
+def test_local_csv_dataset(tmp_path):
+    path = tmp_path / "reviews.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["label", "review"])
+        writer.writerows([[1, "great, really"], [0, "bad"], [1, "fine"]])
+    inputs = load_inputs(dataset_spec(path, "review"), 3)
+    assert inputs.items == ("great, really", "bad", "fine")
+
+
+def test_missing_column_lists_the_columns(tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", [{"prompt": "a", "label": 1}])
+    with pytest.raises(ConfigError) as caught:
+        load_inputs(dataset_spec(path, "text"), 1)
+    assert "has no column 'text'; its columns are: prompt, label" in str(caught.value)
+
+
+def test_short_dataset_is_cycled_and_says_so(tmp_path):
+    path = write_jsonl(tmp_path / "few.jsonl", [{"text": t} for t in ("a b", "c d", "e f")])
+    inputs = load_inputs(dataset_spec(path), 7)
+    assert inputs.items == ("a b", "c d", "e f", "a b", "c d", "e f", "a b")
+    assert "cycled: 3 rows repeated to 7" in inputs.info["name"] and inputs.info["num_items"] == 7
+
+
+def test_empty_text_rows_are_refused(tmp_path):
+    path = write_jsonl(tmp_path / "holes.jsonl", [{"text": "fine"}, {"text": "  "}])
+    with pytest.raises(ConfigError, match="row 1 of column 'text'"):
+        load_inputs(dataset_spec(path), 2)
+
+
+def test_missing_local_file(tmp_path):
+    with pytest.raises(NotFoundError, match="does not exist"):
+        load_inputs(dataset_spec(tmp_path / "absent.jsonl"), 2)
+
+
+def test_hub_dataset_offline_fails_fast_with_one_line():
+    assert os.environ.get("HF_DATASETS_OFFLINE") == "1"
+    spec = apply_overrides(load_task("text-gen"), {"inputs": "dataset"})
+    with pytest.raises(NotFoundError) as caught:
+        load_inputs(spec, 5)
+    message = str(caught.value)
+    assert message.startswith("dataset 'AIEnergyScore/text_generation'") and "\n" not in message
