@@ -11,7 +11,6 @@ Grouping never reads a path: task, hardware class, model, size class and workloa
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from collections import defaultdict
@@ -24,6 +23,7 @@ from typing import Literal
 
 from harness.errors import ResultFileError
 from harness.files import slugify
+from harness.results.identity import result_workload_key
 from harness.results.schema import ResultFile
 from harness.results.store import iter_result_files, load_valid_result
 
@@ -98,7 +98,8 @@ class RunRecord:
     batch_size: int
     repeats: int
     preset: str | None
-    overrides_json: str
+    workload_key: str
+    """`harness.results.identity.result_workload_key`: equal exactly when two runs did the same work."""
     gpu_wh: Figure | None
     gpu_above_idle_wh: Figure | None
     gpu_power_w: Figure | None
@@ -128,13 +129,13 @@ class RunRecord:
 
     @property
     def workload(self) -> str:
-        """The settings that make two runs comparable, in words."""
-        parts = [f"v{self.task_version}", f"{self.num_queries} queries", f"batch {self.batch_size}"]
-        if self.preset:
-            parts.append(f"preset {self.preset}")
-        if self.overrides_json != "{}":
-            parts.append(f"overrides {self.overrides_json}")
-        return " · ".join(parts)
+        """The work that makes two runs comparable, in words, ending with its identity key.
+
+        Built from the resolved settings the file records, never from how they were typed: a run with
+        `--num-queries 1000` and one that left the task's default of 1000 read the same.
+        """
+        return " · ".join([f"v{self.task_version}", f"{self.num_queries} queries", f"batch {self.batch_size}",
+                           self.dtype, f"workload {self.workload_key}"])
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ class Entry:
     @property
     def key(self) -> tuple[str, str, str, str, str]:
         r = self.latest
-        return (r.task_id, r.hardware_class, r.size_class or "", r.model_id, r.workload)
+        return (r.task_id, r.hardware_class, r.size_class or "", r.model_id, r.workload_key)
 
     @property
     def rating_group(self) -> str:
@@ -279,7 +280,7 @@ def record_from_result(result: ResultFile, source: str, findings: Iterable = ())
         batch_size=result.settings.batch_size,
         repeats=result.settings.repeats,
         preset=result.settings.preset,
-        overrides_json=json.dumps(result.settings.overrides, sort_keys=True),
+        workload_key=result_workload_key(result),
         gpu_wh=_figure(figures.gpu_energy_per_1k_queries_wh),
         gpu_above_idle_wh=_figure(figures.gpu_energy_above_idle_per_1k_queries_wh),
         gpu_power_w=_figure(figures.gpu_mean_power_w),
@@ -377,7 +378,7 @@ def group_entries(records: Iterable[RunRecord]) -> list[Entry]:
     runs: dict[tuple, list[RunRecord]] = defaultdict(list)
     for record in records:
         runs[(record.task_id, record.hardware_class, record.size_class or "", record.model_id,
-              record.workload, record.status)].append(record)
+              record.workload_key, record.status)].append(record)
     entries = []
     for group in runs.values():
         group.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)

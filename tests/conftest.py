@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -10,6 +11,8 @@ os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
+
+from tests.cli_helpers import SCRIPTED_POWER_W  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +24,13 @@ def tiny_models_dir(tmp_path_factory):
     for kind in DEMO_KINDS:
         build_demo_model(kind, root / kind)
     return root
+
+
+
+@pytest.fixture
+def fake_gpu(tmp_path, monkeypatch):
+    """One scripted GPU drawing a constant 200 W, selected through HARNESS_FAKE_NVML as a user would."""
+    script = tmp_path / "fake-gpu.json"
+    script.write_text(json.dumps({"gpus": [{"name": "Fake NVIDIA H100 80GB HBM3", "power_w": SCRIPTED_POWER_W}]}))
+    monkeypatch.setenv("HARNESS_FAKE_NVML", str(script))
+    return script

@@ -5,20 +5,22 @@ two files with one run id but different contents, or one measurement filed under
 content apart from the id). Collecting the same outputs twice is a no-op, so a retried CI job is safe.
 By default one refused file means nothing is written; `keep_going` writes the accepted files anyway.
 Files are copied byte for byte (their checksums stay valid) to `default_result_path`, atomically and
-never over an existing file.
+never over an existing file. A new file that measures a workload the folder already has for the same model
+and hardware (`harness.results.identity`) is accepted and reported as a re-measurement: the leaderboard
+shows the latest run of a workload and keeps the others beside it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError, NotFoundError, ResultFileError
-from harness.files import write_text_atomic
+from harness.files import canonical_json, write_text_atomic
+from harness.results.identity import result_workload_key
 from harness.results.schema import ResultFile
 from harness.results.store import check_result, default_result_path, iter_result_files, load_result, parse_result
 
@@ -29,7 +31,7 @@ def content_hash(result: ResultFile) -> str:
     """sha256 of the result's canonical JSON without its run id: equal for one measurement filed twice."""
     data = result.model_dump(mode="json")
     data.pop("run_id")
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = canonical_json(data)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -55,6 +57,8 @@ class CollectReport:
 
     written: list[tuple[str, Path]] = field(default_factory=list)
     already_present: list[tuple[str, Path]] = field(default_factory=list)
+    remeasured: list[tuple[str, Path]] = field(default_factory=list)
+    """Written files whose workload the folder already had for the model and hardware (and an earlier such file)."""
     refused: list[Refused] = field(default_factory=list)
     wrote_files: bool = False
 
@@ -64,8 +68,9 @@ class CollectReport:
 
     def summary(self) -> str:
         verb = "written" if self.wrote_files or not self.refused else "would be written (nothing was written)"
-        return (f"{len(self.written)} result files {verb}, {len(self.already_present)} already collected, "
-                f"{len(self.refused)} refused")
+        remeasured = f" ({len(self.remeasured)} re-measure a workload already there)" if self.remeasured else ""
+        return (f"{len(self.written)} result files {verb}{remeasured}, {len(self.already_present)} already "
+                f"collected, {len(self.refused)} refused")
 
 
 class CollectRefused(ResultFileError):
@@ -105,11 +110,18 @@ def _texts(source: Path) -> Iterator[tuple[str, str | None, str | None]]:
             yield str(path), None, f"{path}: cannot read ({error.__class__.__name__}: {error})"
 
 
-def _existing(results_dir: Path) -> dict[str, tuple[Path, str]]:
-    """run id -> (path, content hash) of every readable result already in the results folder."""
+def measured_workload(result: ResultFile) -> tuple[str, str, str, str]:
+    """What a result measured: task, model, hardware and workload identity (how it was typed never enters)."""
+    return (result.task.id, result.model.id, result.hardware_class, result_workload_key(result))
+
+
+def _existing(results_dir: Path) -> tuple[dict[str, tuple[Path, str]], dict[tuple[str, str, str, str], Path]]:
+    """run id -> (path, content hash) of every readable result already in the results folder, and a path per
+    measured workload."""
     found: dict[str, tuple[Path, str]] = {}
+    workloads: dict[tuple[str, str, str, str], Path] = {}
     if not results_dir.exists():
-        return found
+        return found, workloads
     for path in iter_result_files(results_dir):
         try:
             result = load_result(path)
@@ -117,7 +129,8 @@ def _existing(results_dir: Path) -> dict[str, tuple[Path, str]]:
             log.warning("results folder holds an unreadable file: %s", error)
             continue
         found[result.run_id] = (path, content_hash(result))
-    return found
+        workloads.setdefault(measured_workload(result), path)
+    return found, workloads
 
 
 def collect(sources: Sequence[Path], results_dir: Path, *, keep_going: bool = False) -> CollectReport:
@@ -128,7 +141,7 @@ def collect(sources: Sequence[Path], results_dir: Path, *, keep_going: bool = Fa
     """
     results_dir = Path(results_dir)
     report = CollectReport()
-    existing = _existing(results_dir)
+    existing, measured = _existing(results_dir)
     by_digest = {digest: run_id for run_id, (_, digest) in existing.items()}
     accepted: dict[str, Candidate] = {}
 
@@ -170,6 +183,10 @@ def collect(sources: Sequence[Path], results_dir: Path, *, keep_going: bool = Fa
         raise NotFoundError(f"no result files found in {', '.join(str(s) for s in sources)}")
     targets = [(c, default_result_path(results_dir, c.result)) for c in accepted.values()]
     report.written = [(c.source, target) for c, target in targets]
+    for candidate, target in targets:
+        earlier = measured.setdefault(measured_workload(candidate.result), target)
+        if earlier != target:
+            report.remeasured.append((candidate.source, earlier))
     if report.refused and not keep_going:
         first = report.refused[0].reason
         raise CollectRefused(f"{len(report.refused)} files refused, nothing written; first: {first}", report)

@@ -278,3 +278,40 @@ def test_job_arguments_are_accepted_by_harness_run(write_campaign):
         context = run.make_context("run", list(job.run_args()), resilient_parsing=False)
         assert context.params["task"] == job.task and context.params["model"] == job.model.id
         assert context.params["repeats"] == job.repeats
+
+
+SAME_WORK_TYPED_TWICE = """\
+name: typed-twice
+hardware: [h100, cpu]
+groups:
+  - tasks: [text-gen, text_generation]
+    models: [org/a]
+    settings: [{}, {num_queries: 1000}, {set: {num_queries: 1000, generation.max_new_tokens: 10}}, {batch_size: 8},
+               {preset: full}, {preset: smoke, repeats: 2}]
+"""
+
+
+def test_planner_and_runner_resolve_the_same_request_alike(write_campaign):
+    from tests.ops.conftest import runner_resolution
+
+    jobs = _plan(write_campaign(SAME_WORK_TYPED_TWICE)).todo
+    repository_jobs = [job for path in sorted((REPO / "configs" / "campaigns").glob("*.yaml"))
+                       for job in _plan(path).todo]
+    for job in [*jobs, *repository_jobs]:
+        assert runner_resolution(job) == job.resolved, job.name
+
+
+def test_work_typed_differently_is_one_job(write_campaign):
+    jobs = _plan(write_campaign(SAME_WORK_TYPED_TWICE)).todo
+    # Per hardware: the default (= num_queries 1000 = the --set spelling), batch 8, smoke, and the full preset (the
+    # same work with a 30 s idle baseline: another protocol). An alias of the task is the same task.
+    assert sorted((job.hardware, job.resolved.spec.batch_size, job.resolved.spec.num_queries,
+                   job.resolved.idle_seconds) for job in jobs) == [
+        ("cpu", 1, 5, 1.0), ("cpu", 1, 1000, 1.0), ("cpu", 1, 1000, 30.0), ("cpu", 8, 1000, 1.0),
+        ("h100", 1, 5, 1.0), ("h100", 1, 1000, 5.0), ("h100", 1, 1000, 30.0), ("h100", 8, 1000, 5.0)]
+    default = next(job for job in jobs if job.hardware == "h100" and job.resolved.spec.batch_size == 1
+                   and job.resolved.spec.num_queries == 1000)
+    assert default.repeats == 3 and default.settings == campaigns.JobSettings()
+    cpu_default = next(job for job in jobs if job.hardware == "cpu" and job.resolved.spec.num_queries == 1000
+                       and job.resolved.spec.batch_size == 1)
+    assert cpu_default.repeats == 1  # the CPU default, from the one resolution

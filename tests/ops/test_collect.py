@@ -118,3 +118,22 @@ def test_results_from_a_bundle_are_collected(tmp_path):
     report = collect([bundle], tmp_path / "results")
     assert len(report.written) == 1
     assert report.written[0][1].read_bytes() == source.read_bytes()
+
+
+def test_a_new_run_of_a_collected_workload_is_reported_as_a_re_measurement(tmp_path):
+    outputs, results = tmp_path / "outputs", tmp_path / "results"
+    first = make_result(seed=1)
+    _job_output(outputs, "a", first)
+    collect([outputs / "a"], results)
+    # Another run of the same work on the same model and GPU, typed differently (an explicit override).
+    data = make_result(seed=2).model_dump(mode="json")
+    data["settings"]["overrides"] = {"num_queries": str(data["settings"]["num_queries"])}
+    again = type(first).model_validate(data)
+    other_work = make_result(seed=3, batch_size=4)
+    _job_output(outputs, "b", again)
+    _job_output(outputs, "c", other_work)
+    report = collect([outputs / "b", outputs / "c"], results)
+    assert len(report.written) == 2
+    assert [source for source, _ in report.remeasured] == [str(default_result_path(outputs / "b", again))]
+    assert report.remeasured[0][1] == default_result_path(results, first)
+    assert "(1 re-measure a workload already there)" in report.summary()

@@ -3,32 +3,14 @@ GPU measured through the real meter, a result file that validates; and every use
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
-from harness.cli import main
 from harness.results.store import iter_result_files, load_valid_result
 from harness.tasks.registry import list_tasks
-
-SCRIPTED_POWER_W = 200.0
-
-
-@pytest.fixture
-def fake_gpu(tmp_path, monkeypatch):
-    """One scripted GPU drawing a constant 200 W, selected through HARNESS_FAKE_NVML as a user would."""
-    script = tmp_path / "fake-gpu.json"
-    script.write_text(json.dumps({"gpus": [{"name": "Fake NVIDIA H100 80GB HBM3", "power_w": SCRIPTED_POWER_W}]}))
-    monkeypatch.setenv("HARNESS_FAKE_NVML", str(script))
-    return script
-
-
-def run_cli(*args: str) -> int:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    return exited.value.code
+from tests.cli_helpers import SCRIPTED_POWER_W, run_cli
 
 
 def _smoke_args(task: str, model: Path, results: Path, *extra: str) -> list[str]:
