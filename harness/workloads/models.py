@@ -522,8 +522,10 @@ def _load_pipeline_index(model_id, revision) -> dict:
         raise _not_found(model_id, revision, error) from None
 
 
-def check_pipeline_kind(pipeline_cls, model_id: str) -> None:
+def check_pipeline_kind(pipeline_cls, model_id: str) -> str:
     """Refuse a pipeline that does not turn a prompt alone into an image (one ConfigError line).
+
+    Returns how an accepted class was judged (`diffusers' text-to-image table` or `its call signature`).
 
     diffusers' own auto-pipeline tables decide where they know the class (text-to-image yes; image-to-image,
     inpainting, video, audio no); ControlNet pipelines need a control image; any other class must take a prompt,
@@ -540,7 +542,7 @@ def check_pipeline_kind(pipeline_cls, model_id: str) -> None:
     if "controlnet" in inspect.signature(pipeline_cls.__init__).parameters:
         raise ConfigError(f"{refuse} (it needs a control image); {needs}")
     if name in names("AUTO_TEXT2IMAGE_PIPELINES_MAPPING"):
-        return
+        return "diffusers' text-to-image table"
     other_tables = [table for table in dir(auto_pipeline)
                     if table.startswith("AUTO_") and table.endswith("_MAPPING") and "TEXT2IMAGE" not in table]
     for table in other_tables:
@@ -553,6 +555,7 @@ def check_pipeline_kind(pipeline_cls, model_id: str) -> None:
     if missing or takes_image:
         why = f"its call takes {', '.join(takes_image)}" if takes_image else f"its call has no {', '.join(missing)}"
         raise ConfigError(f"{refuse} ({why}); {needs}")
+    return "its call signature"
 
 
 def _pipeline_device_map(device_map):

@@ -45,17 +45,6 @@ def test_demo_shrinks_images_and_leaves_text_generation_alone():
     assert text.generation == load_task("text-gen").generation
 
 
-def test_precedence_task_then_preset_then_command_line():
-    """The order the runner applies them in: later sources win."""
-    spec = load_task("image-gen")
-    preset = load_preset("demo")
-    merged = {key: str(value) for key, value in preset.set.items()}
-    merged.update({"generation.num_inference_steps": "7"})  # an explicit --set
-    resolved = apply_overrides(spec, merged)
-    assert resolved.generation.num_inference_steps == 7  # command line beats preset
-    assert resolved.generation.height == preset.set["image-gen:generation.height"]  # preset beats task file
-
-
 def test_load_by_path_and_from_task_spec(tmp_path):
     path = write_preset(tmp_path, "mine", "repeats: 2\nidle_seconds: 0.5\n")
     preset = load_preset(str(path))

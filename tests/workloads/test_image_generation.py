@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import ConfigError
-from harness.workloads import WORKLOADS, ImageGenerationWorkload
+from harness.workloads import WORKLOADS
 from harness.workloads.base import digest
 from tests.workloads.helpers import task_spec
 
@@ -18,11 +18,6 @@ def small_spec(**overrides):
 @pytest.fixture(scope="module")
 def workload(load_tiny):
     return WORKLOADS["image-gen"](load_tiny("image-gen"), small_spec())
-
-
-def test_registered_for_its_kind():
-    assert WORKLOADS["image-gen"] is ImageGenerationWorkload
-    assert not ImageGenerationWorkload.generative
 
 
 def test_one_decoded_image_per_prompt(workload):

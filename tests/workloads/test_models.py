@@ -105,10 +105,24 @@ def test_pipelines_that_need_an_input_image_are_not_text_to_image(pipeline, says
 
 
 @pytest.mark.parametrize("pipeline", ["StableDiffusionPipeline", "StableDiffusionXLPipeline", "FluxPipeline"])
-def test_text_to_image_pipelines_are_accepted(pipeline):
+def test_text_to_image_pipelines_are_accepted_by_diffusers_own_table(pipeline):
     import diffusers
 
-    check_pipeline_kind(getattr(diffusers, pipeline), "some/pipeline")
+    assert check_pipeline_kind(getattr(diffusers, pipeline), "some/pipeline") == "diffusers' text-to-image table"
+
+
+def test_an_unlisted_pipeline_is_judged_by_its_call():
+    class PromptOnly:
+        def __init__(self, unet=None): ...
+
+        def __call__(self, prompt, num_inference_steps=30, height=512, width=512): ...
+
+    class WantsAnImage(PromptOnly):
+        def __call__(self, prompt, image, num_inference_steps=30, height=512, width=512): ...
+
+    assert check_pipeline_kind(PromptOnly, "my/pipeline") == "its call signature"
+    with pytest.raises(ConfigError, match="its call takes image"):
+        check_pipeline_kind(WantsAnImage, "my/pipeline")
 
 
 def test_a_missing_folder_is_not_found(tmp_path):

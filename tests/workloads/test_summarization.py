@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import ConfigError
-from harness.workloads import WORKLOADS, SummarizationWorkload
+from harness.workloads import WORKLOADS
 from harness.workloads.base import digest
 from tests.workloads.helpers import task_spec
 
@@ -18,11 +18,6 @@ ARTICLES = [
 def workload(load_tiny):
     spec = task_spec("summarization", generation__min_new_tokens=5, generation__max_new_tokens=5)
     return WORKLOADS["summarization"](load_tiny("summarization"), spec)
-
-
-def test_registered_for_its_kind():
-    assert WORKLOADS["summarization"] is SummarizationWorkload
-    assert SummarizationWorkload.generative
 
 
 def test_each_article_gets_exactly_the_new_decoder_tokens(workload):

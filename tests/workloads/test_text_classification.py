@@ -21,11 +21,6 @@ def workload(load_tiny):
     return WORKLOADS["text-classification"](load_tiny("text-classification"), task_spec("text-classification"))
 
 
-def test_registered_for_its_kind():
-    assert WORKLOADS["text-classification"] is TextClassificationWorkload
-    assert not TextClassificationWorkload.generative
-
-
 def test_counts_queries_and_input_tokens_and_generates_nothing(workload):
     output = workload.run_batch(REVIEWS)
     expected = sum(len(workload.tokenizer(review)["input_ids"]) for review in REVIEWS)

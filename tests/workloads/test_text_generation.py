@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from harness.errors import ConfigError
-from harness.workloads import WORKLOADS, TextGenerationWorkload
+from harness.workloads import WORKLOADS
 from harness.workloads.base import digest
 from harness.workloads.text_inputs import encode
 from tests.workloads.helpers import task_spec
@@ -20,11 +20,6 @@ PROMPTS = [
 def workload(load_tiny):
     spec = task_spec("text-gen", generation__min_new_tokens=5, generation__max_new_tokens=5)
     return WORKLOADS["text-gen"](load_tiny("text-gen"), spec)
-
-
-def test_registered_for_its_kind():
-    assert WORKLOADS["text-gen"] is TextGenerationWorkload
-    assert TextGenerationWorkload.generative
 
 
 def test_every_prompt_gets_exactly_the_new_tokens(workload):
