@@ -6,26 +6,17 @@ error's exit code, and Ctrl-C into exit 130, so a user never sees a traceback fo
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 
 import typer
 
+from harness.commands import campaign, demo, env, label, leaderboard, run, submission, tasks, validate
 from harness.errors import HarnessError, InterruptedRun
 
-# Each module defines `register(app)`; the order is the order of `harness --help`.
-COMMAND_MODULES = (
-    "harness.commands.run",
-    "harness.commands.demo",
-    "harness.commands.tasks",
-    "harness.commands.validate",
-    "harness.commands.env",
-    "harness.commands.leaderboard",
-    "harness.commands.label",
-    "harness.commands.campaign",
-    "harness.commands.submission",
-)
+COMMAND_MODULES = (run, demo, tasks, validate, env, leaderboard, label, campaign, submission)
+"""Each module defines `register(app)`; the order is the order of `harness --help`. Command modules import
+their heavy libraries (torch, transformers) inside the command, so `harness --help` stays fast."""
 
 
 def build_app() -> typer.Typer:
@@ -44,8 +35,8 @@ def build_app() -> typer.Typer:
             format="%(levelname)s %(name)s: %(message)s",
         )
 
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register(app)
+    for module in COMMAND_MODULES:
+        module.register(app)
     return app
 
 

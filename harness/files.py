@@ -58,6 +58,13 @@ def write_json_atomic(path: Path, data: Any, *, overwrite: bool = True) -> Path:
     return write_text_atomic(path, text, overwrite=overwrite)
 
 
+def visible_files(root: Path, pattern: str = "*") -> list[Path]:
+    """Files under `root` matching `pattern`, sorted, skipping hidden entries (and the writers' `.tmp` files)."""
+    root = Path(root)
+    return [path for path in sorted(root.rglob(pattern))
+            if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)]
+
+
 def canonical_json(data: Any) -> str:
     """One spelling per value: sorted keys, no spaces, UTF-8 kept (the basis of job keys and identities)."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -109,8 +109,7 @@ def render_badge(data: LabelData) -> str:
 def label_for_result(result, source: str, release) -> LabelData:
     """The label of a single result file under `release` (None: not rated until a release exists)."""
     from leaderboard.aggregate import group_entries, record_from_result
-    from leaderboard.rating import rate_with_release
-    from leaderboard.site import UNRATED_REASONS
+    from leaderboard.rating import UNRATED_REASONS, rate_with_release
 
     entry = group_entries([record_from_result(result, source)])[0]
     if entry.latest.status != "gpu":

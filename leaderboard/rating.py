@@ -29,6 +29,12 @@ from leaderboard.aggregate import Entry
 Banding = Literal["linear", "log"]
 BANDINGS: tuple[str, ...] = ("linear", "log")
 NUM_STARS = 5
+UNRATED_REASONS = {
+    "cpu": "not rated: no GPU measurement (CPU only)",
+    "test-meter": "not rated: fake NVML meter (test run)",
+}
+"""Why an entry of each unrated status gets no stars (site tables and labels say the same)."""
+
 RELEASES_DIR = Path(__file__).with_name("releases")
 RELEASE_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$"
 

@@ -27,7 +27,17 @@ from harness.files import slugify
 from leaderboard import carbon, plots
 from leaderboard.aggregate import Board, Entry, Refusal, RunRecord, aggregate
 from leaderboard.label import label_data, render_badge, render_label
-from leaderboard.rating import BANDINGS, RELEASES_DIR, RULES, Rating, Release, find_release, list_releases, rate
+from leaderboard.rating import (
+    BANDINGS,
+    RELEASES_DIR,
+    RULES,
+    UNRATED_REASONS,
+    Rating,
+    Release,
+    find_release,
+    list_releases,
+    rate,
+)
 from leaderboard.templating import render
 
 logger = logging.getLogger(__name__)
@@ -35,12 +45,6 @@ logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).with_name("static")
 SITE_MARKER = ".leaderboard-site"
 """A file every built site holds; `--out` is only ever replaced when it holds it (or is empty)."""
-
-UNRATED_REASONS = {
-    "cpu": "not rated: no GPU measurement (CPU only)",
-    "test-meter": "not rated: fake NVML meter (test run)",
-}
-
 
 @dataclass(frozen=True)
 class BuildReport:

@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from harness.errors import ResultFileError, validation_problem
-from harness.files import slugify, write_json_atomic, write_text_atomic
+from harness.files import slugify, visible_files, write_json_atomic, write_text_atomic
 from harness.results.checks import CheckResult, run_checks
 from harness.results.schema import SUPPORTED_SCHEMA_VERSIONS, ResultFile
 
@@ -92,10 +92,7 @@ def iter_result_files(root: Path) -> Iterator[Path]:
     if root.is_file():
         yield root
         return
-    for path in sorted(root.rglob("*.json")):
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue
-        yield path
+    yield from visible_files(root, "*.json")
 
 
 def new_run_id(now: datetime) -> str:
@@ -115,7 +112,11 @@ def write_result(result: ResultFile, path: Path) -> Path:
     return write_json_atomic(path, result.model_dump(mode="json"), overwrite=False)
 
 
+def json_schema_text() -> str:
+    """The JSON Schema of `ResultFile`, formatted as the committed `result.schema.json`."""
+    return json.dumps(ResultFile.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
 def export_json_schema(path: Path = SCHEMA_FILE) -> Path:
     """Write the JSON Schema of `ResultFile`, so tools in other languages can validate files."""
-    schema = ResultFile.model_json_schema()
-    return write_text_atomic(path, json.dumps(schema, indent=2, sort_keys=True) + "\n")
+    return write_text_atomic(path, json_schema_text())

@@ -57,7 +57,8 @@ def _task_files(tasks_dir: Path) -> list[Path]:
     return sorted(p for p in tasks_dir.iterdir() if p.suffix in TASK_FILE_SUFFIXES and not p.name.startswith("."))
 
 
-def _normalise(name: str) -> str:
+def name_key(name: str) -> str:
+    """How task names are compared: case and surrounding spaces do not count."""
     return name.strip().lower()
 
 
@@ -78,7 +79,7 @@ def check_unique_names(specs: list[TaskSpec], where: str | Path) -> None:
     owner: dict[str, str] = {}
     for spec in specs:
         for name in spec.names:
-            key = _normalise(name)
+            key = name_key(name)
             if key in owner and owner[key] != spec.id:
                 raise ConfigError(f"{where}: the name {name!r} is used by both task {owner[key]!r} and {spec.id!r}")
             owner[key] = spec.id
@@ -98,7 +99,7 @@ def load_task(name_or_path: str, tasks_dir: Path | None = None) -> TaskSpec:
         return load_task_file(path)
 
     tasks_dir = Path(tasks_dir) if tasks_dir is not None else default_tasks_dir()
-    wanted = _normalise(name_or_path)
+    wanted = name_key(name_or_path)
     known: dict[str, TaskSpec] = {}
     broken: dict[str, ConfigError] = {}
     for path in _task_files(tasks_dir):
@@ -106,10 +107,10 @@ def load_task(name_or_path: str, tasks_dir: Path | None = None) -> TaskSpec:
             spec = load_task_file(path)
         except ConfigError as error:
             logger.warning("skipping %s", error)
-            broken[_normalise(path.stem)] = error
+            broken[name_key(path.stem)] = error
             continue
         for name in spec.names:
-            known.setdefault(_normalise(name), spec)
+            known.setdefault(name_key(name), spec)
     if wanted in known:
         return known[wanted]
     if wanted in broken:
