@@ -15,3 +15,10 @@ def run_cli(*args: str) -> int:
     with pytest.raises(SystemExit) as exited:
         main(list(args))
     return exited.value.code
+
+
+def run_cli_captured(capsys, *args: str) -> tuple[int, str, str]:
+    """`run_cli`, then what it printed: (exit code, stdout, stderr)."""
+    code = run_cli(*args)
+    captured = capsys.readouterr()
+    return code or 0, captured.out, captured.err

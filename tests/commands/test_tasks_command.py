@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import json
 
-from harness.cli import main
 from harness.tasks.registry import default_tasks_dir, list_tasks
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as done:
-        code = done.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.cli_helpers import run_cli_captured as run_cli
 
 
 def test_narrow_terminal_lists_every_task_as_a_block(capsys, monkeypatch):

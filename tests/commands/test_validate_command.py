@@ -6,20 +6,10 @@ import json
 
 import pytest
 
-from harness.cli import main
 from harness.results.store import SCHEMA_FILE, export_json_schema, write_result
 from harness.tasks.registry import default_tasks_dir
 from harness.testing.synthetic import make_result
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as done:
-        code = done.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.cli_helpers import run_cli_captured as run_cli
 
 
 def status_lines(out: str) -> dict[str, str]:
