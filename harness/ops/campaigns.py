@@ -12,6 +12,7 @@ or as a Slurm `sbatch --array` script with one GPU per array task.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import re
 import shlex
@@ -39,24 +40,79 @@ ANY_GPU = "gpu"
 Scalar = str | int | float | bool
 
 
-class JobSettings(StrictModel):
-    """`harness run` settings as the campaign file types them; None leaves the value to the task file or preset."""
+SWEEPABLE = ("dtype", "num_queries", "batch_size", "repeats", "preset")
+"""Settings a campaign may list several values for (and any key under `set`)."""
 
-    dtype: str | None = None
-    num_queries: int | None = Field(default=None, ge=1)
-    batch_size: int | None = Field(default=None, ge=1)
-    repeats: int | None = Field(default=None, ge=1)
-    preset: str | None = None
-    set: dict[str, Scalar] = Field(default_factory=dict)
+
+def _sweep_values(name: str, value: Any) -> list[Any]:
+    """The values of a setting: a list is a sweep (non-empty, no repeats), anything else one value."""
+    if not isinstance(value, list):
+        return [value]
+    if not value:
+        raise ValueError(f"{name}: a sweep needs at least one value")
+    if len({canonical_json(v) for v in value}) != len(value):
+        raise ValueError(f"{name}: a sweep lists a value twice ({value})")
+    return value
+
+
+class JobSettings(StrictModel):
+    """`harness run` settings as the campaign file types them; None leaves the value to the task file or preset.
+
+    A list is a sweep (`batch_size: [1, 8, 32]`, `set: {generation.num_inference_steps: [20, 50]}`): `grid()`
+    expands the settings into one variant per combination of values.
+    """
+
+    dtype: str | list[str] | None = None
+    num_queries: int | list[int] | None = None
+    batch_size: int | list[int] | None = None
+    repeats: int | list[int] | None = None
+    preset: str | list[str] | None = None
+    set: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
+
+    @field_validator("num_queries", "batch_size", "repeats")
+    @classmethod
+    def _at_least_one(cls, value: Any, info) -> Any:
+        for item in _sweep_values(info.field_name, value):
+            if item is not None and item < 1:
+                raise ValueError(f"must be at least 1 (got {item})")
+        return value
+
+    @field_validator("dtype", "preset")
+    @classmethod
+    def _valid_sweep(cls, value: Any, info) -> Any:
+        _sweep_values(info.field_name, value)
+        return value
+
+    @field_validator("set")
+    @classmethod
+    def _valid_set_sweeps(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            _sweep_values(f"set.{key}", item)
+        return value
 
     def merged_over(self, base: JobSettings) -> JobSettings:
         """These settings where given, `base` elsewhere; `set` entries are merged key by key."""
         data = base.model_dump()
-        for name in ("dtype", "num_queries", "batch_size", "repeats", "preset"):
+        for name in SWEEPABLE:
             if getattr(self, name) is not None:
                 data[name] = getattr(self, name)
         data["set"] = {**base.set, **self.set}
         return JobSettings.model_validate(data)
+
+    def grid(self) -> list[JobSettings]:
+        """One variant per combination of swept values, in file order (the last setting varies fastest)."""
+        axes: list[tuple[str, list[Any]]] = [(name, _sweep_values(name, getattr(self, name))) for name in SWEEPABLE]
+        axes += [(f"set.{key}", _sweep_values(key, value)) for key, value in self.set.items()]
+        variants = []
+        for combination in itertools.product(*(values for _, values in axes)):
+            data: dict[str, Any] = {"set": {}}
+            for (name, _), value in zip(axes, combination):
+                if name.startswith("set."):
+                    data["set"][name.removeprefix("set.")] = value
+                else:
+                    data[name] = value
+            variants.append(JobSettings.model_validate(data))
+        return variants
 
 
 class ModelEntry(StrictModel):
@@ -236,15 +292,18 @@ def protocol(resolved: ResolvedRun) -> dict[str, Any]:
 
 
 def expand(campaign: Campaign, source: str = "campaign") -> list[Job]:
-    """Every job of the campaign, in file order, each once (a job listed twice is planned once)."""
+    """Every job of the campaign, in file order, each once (a job listed twice is planned once).
+
+    Each settings variant is merged over the defaults, then its sweeps expand into one job per point.
+    """
     jobs: dict[str, Job] = {}
     resolved: dict[str, ResolvedRun] = {}
     for number, group in enumerate(campaign.groups):
         variants = group.settings or [JobSettings()]
+        points = [point for variant in variants for point in variant.merged_over(campaign.defaults).grid()]
         for task in group.tasks:
             for model in group.models:
-                for variant in variants:
-                    settings = variant.merged_over(campaign.defaults)
+                for settings in points:
                     for hardware in group.hardware or campaign.hardware:
                         request = settings_request(task, settings, hardware)
                         cache_key = canonical_json([task, settings.model_dump(), request.device])

@@ -315,3 +315,44 @@ def test_work_typed_differently_is_one_job(write_campaign):
     cpu_default = next(job for job in jobs if job.hardware == "cpu" and job.resolved.spec.num_queries == 1000
                        and job.resolved.spec.batch_size == 1)
     assert cpu_default.repeats == 1  # the CPU default, from the one resolution
+
+
+SWEEP = """\
+name: sweep
+hardware: [h100]
+defaults: {repeats: 3, batch_size: [1, 4]}
+groups:
+  - tasks: [image-gen]
+    models: [org/sd]
+    settings:
+      - {batch_size: [1, 4, 16], set: {generation.num_inference_steps: [20, 50]}}
+      - {}
+"""
+
+
+def test_a_sweep_expands_into_one_job_per_point(write_campaign):
+    jobs = _plan(write_campaign(SWEEP)).todo
+    points = sorted((job.resolved.spec.batch_size, job.resolved.spec.generation.num_inference_steps) for job in jobs)
+    # 3 batch sizes x 2 step counts from the first variant; the second inherits the defaults' sweep of
+    # batch 1 and 4 at the task's 30 steps.
+    assert points == [(1, 20), (1, 30), (1, 50), (4, 20), (4, 30), (4, 50), (16, 20), (16, 50)]
+    assert len({job.key for job in jobs}) == 8 and all(job.repeats == 3 for job in jobs)
+    batch16 = next(job for job in jobs if job.resolved.spec.batch_size == 16
+                   and job.resolved.spec.generation.num_inference_steps == 50)
+    args = batch16.run_args()
+    assert args[args.index("--batch-size") + 1] == "16"
+    assert "generation.num_inference_steps=50" in args
+
+
+@pytest.mark.parametrize("settings, message", [
+    ("{batch_size: []}", "a sweep needs at least one value"),
+    ("{batch_size: [1, 1]}", "lists a value twice"),
+    ("{batch_size: [4, 0]}", "must be at least 1"),
+    ("{set: {generation.num_inference_steps: []}}", "a sweep needs at least one value"),
+])
+def test_bad_sweeps_are_one_line_config_errors(write_campaign, settings, message):
+    path = write_campaign(f"name: s\nhardware: [h100]\ngroups:\n  - tasks: [image-gen]\n    models: [m]\n"
+                          f"    settings: [{settings}]\n")
+    with pytest.raises(ConfigError, match=message) as caught:
+        _plan(path)
+    assert "\n" not in str(caught.value)
