@@ -42,6 +42,9 @@ SIZE_CLASS_KINDS = frozenset({"text-gen"})
 TIMELINE_MAX_POINTS = 240
 """Points kept per GPU for the power timeline plot (the file may hold thousands)."""
 
+QUERY_SPEC_KEYS = ("max_input_tokens", "generation")
+"""The task spec keys that say what one query is (kept on each record; the rest of the spec is not shown)."""
+
 PARALLEL_MIN_FILES = 200
 """Below this many files, worker processes cost more than they save."""
 
@@ -113,6 +116,8 @@ class RunRecord:
     warnings: tuple[Note, ...]
     timelines: tuple[Timeline, ...]
     notes: tuple[str, ...]
+    query_spec_json: str = "{}"
+    """The task spec's per-query settings (input limit, generation), for the site's "what a query is" line."""
 
     @property
     def status(self) -> Status:
@@ -302,6 +307,8 @@ def record_from_result(result: ResultFile, source: str, findings: Iterable = ())
             for t in result.timelines
         ),
         notes=tuple(result.notes),
+        query_spec_json=json.dumps({k: result.task.spec[k] for k in QUERY_SPEC_KEYS if k in result.task.spec},
+                                   sort_keys=True),
     )
 
 

@@ -14,12 +14,13 @@ def harness(*args, cwd):
 def test_build_release_and_label_from_the_command_line(add_result, results_dir, tmp_path):
     _, a_path = add_result(model_id="org/a", task="image-gen", mean_power_w=100.0)
     add_result(model_id="org/b", task="image-gen", mean_power_w=600.0)
+    add_result(model_id="org/c", task="image-gen", mean_power_w=300.0)
     releases = tmp_path / "releases"
 
     done = harness("leaderboard", "build", results_dir, "--out", tmp_path / "site", "--releases-dir", releases,
                    "--grid", "PL", "--pue", "hyperscale", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "2 runs from 2 files" in done.stdout and "provisional" in done.stdout
+    assert "3 runs from 3 files" in done.stdout and "provisional" in done.stdout
 
     done = harness("label", a_path, "--out", tmp_path / "a.svg", "--releases-dir", releases, cwd=tmp_path)
     assert done.returncode == 0, done.stderr

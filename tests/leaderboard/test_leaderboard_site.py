@@ -49,23 +49,25 @@ def test_text_from_result_files_is_escaped_everywhere(add_result, results_dir, t
 def test_pages_data_labels_and_plots_are_written(add_result, results_dir, tmp_path):
     add_result(model_id="org/a", task="image-gen", mean_power_w=100.0)
     add_result(model_id="org/b", task="image-gen", mean_power_w=600.0)
+    add_result(model_id="org/c", task="image-gen", mean_power_w=300.0)
     add_result(model_id="org/cpu", task="image-gen", gpu_name="cpu")
     report = _site(results_dir, tmp_path, grid="FR", pue="1.1")
     site = tmp_path / "site"
-    assert report.num_entries == 3 and report.release_id == "provisional"
+    assert report.num_entries == 4 and report.release_id == "provisional"
     task = json.loads((site / "data" / "tasks" / "image-gen.json").read_text())
     stars = {e["model_id"]: e["stars"] for e in task["entries"]}
-    assert stars == {"org/a": 5, "org/b": 1, "org/cpu": None}
+    assert stars == {"org/a": 5, "org/b": 1, "org/c": 4, "org/cpu": None}
     a = [e for e in task["entries"] if e["model_id"] == "org/a"][0]
     assert a["co2e_per_1k_queries_g"] == pytest.approx(a["gpu_energy_per_1k_queries_wh"]["mean"] * 1.1 * 56 / 1000)
     text = (site / "data" / "tasks" / "image-gen.json").read_text()
     assert text == json.dumps(json.loads(text), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     rows = list(csv.DictReader((site / "data" / "image-gen.csv").open()))
-    assert {r["model_id"] for r in rows} == {"org/a", "org/b", "org/cpu"}
+    assert {r["model_id"] for r in rows} == {"org/a", "org/b", "org/c", "org/cpu"}
     label = ET.parse(site / a["label"]).getroot()
     assert (label.get("width"), label.get("height")) == (str(LABEL_WIDTH_PX), str(LABEL_HEIGHT_PX))
     assert "org/a" in ET.tostring(label, encoding="unicode")
-    assert (site / "plots" / "image-gen-energy.svg").is_file()
+    for kind in ("energy", "latency", "params"):
+        ET.parse(site / "plots" / f"image-gen-{kind}.svg")
     model_page = (site / a["model_page"]).read_text()
     assert "<polyline" in model_page and "Power timeline" in model_page
     assert "France grid" in model_page and "% of a smartphone charge" in model_page
@@ -86,6 +88,7 @@ def test_build_rates_under_the_latest_release(add_result, results_dir, tmp_path)
 
     add_result(model_id="org/a", task="image-gen", mean_power_w=100.0)
     add_result(model_id="org/b", task="image-gen", mean_power_w=600.0)
+    add_result(model_id="org/m", task="image-gen", mean_power_w=300.0)
     entries = [e for t in aggregate(results_dir).tasks.values() for e in t.rated]
     write_release(cut_release(entries, "2026-11"), tmp_path / "releases")
     add_result(model_id="org/c", task="image-gen", mean_power_w=50.0)  # arrives after the release
@@ -93,7 +96,7 @@ def test_build_rates_under_the_latest_release(add_result, results_dir, tmp_path)
     assert report.release_id == "2026-11"
     task = json.loads((tmp_path / "site" / "data" / "tasks" / "image-gen.json").read_text())
     stars = {e["model_id"]: e["stars"] for e in task["entries"]}
-    assert stars == {"org/a": 5, "org/b": 1, "org/c": 5}
+    assert stars == {"org/a": 5, "org/b": 1, "org/m": 4, "org/c": 5}
     assert "Release 2026-11" in (tmp_path / "site" / "releases.html").read_text()
     with pytest.raises(ConfigError, match="froze linear"):
         _site(results_dir, tmp_path, banding="log")
@@ -161,7 +164,7 @@ def test_log_axis_ticks_and_plot_escaping():
     assert plots.log_ticks(1.0, 100.0) == [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
     assert plots.log_ticks(1.0, 1000.0) == [1.0, 10.0, 100.0, 1000.0]
     assert plots.log_ticks(0.01, 1e6)[:3] == [0.01, 0.1, 1.0]
-    svg = plots.energy_bars_svg([plots.Bar(EVIL, 2.0, 1.5, 2.5), plots.Bar("b", 200.0, 190.0, 210.0)], "t")
+    svg = plots.energy_dots_svg([plots.Dot(EVIL, 2.0, 1.5, 2.5), plots.Dot("b", 200.0, 190.0, 210.0)], "t", "Wh")
     assert EVIL not in svg
     ET.fromstring(svg)
     svg = plots.energy_vs_params_svg([plots.Point(EVIL, 1e9, 3.0)], "t & u")
