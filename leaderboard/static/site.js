@@ -31,7 +31,9 @@
     var rows = Array.prototype.slice.call(body.rows);
     rows.sort(function (a, b) {
       var order = compare(cellKey(a, index, numeric), cellKey(b, index, numeric));
-      return ascending ? order : -order;
+      if (order !== 0) { return ascending ? order : -order; }
+      // Ties (same stars, same date) keep the most efficient first, whichever the direction.
+      return parseFloat(a.getAttribute("data-tie") || 0) - parseFloat(b.getAttribute("data-tie") || 0);
     });
     var fragment = document.createDocumentFragment();
     rows.forEach(function (row) { fragment.appendChild(row); });
