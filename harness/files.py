@@ -11,6 +11,13 @@ from typing import Any
 from harness.errors import HarnessError
 
 
+def umask() -> int:
+    """The process umask (reading it means setting it, so it is put back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes_atomic(path: Path, data: bytes, *, overwrite: bool = True) -> Path:
     """Write `data` to `path` through a temporary file in the same folder and a rename.
 
@@ -22,6 +29,7 @@ def write_bytes_atomic(path: Path, data: bytes, *, overwrite: bool = True) -> Pa
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, 0o666 & ~umask())  # mkstemp makes 0600; a published file must be readable as the umask says
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

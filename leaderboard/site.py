@@ -13,7 +13,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import ConfigError, HarnessError, NotFoundError
+from harness.files import umask
 from leaderboard import carbon, plots
 from leaderboard.aggregate import SIZE_CLASS_LIMITS, Board, Entry, Refusal, RunRecord, aggregate, slugify
 from leaderboard.label import label_data, render_badge, render_label
@@ -223,13 +223,6 @@ class _Writer:
         return len(data)
 
 
-def current_umask() -> int:
-    """The process umask (reading it means setting it; it is put back at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _check_out_dir(out_dir: Path) -> None:
     if out_dir.exists():
         if not out_dir.is_dir():
@@ -404,7 +397,7 @@ def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = Non
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-", dir=out_dir.parent))
     try:
-        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700: a web server as another user must read it
+        tmp.chmod(0o777 & ~umask())  # mkdtemp makes it 0700: a web server as another user must read it
         writer = _Writer(tmp)
         writer.text(SITE_MARKER, "Built by `harness leaderboard build`; this folder is replaced by the next build.\n")
         for name in ("site.css", "site.js"):

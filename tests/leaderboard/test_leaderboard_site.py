@@ -170,3 +170,52 @@ def test_log_axis_ticks_and_plot_escaping():
     svg = plots.energy_vs_params_svg([plots.Point(EVIL, 1e9, 3.0)], "t & u")
     ET.fromstring(svg)
     ET.fromstring(plots.timeline_svg([], "none"))
+
+
+def test_the_site_and_labels_honour_the_umask(add_result, results_dir, tmp_path):
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    _, path = add_result(model_id="org/a", task="image-gen")
+    old = os.umask(0o022)
+    try:
+        _site(results_dir, tmp_path)
+    finally:
+        os.umask(old)
+    site = tmp_path / "site"
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in [site, *site.rglob("*")] if p.is_dir()}
+    assert modes == {0o755}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in site.rglob("*") if p.is_file()} == {0o644}
+    done = subprocess.run([sys.executable, "-c", "import os, sys; os.umask(0o022); from harness.cli import main; "
+                           "sys.argv = ['harness', 'label', sys.argv[1], '--releases-dir', sys.argv[2]]; main()",
+                           str(path), str(tmp_path / "releases")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(path.with_name(f"{path.stem}.label.svg").stat().st_mode) == 0o644
+
+
+def test_badge_colours_pass_wcag_aa_under_white_text():
+    from leaderboard.label import STAR_COLORS, UNRATED_COLOR
+
+    def luminance(hex_colour):
+        channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    for colour in (*STAR_COLORS.values(), UNRATED_COLOR):
+        assert (1.05) / (luminance(colour) + 0.05) >= 4.5, colour
+
+
+def test_labels_name_the_meter_and_the_task(add_result, results_dir, tmp_path):
+    add_result(model_id="org/cpu", task="image-gen", gpu_name="cpu")
+    add_result(model_id="org/fake", task="image-gen", meter_backend="fake-nvml")
+    add_result(model_id="org/gpu", task="image-gen")
+    _site(results_dir, tmp_path)
+    labels = {p.parent.name: p.read_text() for p in (tmp_path / "site" / "labels").rglob("*.svg")
+              if not p.name.endswith("-badge.svg")}
+    assert "NVML" not in labels["org__cpu"] and "CPU only" in labels["org__cpu"]
+    assert "measured with NVML" not in labels["org__fake"] and "fake NVML meter" in labels["org__fake"]
+    assert "GPU energy measured with NVML" in labels["org__gpu"]
+    badges = [p.read_text() for p in (tmp_path / "site" / "labels").rglob("*-badge.svg")]
+    assert all("image generation energy" in b for b in badges)
