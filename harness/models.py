@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import json
 import logging
 import os
 import re
@@ -161,6 +162,24 @@ def _looks_like_path(model_id: str) -> bool:
         or model_id.count("/") > 1
         or os.path.isabs(model_id)
     )
+
+
+def local_model_name(model_id: str) -> str | None:
+    """A local folder's hub id from its saved config (`_name_or_path`), else None (and None for hub ids).
+
+    `save_pretrained` after loading from the hub keeps the hub id there; a folder path is never a name.
+    """
+    folder = Path(model_id).expanduser()
+    if not folder.is_dir():
+        return None
+    for filename in ("config.json", "model_index.json"):
+        try:
+            name = json.loads((folder / filename).read_text(encoding="utf-8")).get("_name_or_path")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(name, str) and name and not _looks_like_path(name) and not Path(name).is_absolute():
+            return name
+    return None
 
 
 def _check_local_path(model_id: str) -> None:

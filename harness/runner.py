@@ -24,7 +24,7 @@ from harness.energy import EnergyMeter, open_meter
 from harness.errors import ConfigError, MeasurementError
 from harness.figures import derive_figures
 from harness.inputs import load_inputs
-from harness.models import load_model
+from harness.models import load_model, local_model_name
 from harness.presets import load_preset
 from harness.results.checks import run_checks
 from harness.results.schema import IdleBaseline, Repetition, ResultFile
@@ -48,6 +48,7 @@ class RunRequest:
 
     task: str
     model: str
+    model_name: str | None = None
     device: str = "cuda"
     dtype: str | None = None
     num_queries: int | None = None
@@ -66,6 +67,12 @@ class RunRequest:
     strict: bool = False
     results_dir: Path = Path("results")
     output: Path | None = None
+
+
+def _with_name(info: dict, request: RunRequest) -> dict:
+    """The model info plus a readable `name` (`--model-id`, else a local folder's config hub id) when known."""
+    name = request.model_name or local_model_name(request.model)
+    return {**info, "name": name} if name else info
 
 
 @dataclass(frozen=True)
@@ -270,7 +277,7 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
         "git_sha": _git_sha(),
         "task": {"id": spec.id, "version": spec.version, "kind": spec.kind, "spec": spec.model_dump(mode="json")},
         "input_set": inputs.info,
-        "model": loaded.info,
+        "model": _with_name(loaded.info, request),
         "settings": {
             "num_queries": spec.num_queries, "batch_size": spec.batch_size, "repeats": resolved.repeats,
             "warmup_queries": resolved.warmup_queries, "idle_seconds": resolved.idle_seconds,

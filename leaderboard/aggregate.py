@@ -116,6 +116,8 @@ class RunRecord:
     warnings: tuple[Note, ...]
     timelines: tuple[Timeline, ...]
     notes: tuple[str, ...]
+    model_name: str | None = None
+    """The result's readable model name, when it recorded one (a local folder's `--model-id`)."""
     query_spec_json: str = "{}"
     """The task spec's per-query settings (input limit, generation), for the site's "what a query is" line."""
 
@@ -307,6 +309,7 @@ def record_from_result(result: ResultFile, source: str, findings: Iterable = ())
             for t in result.timelines
         ),
         notes=tuple(result.notes),
+        model_name=result.model.name,
         query_spec_json=json.dumps({k: result.task.spec[k] for k in QUERY_SPEC_KEYS if k in result.task.spec},
                                    sort_keys=True),
     )

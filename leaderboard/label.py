@@ -108,7 +108,7 @@ def label_data(entry: Entry, rating: Rating | None, unrated_reason: str = "") ->
     if rating is not None and rating.release_id == "provisional" and rating.stars is not None:
         rating = Rating(None, rating.release_id, rating.banding, None, NO_RELEASE_REASON)
     return LabelData(
-        model_id=model_name(run.model_id),
+        model_id=model_name(run.model_id, run.model_name),
         status=run.status,
         task_title=task_title(run.task_id, run.task_kind),
         task_id=run.task_id,

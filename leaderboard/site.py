@@ -119,7 +119,7 @@ class Row:
 
     @property
     def name(self) -> str:
-        return model_name(self.run.model_id)
+        return model_name(self.run.model_id, self.run.model_name)
 
     @property
     def wh_per_query(self) -> float | None:
