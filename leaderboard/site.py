@@ -341,9 +341,14 @@ def _task_view(task, task_rows: list[Row]) -> dict:
     }
 
 
+def _chart_rows(view: dict) -> list[Row]:
+    """What the charts plot: the reference-hardware rows (all rows when the task has none)."""
+    return [r for r in view["rated"] if is_reference(r.run.hardware_class)] or view["rated"]
+
+
 def _task_plots(view: dict) -> dict[str, str]:
-    """The task's charts as inline SVG, drawn from its reference-hardware rows (all rows when it has none)."""
-    rows = [r for r in view["rated"] if is_reference(r.run.hardware_class)] or view["rated"]
+    """The task's charts as SVG files, drawn from `_chart_rows`."""
+    rows = view["chart_rows"]
     series = {r.run.hardware_class for r in rows}
     tag = (lambda r: r.run.hardware_class) if len(series) > 1 else (lambda r: "")
     title = view["title"]
@@ -410,6 +415,8 @@ def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = Non
                                                                   r.run.gpu_wh.mean if r.run.gpu_wh else 0.0,
                                                                   r.run.model_id))
             view = _task_view(task, task_rows)
+            view["chart_rows"] = _chart_rows(view)
+            view["chart_hw"] = len({r.run.hardware_class for r in view["chart_rows"]})
             view["plots"] = _task_plots(view)
             for kind, svg in view["plots"].items():
                 writer.text(f"plots/{view['slug']}-{kind}.svg", svg)
