@@ -355,21 +355,33 @@ def _load_chunk(paths: list[str], root: str) -> list[RunRecord | Refusal]:
     return [load_record(Path(p), Path(root)) for p in paths]
 
 
-def load_records(root: Path, *, workers: int | None = None) -> tuple[list[RunRecord], list[Refusal], int]:
+def load_records(root: Path, *, workers: int | None = None,
+                 cache_dir: Path | None = None) -> tuple[list[RunRecord], list[Refusal], int]:
     """Every result file under `root`: valid records, refusals (schema, checks, duplicate run ids), file count.
 
-    Files are checked in worker processes when there are many (validation dominates the build).
+    Files are checked in worker processes when there are many (validation dominates the build). With
+    `cache_dir`, files checked by an earlier build are not checked again (`leaderboard.cache`).
     """
+    from leaderboard.cache import SummaryCache
+
     root = Path(root)
     paths = [str(p) for p in iter_result_files(root)]
+    cache = SummaryCache(cache_dir) if cache_dir is not None else None
+    known, todo = cache.lookup(paths) if cache is not None else ({}, paths)
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers > 1 and len(paths) >= PARALLEL_MIN_FILES:
-        size = max(50, len(paths) // (workers * 4))
-        chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+    if workers > 1 and len(todo) >= PARALLEL_MIN_FILES:
+        size = max(50, len(todo) // (workers * 4))
+        chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            outcomes = [item for part in pool.map(_load_chunk, chunks, [str(root)] * len(chunks)) for item in part]
+            checked = [item for part in pool.map(_load_chunk, chunks, [str(root)] * len(chunks)) for item in part]
     else:
-        outcomes = _load_chunk(paths, str(root))
+        checked = _load_chunk(todo, str(root))
+    fresh = dict(zip(todo, checked))
+    if cache is not None:
+        for path, outcome in fresh.items():
+            cache.add(path, outcome)
+        cache.save()
+    outcomes = [fresh[p] if p in fresh else cache.get(known[p], _relative(Path(p), root)) for p in paths]
     records: list[RunRecord] = []
     refused: list[Refusal] = []
     first_source: dict[str, str] = {}
@@ -422,10 +434,10 @@ def build_board(records: Sequence[RunRecord], refused: Sequence[Refusal] = (), n
     return Board(tasks=tasks, models=models, refused=tuple(refused), num_files=num_files, num_runs=len(records))
 
 
-def aggregate(root: Path, *, workers: int | None = None) -> Board:
+def aggregate(root: Path, *, workers: int | None = None, cache_dir: Path | None = None) -> Board:
     """Load, validate and group every result file under `root` (a missing folder is an empty board)."""
     root = Path(root)
     if not root.exists():
         return build_board([], [], 0)
-    records, refused, num_files = load_records(root, workers=workers)
+    records, refused, num_files = load_records(root, workers=workers, cache_dir=cache_dir)
     return build_board(records, refused, num_files)

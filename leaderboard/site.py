@@ -367,8 +367,11 @@ def _task_plots(view: dict) -> dict[str, str]:
 
 def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = None, banding: str | None = None,
                grid: str = carbon.DEFAULT_GRID, pue: str | float = 1.0, releases_dir: Path = RELEASES_DIR,
-               workers: int | None = None) -> BuildReport:
-    """Build the whole site from `results_dir` into `out_dir`; see the module docstring for the guarantees."""
+               workers: int | None = None, cache_dir: Path | None = None) -> BuildReport:
+    """Build the whole site from `results_dir` into `out_dir`; see the module docstring for the guarantees.
+
+    `cache_dir` keeps checked summaries between builds (`leaderboard.cache`); None checks every file.
+    """
     started = time.perf_counter()
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     if not results_dir.exists():
@@ -378,7 +381,7 @@ def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = Non
     release, banding = resolve_options(release_id, banding, releases_dir)
     _check_out_dir(out_dir)
 
-    board = aggregate(results_dir, workers=workers)
+    board = aggregate(results_dir, workers=workers, cache_dir=cache_dir)
     all_entries = [e for task in board.tasks.values() for e in task.rated]
     ratings = rate(all_entries, release, banding)
     slugs = model_slugs(list(board.models))
