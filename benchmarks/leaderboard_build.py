@@ -90,12 +90,21 @@ def main() -> None:
         started = time.perf_counter()
         generate(results, args.files)
         print(f"generated {args.files} result files in {time.perf_counter() - started:.1f} s")
-    print(f"cores: {os.cpu_count()}")
-    for attempt in ("first", "second"):
-        report = build_site(results, site)
+    print(f"cores: {os.cpu_count()} (affinity {len(os.sched_getaffinity(0))})")
+    sizes = [p.stat().st_size for p in results.rglob("*.json")]
+    print(f"result files: {len(sizes)}, mean {sum(sizes) / len(sizes) / 1e3:.0f} KB")
+    cache = work / "cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    for attempt in ("cold (no cache)", "warm (cache filled, nothing new)"):
+        report = build_site(results, site, cache_dir=cache)
         print(f"{attempt} build: {report.seconds:.2f} s for {report.num_files} files "
               f"({report.num_entries} entries, {len(report.refused)} refused); "
               f"index.html {report.index_bytes / 1e6:.3f} MB")
+    new = realistic(10**6, task="text-gen", model_id="org-new/just-arrived", mean_power_w=200.0)
+    added = _write(results, new)
+    report = build_site(results, site, cache_dir=cache)
+    print(f"rebuild after one new file: {report.seconds:.2f} s for {report.num_files} files")
+    added.unlink()
     total = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
     print(f"site: {sum(1 for p in site.rglob('*') if p.is_file())} files, {total / 1e6:.1f} MB")
     if args.keep is None:

@@ -381,7 +381,11 @@ def load_records(root: Path, *, workers: int | None = None,
         for path, outcome in fresh.items():
             cache.add(path, outcome)
         cache.save()
-    outcomes = [fresh[p] if p in fresh else cache.get(known[p], _relative(Path(p), root)) for p in paths]
+    prefix = f"{root}{os.sep}"
+    outcomes = [fresh[p] if p in fresh else
+                cache.get(known[p], p[len(prefix):].replace(os.sep, "/") if p.startswith(prefix) else
+                          _relative(Path(p), root))
+                for p in paths]
     records: list[RunRecord] = []
     refused: list[Refusal] = []
     first_source: dict[str, str] = {}
