@@ -58,6 +58,12 @@ def log_ticks(low: float, high: float) -> list[float]:
             if low / 1.0001 <= m * 10.0 ** e <= high * 1.0001] or [low, high]
 
 
+def tick_text(value: float) -> str:
+    """A tick value as people write it: 0.005, 0.01, 20 (two significant digits, no trailing zeros)."""
+    text = sig(value, 2)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def linear_ticks(high: float, count: int = 5) -> list[float]:
     """0 and round steps (1, 2 or 5 x 10^n) up to at least `high`."""
     if high <= 0:
@@ -135,7 +141,7 @@ def energy_dots_svg(dots: Sequence[Dot], title: str, unit: str, width: int = 640
         x = x_of(tick)
         parts.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 38}" stroke="#d0d7de"/>'
                      f'<text x="{x:.1f}" y="{height - 24}" font-size="12" text-anchor="middle" {TEXT}>'
-                     f'{sig(tick, 2)}</text>')
+                     f'{tick_text(tick)}</text>')
     parts.append(f'<text x="{(left + right) / 2}" y="{height - 6}" font-size="12" text-anchor="middle" {TEXT}>'
                  f'{escape(unit)}</text>')
     for i, dot in enumerate(dots):
@@ -167,7 +173,7 @@ def scatter_svg(points: Sequence[Point], title: str, x_label: str, y_label: str,
     points = [p for p in points if p.x > 0 and p.y > 0]
     if not points:
         return _empty(width, 60, "no GPU measurements yet")
-    fmt = x_format or (lambda v: sig(v, 2))
+    fmt = x_format or tick_text
     colors = _colors([p.series for p in points])
     left, right, top, bottom = 64, width - 16, 36 + 16 * (len(colors) if len(colors) > 1 else 0), height - 52
     x_low, x_high = _log_domain([p.x for p in points])
@@ -188,7 +194,7 @@ def scatter_svg(points: Sequence[Point], title: str, x_label: str, y_label: str,
         y = _scale_log(tick, y_low, y_high, bottom, top)
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#d0d7de"/>'
                      f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="12" text-anchor="end" {TEXT}>'
-                     f'{sig(tick, 2)}</text>')
+                     f'{tick_text(tick)}</text>')
     parts.append(f'<text x="{(left + right) / 2}" y="{height - 10}" font-size="12" text-anchor="middle" {TEXT}>'
                  f'{escape(x_label)}</text>'
                  f'<text transform="translate(14 {(top + bottom) / 2}) rotate(-90)" font-size="12" '

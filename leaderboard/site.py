@@ -446,7 +446,8 @@ def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = Non
             writer.text(f"models/{slug}.html", render(
                 "model.html", model_id=model_id, model_name=model_rows[0].name, rows=model_rows,
                 timelines=timelines, num_parameters=model_rows[0].run.num_parameters, root="../", page="model",
-                task_title=task_title, everyday=everyday, **context))
+                task_title=task_title, everyday=everyday, settings_words=settings_words,
+                **context))
         writer.text("methodology.html", render("methodology.html", root="", page="methodology", **context))
         writer.text("releases.html", render("releases.html", releases=list(reversed(list_releases(releases_dir))),
                                             root="", page="releases", **context))

@@ -3,6 +3,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import edit_result
 
 from harness.errors import ConfigError, HarnessError, NotFoundError
 from leaderboard import carbon, plots
@@ -31,6 +32,8 @@ def test_empty_results_folder_builds_a_site_saying_no_results(results_dir, tmp_p
 
 def test_text_from_result_files_is_escaped_everywhere(add_result, results_dir, tmp_path):
     add_result(model_id=f"org/{EVIL}", task="image-gen")
+    _, named = add_result(model_id="/srv/models/x", task="image-gen", mean_power_w=400.0)
+    edit_result(named, lambda d: d["model"].update(name=f"{EVIL}/{EVIL}-with-a-long-name-that-wraps"))
     add_result(model_id="org/other", task="image-gen", mean_power_w=500.0)
     _site(results_dir, tmp_path)
     site = tmp_path / "site"
@@ -164,6 +167,10 @@ def test_log_axis_ticks_and_plot_escaping():
     assert plots.log_ticks(1.0, 100.0) == [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
     assert plots.log_ticks(1.0, 1000.0) == [1.0, 10.0, 100.0, 1000.0]
     assert plots.log_ticks(0.01, 1e6)[:3] == [0.01, 0.1, 1.0]
+    assert [plots.tick_text(v) for v in plots.linear_ticks(0.013)] == ["0", "0.005", "0.01", "0.015"]
+    edge = plots.frontier([plots.Point("fast", 1.0, 5.0), plots.Point("both", 2.0, 2.0),
+                           plots.Point("worse", 3.0, 3.0), plots.Point("frugal", 4.0, 1.0)])
+    assert [p.label for p in edge] == ["fast", "both", "frugal"]
     svg = plots.energy_dots_svg([plots.Dot(EVIL, 2.0, 1.5, 2.5), plots.Dot("b", 200.0, 190.0, 210.0)], "t", "Wh")
     assert EVIL not in svg
     ET.fromstring(svg)
