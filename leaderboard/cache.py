@@ -4,12 +4,12 @@ Each file's outcome (a `RunRecord`, or the `Refusal` and its reason) is stored u
 bytes: a copied or moved file keeps its entry and an edited one gets a new one. Hashing every file on each
 build would cost as much as reading them all, so an index also keeps, per absolute path, the (size, mtime,
 inode) the file had when it was hashed; a file whose stat is unchanged is taken as unchanged, as git and make
-do. The whole cache is tied to the harness version and `CACHE_FORMAT`: a new harness, whose checks may
-differ, starts afresh. It lives in one pickle file in a folder the user chooses; a missing, corrupt or
-foreign file is ignored and rewritten.
+do. The whole cache is tied to the harness version, `CACHE_FORMAT` and the source of the code that checks
+and summarises a file: a harness whose checks or records differ starts afresh. It lives in one pickle file
+in a folder the user chooses; a missing, corrupt or foreign file is ignored and rewritten.
 
-Timelines are kept packed (bytes) and decoded only when a page plots them, which keeps loading 10 000
-cached summaries well under a second.
+Timelines are kept packed (bytes) and decoded only when a page plots them: loading the cache then costs
+about a third of what loading plain records would.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import pickle
+import sys
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,6 +61,18 @@ def _pack(outcome):
     return dataclasses.replace(outcome, timelines=packed)
 
 
+def code_fingerprint() -> str:
+    """A hash of the modules whose code decides a file's outcome: the schema, the checks, the summary."""
+    from harness.results import store
+    from leaderboard import aggregate
+
+    modules = {aggregate.__name__, store.__name__, store.ResultFile.__module__, store.run_checks.__module__}
+    digest = hashlib.sha1()
+    for name in sorted(modules):
+        digest.update(Path(sys.modules[name].__file__).read_bytes())
+    return digest.hexdigest()
+
+
 def _stat_key(path: str) -> tuple[int, int, int] | None:
     try:
         st = os.stat(path)
@@ -81,7 +94,7 @@ class SummaryCache:
 
     def __init__(self, folder: Path):
         self.path = Path(folder) / CACHE_FILE
-        self.key = (__version__, CACHE_FORMAT)
+        self.key = (__version__, CACHE_FORMAT, code_fingerprint())
         self.index: dict[str, tuple[tuple[int, int, int], str]] = {}
         self.outcomes: dict[str, object] = {}
         self.changed = False

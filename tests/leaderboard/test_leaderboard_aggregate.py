@@ -166,3 +166,17 @@ def test_the_summary_cache_checks_only_new_or_changed_files(add_result, results_
                for r in board.refused)
     (cache / "summaries.pickle").write_bytes(b"not a pickle")
     assert _summary(aggregate(results_dir, workers=1, cache_dir=cache)) == _summary(board)
+
+
+def test_the_cache_starts_afresh_when_the_checking_code_changes(add_result, results_dir, tmp_path, monkeypatch):
+    from leaderboard import aggregate as module
+    from leaderboard import cache as cache_module
+
+    add_result(model_id="org/a")
+    aggregate(results_dir, workers=1, cache_dir=tmp_path / "cache")
+    checked = []
+    real = module.load_record
+    monkeypatch.setattr(module, "load_record", lambda path, root: checked.append(path.name) or real(path, root))
+    monkeypatch.setattr(cache_module, "code_fingerprint", lambda: "other code")
+    aggregate(results_dir, workers=1, cache_dir=tmp_path / "cache")
+    assert len(checked) == 1
