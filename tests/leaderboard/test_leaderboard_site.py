@@ -171,6 +171,12 @@ def test_log_axis_ticks_and_plot_escaping():
     edge = plots.frontier([plots.Point("fast", 1.0, 5.0), plots.Point("both", 2.0, 2.0),
                            plots.Point("worse", 3.0, 3.0), plots.Point("frugal", 4.0, 1.0)])
     assert [p.label for p in edge] == ["fast", "both", "frugal"]
+    batches = [plots.Point("m batch 1", 1.0, 2.0, group="org/m"), plots.Point("m batch 8", 0.5, 1.0, group="org/m"),
+               plots.Point("other", 2.0, 3.0, group="org/o")]
+    svg = plots.energy_vs_latency_svg(batches, "t")
+    assert svg.count('class="model-line"') == 1 and 'class="frontier"' not in svg  # one point on the frontier
+    assert svg.count('class="point-label"') == 3
+    ET.fromstring(svg)
     svg = plots.energy_dots_svg([plots.Dot(EVIL, 2.0, 1.5, 2.5), plots.Dot("b", 200.0, 190.0, 210.0)], "t", "Wh")
     assert EVIL not in svg
     ET.fromstring(svg)
