@@ -32,8 +32,8 @@
     rows.sort(function (a, b) {
       var order = compare(cellKey(a, index, numeric), cellKey(b, index, numeric));
       if (order !== 0) { return ascending ? order : -order; }
-      // Ties (same stars, same date) keep the most efficient first, whichever the direction.
-      return parseFloat(a.getAttribute("data-tie") || 0) - parseFloat(b.getAttribute("data-tie") || 0);
+      // Ties (same stars, same date) keep the most efficient first (the second column), whichever the direction.
+      return compare(cellKey(a, 1, true), cellKey(b, 1, true));
     });
     var fragment = document.createDocumentFragment();
     rows.forEach(function (row) { fragment.appendChild(row); });
@@ -46,7 +46,8 @@
     section.querySelectorAll("table.board").forEach(function (table) {
       var shown = 0;
       Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
-        var show = !needle || (row.getAttribute("data-name") || "").indexOf(needle) !== -1;
+        var name = row.cells[0] ? row.cells[0].textContent.toLowerCase() : "";
+        var show = !needle || name.indexOf(needle) !== -1;
         row.hidden = !show;
         if (show) { shown += 1; }
       });
