@@ -105,7 +105,7 @@ def label_data(entry: Entry, rating: Rating | None, unrated_reason: str = "") ->
     from leaderboard.views import model_name, task_title
 
     run = entry.latest
-    if rating is not None and rating.release_id == "provisional" and rating.stars is not None:
+    if rating is not None and rating.release_id == "provisional":
         rating = Rating(None, rating.release_id, rating.banding, None, NO_RELEASE_REASON)
     return LabelData(
         model_id=model_name(run.model_id, run.model_name),
@@ -159,6 +159,6 @@ def label_for_result(result, source: str, release) -> LabelData:
     entry = group_entries([record_from_result(result, source)])[0]
     if entry.latest.status != "gpu":
         return label_data(entry, None, UNRATED_REASONS[entry.latest.status])
-    if release is None:
-        return label_data(entry, None, NO_RELEASE_REASON)
+    if release is None:  # as the site draws it before the first release
+        return label_data(entry, Rating(None, "provisional", "linear", None, NO_RELEASE_REASON))
     return label_data(entry, rate_with_release([entry], release).get(entry.key))
