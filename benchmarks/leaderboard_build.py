@@ -1,8 +1,10 @@
-"""How long `harness leaderboard build` takes on 10 000 result files, and how big the index page is.
+"""How long `harness leaderboard build` takes on 10 000 realistic result files, and how big the index page is.
 
-Goal: at most 5 s on a 2-core machine, index page under 1 MB. Generates synthetic results
-(`harness.testing.synthetic.make_result`: never real measurements) for several tasks, models and GPUs in a
-temporary folder, builds the site twice (cold and warm file cache) and prints the figures.
+Goals: a cold build of 10 000 files in at most 5 s on a 2-core machine, a rebuild after one new file in at
+most 1 s, index page under 1 MB. The files are synthetic (`harness.testing.synthetic.make_result`: never
+real measurements) but as large as a real run writes them: 1000 queries x 3 repetitions with every query's
+latency, and a power/clock/temperature/utilisation timeline (about 66 KB each). Prints: the cold build
+(no summary cache), the same build again (cache filled, nothing new) and a rebuild after one new file.
 
     .venv/bin/python benchmarks/leaderboard_build.py [--files 10000] [--keep DIR]
 """
@@ -18,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.results.store import default_result_path
 from harness.testing.synthetic import make_result
 from leaderboard.site import build_site
 
@@ -27,20 +28,55 @@ GPUS = ("NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-80GB", "NVIDIA L4")
 SIZES = (125_000_000, 1_000_000_000, 7_000_000_000, 13_000_000_000, 34_000_000_000, 70_000_000_000)
 
 
+TIMELINE_POINTS = 80
+"""Points per timeline column (6 columns): with 3000 latencies this makes the ~66 KB of a real 1000-query run."""
+
+
+def realistic(seed: int, **kwargs) -> dict:
+    """One result as a real 1000-query, 3-repetition run writes it: every latency, and a full timeline."""
+    rng = random.Random(seed)
+    data = make_result(num_queries=1000, repeats=3, seed=seed, **kwargs).model_dump(mode="json")
+    if data["timelines"]:
+        power = kwargs.get("mean_power_w", 300.0)
+        duration = sum(r["readings"]["total"]["duration_s"] for r in data["repetitions"])
+        n = TIMELINE_POINTS
+        data["timelines"] = [{
+            "gpu_index": 0,
+            "t_s": [duration * i / n for i in range(n)],
+            "power_w": [power * (1 + rng.uniform(-0.03, 0.03)) for _ in range(n)],
+            "sm_clock_mhz": [1980.0 - rng.uniform(0, 60) for _ in range(n)],
+            "memory_clock_mhz": [2619.0] * n,
+            "temperature_c": [40 + 25 * i / n + rng.uniform(-0.5, 0.5) for i in range(n)],
+            "utilization_pct": [float(rng.randint(85, 100)) for _ in range(n)],
+        }]
+    return data
+
+
+def _write(root: Path, data: dict) -> Path:
+    """Filed as `harness run` files results (task/model/run id); the build never reads the path."""
+    path = root / data["task"]["id"] / data["model"]["id"].replace("/", "__") / f"{data['run_id']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
 def generate(root: Path, num_files: int, num_models: int = 200) -> None:
-    """`num_files` valid results: every model on some tasks and GPUs, several runs each."""
+    """`num_files` valid results: every model on some tasks and GPUs, five runs of each (a rerun history)."""
     rng = random.Random(0)
     combos = [(m, t, g) for m in range(num_models) for t in TASKS for g in GPUS]
     rng.shuffle(combos)
     combos = combos[: max(1, num_files // 5)]
+    base: dict[int, dict] = {}
     for i in range(num_files):
-        model, task, gpu = combos[i % len(combos)]
-        result = make_result(task=task, model_id=f"org-{model % 37}/model-{model}", gpu_name=gpu,
-                             num_parameters=SIZES[model % len(SIZES)], mean_power_w=rng.uniform(80, 650),
-                             seconds_per_query=rng.uniform(0.01, 2.0), seed=i)
-        path = default_result_path(root, result)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result.model_dump(mode="json")), encoding="utf-8")
+        which = i % len(combos)
+        model, task, gpu = combos[which]
+        if which not in base:  # one full result per combination; its reruns differ in id and date only
+            base[which] = realistic(which, task=task, model_id=f"org-{model % 37}/model-{model}", gpu_name=gpu,
+                                    num_parameters=SIZES[model % len(SIZES)], mean_power_w=rng.uniform(80, 650),
+                                    seconds_per_query=rng.uniform(0.01, 0.2))
+        data = dict(base[which])
+        data["run_id"] = f"{base[which]['run_id']}-r{i // len(combos)}"
+        _write(root, data)
 
 
 def main() -> None:
@@ -54,12 +90,21 @@ def main() -> None:
         started = time.perf_counter()
         generate(results, args.files)
         print(f"generated {args.files} result files in {time.perf_counter() - started:.1f} s")
-    print(f"cores: {os.cpu_count()}")
-    for attempt in ("first", "second"):
-        report = build_site(results, site)
+    print(f"cores: {os.cpu_count()} (affinity {len(os.sched_getaffinity(0))})")
+    sizes = [p.stat().st_size for p in results.rglob("*.json")]
+    print(f"result files: {len(sizes)}, mean {sum(sizes) / len(sizes) / 1e3:.0f} KB")
+    cache = work / "cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    for attempt in ("cold (no cache)", "warm (cache filled, nothing new)"):
+        report = build_site(results, site, cache_dir=cache)
         print(f"{attempt} build: {report.seconds:.2f} s for {report.num_files} files "
               f"({report.num_entries} entries, {len(report.refused)} refused); "
               f"index.html {report.index_bytes / 1e6:.3f} MB")
+    new = realistic(10**6, task="text-gen", model_id="org-new/just-arrived", mean_power_w=200.0)
+    added = _write(results, new)
+    report = build_site(results, site, cache_dir=cache)
+    print(f"rebuild after one new file: {report.seconds:.2f} s for {report.num_files} files")
+    added.unlink()
     total = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
     print(f"site: {sum(1 for p in site.rglob('*') if p.is_file())} files, {total / 1e6:.1f} MB")
     if args.keep is None:

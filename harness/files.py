@@ -18,6 +18,13 @@ import yaml
 from harness.errors import ConfigError, HarnessError, NotFoundError
 
 
+def umask() -> int:
+    """The process umask (reading it means setting it, so it is put back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes_atomic(path: Path, data: bytes, *, overwrite: bool = True) -> Path:
     """Write `data` to `path` through a temporary file in the same folder and a rename.
 
@@ -29,6 +36,7 @@ def write_bytes_atomic(path: Path, data: bytes, *, overwrite: bool = True) -> Pa
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, 0o666 & ~umask())  # mkstemp makes 0600; a published file must be readable as the umask says
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

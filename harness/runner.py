@@ -42,6 +42,8 @@ class RunRequest(SettingsRequest):
     """Everything `harness run` was asked for: the settings to resolve, the model, and where to write."""
 
     model: str
+    model_name: str | None = None
+    """A readable name for the model (`--model-id`); a local folder otherwise names itself from its config."""
     revision: str | None = None
     random_weights: bool = False
     trust_remote_code: bool = False
@@ -158,7 +160,7 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
     loaded = load_model(
         spec.kind, request.model, revision=request.revision, dtype=spec.dtype, device=request.device,
         random_weights=request.random_weights, trust_remote_code=request.trust_remote_code,
-        device_map=request.device_map,
+        device_map=request.device_map, name=request.model_name,
     )
     workload: Workload = WORKLOADS[spec.kind](loaded, spec)
     # `loaded.gpu_indices` are NVML indices already (matched by UUID through harness.energy).

@@ -11,6 +11,7 @@ Grouping never reads a path: task, hardware class, model, size class and workloa
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from collections import defaultdict
@@ -41,6 +42,9 @@ SIZE_CLASS_KINDS = frozenset({"text-gen"})
 
 TIMELINE_MAX_POINTS = 240
 """Points kept per GPU for the power timeline plot (the file may hold thousands)."""
+
+QUERY_SPEC_KEYS = ("max_input_tokens", "generation")
+"""The task spec keys that say what one query is (kept on each record; the rest of the spec is not shown)."""
 
 PARALLEL_MIN_FILES = 200
 """Below this many files, worker processes cost more than they save."""
@@ -98,6 +102,8 @@ class RunRecord:
     batch_size: int
     repeats: int
     preset: str | None
+    overrides_json: str
+    """The run's overrides as typed: shown on its model page, never used to group (`workload_key` does)."""
     workload_key: str
     """`harness.results.identity.result_workload_key`: equal exactly when two runs did the same work."""
     gpu_wh: Figure | None
@@ -114,6 +120,10 @@ class RunRecord:
     warnings: tuple[Note, ...]
     timelines: tuple[Timeline, ...]
     notes: tuple[str, ...]
+    model_name: str | None = None
+    """The result's readable model name, when it recorded one (a local folder's `--model-id`)."""
+    query_spec_json: str = "{}"
+    """The task spec's per-query settings (input limit, generation), for the site's "what a query is" line."""
 
     @property
     def status(self) -> Status:
@@ -280,6 +290,7 @@ def record_from_result(result: ResultFile, source: str, findings: Iterable = ())
         batch_size=result.settings.batch_size,
         repeats=result.settings.repeats,
         preset=result.settings.preset,
+        overrides_json=json.dumps(result.settings.overrides, sort_keys=True),
         workload_key=result_workload_key(result),
         gpu_wh=_figure(figures.gpu_energy_per_1k_queries_wh),
         gpu_above_idle_wh=_figure(figures.gpu_energy_above_idle_per_1k_queries_wh),
@@ -298,6 +309,9 @@ def record_from_result(result: ResultFile, source: str, findings: Iterable = ())
             for t in result.timelines
         ),
         notes=tuple(result.notes),
+        model_name=result.model.name,
+        query_spec_json=json.dumps({k: result.task.spec[k] for k in QUERY_SPEC_KEYS if k in result.task.spec},
+                                   sort_keys=True),
     )
 
 
@@ -341,21 +355,37 @@ def _load_chunk(paths: list[str], root: str) -> list[RunRecord | Refusal]:
     return [load_record(Path(p), Path(root)) for p in paths]
 
 
-def load_records(root: Path, *, workers: int | None = None) -> tuple[list[RunRecord], list[Refusal], int]:
+def load_records(root: Path, *, workers: int | None = None,
+                 cache_dir: Path | None = None) -> tuple[list[RunRecord], list[Refusal], int]:
     """Every result file under `root`: valid records, refusals (schema, checks, duplicate run ids), file count.
 
-    Files are checked in worker processes when there are many (validation dominates the build).
+    Files are checked in worker processes when there are many (validation dominates the build). With
+    `cache_dir`, files checked by an earlier build are not checked again (`leaderboard.cache`).
     """
+    from leaderboard.cache import SummaryCache
+
     root = Path(root)
     paths = [str(p) for p in iter_result_files(root)]
+    cache = SummaryCache(cache_dir) if cache_dir is not None else None
+    known, todo = cache.lookup(paths) if cache is not None else ({}, paths)
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers > 1 and len(paths) >= PARALLEL_MIN_FILES:
-        size = max(50, len(paths) // (workers * 4))
-        chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+    if workers > 1 and len(todo) >= PARALLEL_MIN_FILES:
+        size = max(50, len(todo) // (workers * 4))
+        chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            outcomes = [item for part in pool.map(_load_chunk, chunks, [str(root)] * len(chunks)) for item in part]
+            checked = [item for part in pool.map(_load_chunk, chunks, [str(root)] * len(chunks)) for item in part]
     else:
-        outcomes = _load_chunk(paths, str(root))
+        checked = _load_chunk(todo, str(root))
+    fresh = dict(zip(todo, checked))
+    if cache is not None:
+        for path, outcome in fresh.items():
+            cache.add(path, outcome)
+        cache.save()
+    prefix = f"{root}{os.sep}"
+    outcomes = [fresh[p] if p in fresh else
+                cache.get(known[p], p[len(prefix):].replace(os.sep, "/") if p.startswith(prefix) else
+                          _relative(Path(p), root))
+                for p in paths]
     records: list[RunRecord] = []
     refused: list[Refusal] = []
     first_source: dict[str, str] = {}
@@ -408,10 +438,10 @@ def build_board(records: Sequence[RunRecord], refused: Sequence[Refusal] = (), n
     return Board(tasks=tasks, models=models, refused=tuple(refused), num_files=num_files, num_runs=len(records))
 
 
-def aggregate(root: Path, *, workers: int | None = None) -> Board:
+def aggregate(root: Path, *, workers: int | None = None, cache_dir: Path | None = None) -> Board:
     """Load, validate and group every result file under `root` (a missing folder is an empty board)."""
     root = Path(root)
     if not root.exists():
         return build_board([], [], 0)
-    records, refused, num_files = load_records(root, workers=workers)
+    records, refused, num_files = load_records(root, workers=workers, cache_dir=cache_dir)
     return build_board(records, refused, num_files)

@@ -67,6 +67,9 @@ SMARTPHONE_CHARGE_WH = 19.0
 SMARTPHONE_CHARGE_SOURCE = ("US EPA, Greenhouse Gas Equivalencies Calculator, calculations and references, "
                             "'Number of smartphones charged' (0.019 kWh per full charge): "
                             "https://www.epa.gov/energy/greenhouse-gases-equivalencies-calculator-calculations-and-references")
+WEB_SEARCH_WH = 0.3
+WEB_SEARCH_SOURCE = ("Google's own 2009 estimate of the energy of one web search (0.0003 kWh), the figure most "
+                     "press articles quote: https://googleblog.blogspot.com/2009/01/powering-google-search.html")
 LED_BULB_W = 10.0
 """A 10 W LED bulb (about the light of a 60 W incandescent bulb): hours of light per Wh are Wh / 10."""
 

@@ -1,8 +1,9 @@
 """The energy label (260x364 SVG, like AI Energy Score's) and a small badge for READMEs and model cards.
 
 Both are rendered through the autoescaping Jinja2 environment, so a model id such as
-`<script>alert(1)</script>` is drawn as text. Long names are shortened on the drawing and kept whole in
-the SVG `<title>`.
+`<script>alert(1)</script>` is drawn as text. Long names wrap onto a second line (and only past that are
+shortened; the SVG `<title>` keeps them whole). A label shows stars only under a release: provisional stars
+move with every new result, so the site's labels and `harness label` both say "not rated" until one is cut.
 """
 
 from __future__ import annotations
@@ -15,12 +16,33 @@ from leaderboard.templating import render, sig, stars_text
 
 LABEL_WIDTH_PX = 260
 LABEL_HEIGHT_PX = 364
-STAR_COLORS = {5: "#1f883d", 4: "#4c9a2a", 3: "#b08800", 2: "#d4711d", 1: "#cf222e"}
-UNRATED_COLOR = "#6e7781"
+STAR_COLORS = {5: "#1a7f37", 4: "#3d7a1c", 3: "#7d5e00", 2: "#a3480a", 1: "#b3212b"}
+"""Badge backgrounds under white text; each has a WCAG AA contrast ratio of at least 4.5 (tested)."""
+UNRATED_COLOR = "#57606a"
+NAME_LINE_CHARS = 24
+NO_RELEASE_REASON = "not rated: no release cut yet"
+MEASURED_WITH = {
+    "gpu": "GPU energy measured with NVML",
+    "cpu": "no GPU measurement: CPU only",
+    "test-meter": "fake NVML meter: a test, not a measurement",
+}
 
 
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def wrap_name(text: str, width: int = NAME_LINE_CHARS, lines: int = 2) -> list[str]:
+    """Split a name into at most `lines` lines of `width` characters, preferring a break after / - _ or space."""
+    out = []
+    rest = text
+    while rest and len(out) < lines - 1 and len(rest) > width:
+        cut = max((rest.rfind(c, 0, width) for c in "/-_ ."), default=-1)
+        cut = cut + 1 if cut > width // 3 else width
+        out.append(rest[:cut])
+        rest = rest[cut:]
+    out.append(_short(rest, width))
+    return out
 
 
 @dataclass(frozen=True)
@@ -37,14 +59,20 @@ class LabelData:
     release_id: str
     reason: str
     harness_version: str
+    status: str = "gpu"
+    task_title: str = ""
 
     @property
-    def model_short(self) -> str:
-        return _short(self.model_id, 28)
+    def model_lines(self) -> list[str]:
+        return wrap_name(self.model_id)
 
     @property
     def task_short(self) -> str:
-        return _short(self.task_id, 30)
+        return _short(self.task_title or self.task_id, 30)
+
+    @property
+    def measured_with(self) -> str:
+        return MEASURED_WITH.get(self.status, MEASURED_WITH["cpu"])
 
     @property
     def hardware_short(self) -> str:
@@ -70,10 +98,19 @@ class LabelData:
 
 
 def label_data(entry: Entry, rating: Rating | None, unrated_reason: str = "") -> LabelData:
-    """The label of one entry under its rating (None: not rated, with `unrated_reason`)."""
+    """The label of one entry under its rating (None: not rated, with `unrated_reason`).
+
+    Provisional ratings are not drawn (see the module docstring).
+    """
+    from leaderboard.views import model_name, task_title
+
     run = entry.latest
+    if rating is not None and rating.release_id == "provisional":
+        rating = Rating(None, rating.release_id, rating.banding, None, NO_RELEASE_REASON)
     return LabelData(
-        model_id=run.model_id,
+        model_id=model_name(run.model_id, run.model_name),
+        status=run.status,
+        task_title=task_title(run.task_id, run.task_kind),
         task_id=run.task_id,
         hardware_class=run.hardware_class,
         size_class=run.size_class,
@@ -96,14 +133,21 @@ def _text_width_px(text: str) -> int:
 
 
 def render_badge(data: LabelData) -> str:
-    """A shields-style badge: `energy | ★★★★☆ 1.23 Wh/1k`."""
-    left = "energy"
+    """A shields-style badge that names its task: `text generation energy | ★★★★☆ 1.23 Wh/1k`."""
+    left = f"{_short(data.task_title or data.task_id, 28).lower()} energy"
     value = "—" if data.gpu_wh is None else f"{sig(data.gpu_wh)} Wh/1k"
     right = f"{value} · {data.reason or 'not rated'}" if data.stars is None else f"{stars_text(data.stars)} {value}"
     right = _short(right, 48)
     color = STAR_COLORS.get(data.stars, UNRATED_COLOR) if data.stars else UNRATED_COLOR
     return render("badge.svg.j2", d=data, left=left, right=right, left_w=_text_width_px(left),
-                  right_w=_text_width_px(right), color=color)
+                  right_w=_text_width_px(right), color=color, alt=alt_text(data))
+
+
+def alt_text(data: LabelData) -> str:
+    """The label or badge in words, for screen readers and `alt` attributes."""
+    rating = data.reason or "not rated" if data.stars is None else f"{data.stars} of 5 stars"
+    energy = "no GPU measurement" if data.gpu_wh is None else f"{sig(data.gpu_wh)} Wh of GPU energy per 1000 queries"
+    return f"{data.model_id}, {data.task_title or data.task_id}: {rating}, {energy}"
 
 
 def label_for_result(result, source: str, release) -> LabelData:
@@ -114,6 +158,6 @@ def label_for_result(result, source: str, release) -> LabelData:
     entry = group_entries([record_from_result(result, source)])[0]
     if entry.latest.status != "gpu":
         return label_data(entry, None, UNRATED_REASONS[entry.latest.status])
-    if release is None:
-        return label_data(entry, None, "not rated: no release cut yet")
+    if release is None:  # as the site draws it before the first release
+        return label_data(entry, Rating(None, "provisional", "linear", None, NO_RELEASE_REASON))
     return label_data(entry, rate_with_release([entry], release).get(entry.key))

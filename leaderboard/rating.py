@@ -5,9 +5,11 @@ and workload), the range of GPU energy per 1000 queries among the rated entries,
 highest, is cut into five bands; the lowest band gets 5 stars. `linear` bands have equal widths in Wh;
 `log` bands have equal widths in log(Wh), so one outlier cannot crowd every other model into one band.
 
-A value exactly on an edge gets the better band (more stars). All-equal values, or a single entry, get 5
-stars. Under a release, a value below the release's lowest edge gets 5 stars and one above its highest
-edge gets 1 star, so a result published between releases is rated without moving anyone's label.
+A value exactly on an edge gets the better band (more stars). Two guards keep a small gap from looking
+like a large one: a group needs `MIN_GROUP_SIZE` models to be rated, and the bands span at least
+`MIN_RANGE_RATIO` times the lowest value (a tight group's models then share the top bands).
+Under a release, a value below the release's lowest edge gets 5 stars and one above its highest edge gets
+1 star, so a result published between releases is rated without moving anyone's label.
 """
 
 from __future__ import annotations
@@ -35,26 +37,33 @@ UNRATED_REASONS = {
 }
 """Why an entry of each unrated status gets no stars (site tables and labels say the same)."""
 
+MIN_GROUP_SIZE = 3
+"""Fewer models than this in a group are shown unrated: with two, any gap at all would be 5 stars vs 1."""
+MIN_RANGE_RATIO = 2.0
+"""The bands span at least a factor of 2 above the group's lowest value, so in a tight group a gap under
+20 % never costs more than one star (with linear bands each band is then at least 20 % of the lowest value)."""
 RELEASES_DIR = Path(__file__).with_name("releases")
 RELEASE_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$"
 
 RULES = {
     "linear": "Within each rating group, the range of GPU energy per 1000 queries (lowest to highest) is cut "
               "into five bands of equal width in Wh; the lowest band gets 5 stars, the highest 1 star. A value "
-              "on an edge gets the better band.",
+              "on an edge gets the better band. The range spans at least twice the lowest value, and a group "
+              "needs at least three models to be rated.",
     "log": "Within each rating group, the range of GPU energy per 1000 queries (lowest to highest) is cut into "
            "five bands of equal width on a logarithmic scale; the lowest band gets 5 stars, the highest 1 star. "
-           "A value on an edge gets the better band.",
+           "A value on an edge gets the better band. The range spans at least twice the lowest value, and a "
+           "group needs at least three models to be rated.",
 }
 
 
 def band_edges(values_wh: Sequence[float], banding: str = "linear") -> tuple[float, ...]:
-    """The six edges (lowest value .. highest value) of the five bands, in Wh per 1000 queries."""
+    """The six edges (lowest value .. the larger of highest value and `MIN_RANGE_RATIO` x lowest), in Wh/1k."""
     if not values_wh:
         raise ValueError("no values to rate")
     if any(not math.isfinite(v) or v <= 0 for v in values_wh):
         raise ValueError("energies must be finite and positive")
-    low, high = min(values_wh), max(values_wh)
+    low, high = min(values_wh), max(max(values_wh), min(values_wh) * MIN_RANGE_RATIO)
     if banding == "linear":
         width = (high - low) / NUM_STARS
         inner = [low + i * width for i in range(1, NUM_STARS)]
@@ -143,10 +152,20 @@ def _groups(entries: Iterable[Entry]) -> dict[str, list[Entry]]:
     return groups
 
 
+def too_few_reason(count: int) -> str:
+    """Why a group with `count` models shows no stars."""
+    return (f"not rated: {count} model{'s' if count != 1 else ''} in this group, "
+            f"stars need at least {MIN_GROUP_SIZE}")
+
+
 def rate_live(entries: Iterable[Entry], banding: str = "linear", release_id: str = "provisional") -> dict:
     """Ratings computed from the entries themselves (no release cut yet): entry key -> `Rating`."""
     ratings = {}
     for members in _groups(entries).values():
+        if len(members) < MIN_GROUP_SIZE:
+            for entry in members:
+                ratings[entry.key] = Rating(None, release_id, banding, None, too_few_reason(len(members)))
+            continue
         edges = band_edges([e.latest.gpu_wh.mean for e in members], banding)
         for entry in members:
             ratings[entry.key] = Rating(stars_for(entry.latest.gpu_wh.mean, edges), release_id, banding, edges)
@@ -171,13 +190,15 @@ def rate_with_release(entries: Iterable[Entry], release: Release) -> dict:
 
 def cut_release(entries: Iterable[Entry], release_id: str, banding: str = "linear",
                 created_at: datetime | None = None) -> Release:
-    """Freeze the band edges of every rating group with at least one rated entry."""
+    """Freeze the band edges of every rating group with at least `MIN_GROUP_SIZE` rated entries."""
     if banding not in BANDINGS:
         raise ConfigError(f"unknown banding {banding!r} (choose from {', '.join(BANDINGS)})")
     if not re.match(RELEASE_ID_PATTERN, release_id):
         raise ConfigError(f"release id {release_id!r} must be letters, digits, '.', '_' or '-' (e.g. 2026-11)")
     groups = {}
     for group_key, members in sorted(_groups(entries).items()):
+        if len(members) < MIN_GROUP_SIZE:
+            continue
         edges = band_edges([e.latest.gpu_wh.mean for e in members], banding)
         first = members[0].latest
         groups[group_key] = ReleaseGroup(
@@ -189,7 +210,7 @@ def cut_release(entries: Iterable[Entry], release_id: str, banding: str = "linea
                    for e in sorted(members, key=lambda e: (e.latest.gpu_wh.mean, e.latest.model_id))],
         )
     if not groups:
-        raise HarnessError("no GPU-measured results to rate: a release needs at least one")
+        raise HarnessError(f"no rating group has {MIN_GROUP_SIZE} GPU-measured models yet: nothing to release")
     return Release(release_id=release_id, created_at=created_at or datetime.now(timezone.utc), banding=banding,
                    rule=RULES[banding], groups=groups)
 

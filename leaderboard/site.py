@@ -23,12 +23,14 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import ConfigError, HarnessError, NotFoundError
-from harness.files import slugify
+from harness.files import slugify, umask
 from leaderboard import carbon, plots
-from leaderboard.aggregate import Board, Entry, Refusal, RunRecord, aggregate
+from leaderboard.aggregate import SIZE_CLASS_LIMITS, Board, Entry, Refusal, RunRecord, aggregate
 from leaderboard.label import label_data, render_badge, render_label
 from leaderboard.rating import (
     BANDINGS,
+    MIN_GROUP_SIZE,
+    MIN_RANGE_RATIO,
     RELEASES_DIR,
     RULES,
     UNRATED_REASONS,
@@ -38,13 +40,42 @@ from leaderboard.rating import (
     list_releases,
     rate,
 )
-from leaderboard.templating import render
+from leaderboard.templating import params, render, sig
+from leaderboard.views import (
+    REFERENCE_GPU,
+    describe_query,
+    everyday,
+    is_reference,
+    model_name,
+    per_query,
+    settings_words,
+    summarise,
+    task_order,
+    task_title,
+)
 
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).with_name("static")
 SITE_MARKER = ".leaderboard-site"
 """A file every built site holds; `--out` is only ever replaced when it holds it (or is empty)."""
+
+DOT_PLOT_MAX_ROWS = 40
+"""The energy dot plot shows the most efficient rows; the tables below list every one."""
+
+
+def _size_class_words() -> dict[str, str]:
+    """`A: up to 20B parameters`, ... from the size class limits themselves."""
+    words, lower = {}, None
+    for name, limit in SIZE_CLASS_LIMITS:
+        top = params(int(limit))
+        words[name] = f"up to {top}" if lower is None else f"{params(int(lower))} to {top}"
+        lower = limit
+    words["C"] = f"over {params(int(lower))}"
+    return {k: f"{v} parameters" for k, v in words.items()}
+
+
+SIZE_CLASS_WORDS = _size_class_words()
 
 @dataclass(frozen=True)
 class BuildReport:
@@ -81,6 +112,14 @@ class Row:
     def stars(self) -> int | None:
         return self.rating.stars if self.rating else None
 
+    @property
+    def name(self) -> str:
+        return model_name(self.run.model_id, self.run.model_name)
+
+    @property
+    def wh_per_query(self) -> float | None:
+        return per_query(self.run.gpu_wh.mean) if self.run.gpu_wh else None
+
 
 def model_slugs(model_ids: Sequence[str]) -> dict[str, str]:
     """A page name per model id; ids that slug alike get a short hash of the exact id."""
@@ -105,6 +144,8 @@ def _row_json(row: Row) -> dict:
     run = row.run
     return {
         "model_id": run.model_id,
+        "model_name": row.name,
+        "gpu_energy_per_query_wh": row.wh_per_query,
         "num_parameters": run.num_parameters,
         "task_id": run.task_id,
         "task_version": run.task_version,
@@ -225,10 +266,105 @@ def build_rows(board: Board, ratings: dict, slugs: dict[str, str], grid: carbon.
     return rows
 
 
+@dataclass(frozen=True)
+class GroupView:
+    """One rating group as one table: its rows (most efficient first), title and star legend."""
+
+    key: str
+    table_id: str
+    title: str
+    reference: bool
+    rows: list[Row]
+    legend: list[tuple[int, str]]
+    reason: str
+
+
+def _legend(edges: Sequence[float] | None) -> list[tuple[int, str]]:
+    """(stars, range in Wh per 1000 queries) for each band, best first."""
+    if not edges:
+        return []
+    inner = edges[1:-1]
+    bands = [(5, f"up to {sig(inner[0])}")]
+    bands += [(4 - i, f"{sig(low)} to {sig(high)}") for i, (low, high) in enumerate(zip(inner, inner[1:]))]
+    bands.append((1, f"above {sig(inner[-1])}"))
+    return bands
+
+
+def _group_title(run: RunRecord) -> str:
+    parts = []
+    if run.size_class:
+        parts.append(f"Size class {run.size_class} ({SIZE_CLASS_WORDS[run.size_class]})")
+    # The group is one workload (harness.results.identity): its title says what the work is, never how one
+    # run's settings happened to be typed.
+    parts += [run.hardware_class, f"task v{run.task_version}", f"{run.num_queries} queries",
+              f"batch size {run.batch_size}", run.dtype]
+    return " · ".join(parts)
+
+
+def group_views(task_slug: str, rated_rows: Sequence[Row]) -> list[GroupView]:
+    """One view per rating group: reference hardware first, then size class, hardware and workload."""
+    by_group: dict[str, list[Row]] = defaultdict(list)
+    for row in rated_rows:
+        by_group[row.entry.rating_group].append(row)
+    views = []
+    for key, members in by_group.items():
+        first = members[0]
+        rating = first.rating
+        views.append(GroupView(
+            key=key, table_id="", title=_group_title(first.run), reference=is_reference(first.run.hardware_class),
+            rows=members, legend=_legend(rating.edges_wh if rating else None),
+            reason=(rating.reason if rating and rating.stars is None else "")))
+    views.sort(key=lambda v: (not v.reference, v.rows[0].run.size_class or "", v.rows[0].run.hardware_class,
+                              v.key))
+    return [GroupView(**{**v.__dict__, "table_id": f"tbl-{task_slug}-{i + 1}"}) for i, v in enumerate(views)]
+
+
+def _task_view(task, task_rows: list[Row]) -> dict:
+    task_slug = slugify(task.task_id)
+    rated = [r for r in task_rows if r.run.status == "gpu"]
+    reference = [r for r in rated if is_reference(r.run.hardware_class)]
+    sample = (rated or task_rows)[0].run
+    hardware = sorted({r.run.hardware_class for r in task_rows})
+    return {
+        "id": task.task_id, "slug": task_slug, "kind": task.task_kind,
+        "title": task_title(task.task_id, task.task_kind),
+        "query": describe_query(task.task_kind, json.loads(sample.query_spec_json), sample.batch_size),
+        "summary": summarise(reference or rated), "groups": group_views(task_slug, rated), "rated": rated,
+        "unrated": [r for r in task_rows if r.run.status != "gpu"], "hardware": hardware,
+    }
+
+
+def _chart_rows(view: dict) -> list[Row]:
+    """What the charts plot: the reference-hardware rows (all rows when the task has none)."""
+    return [r for r in view["rated"] if is_reference(r.run.hardware_class)] or view["rated"]
+
+
+def _task_plots(view: dict) -> dict[str, str]:
+    """The task's charts as SVG files, drawn from `_chart_rows`."""
+    rows = view["chart_rows"]
+    series = {r.run.hardware_class for r in rows}
+    tag = (lambda r: r.run.hardware_class) if len(series) > 1 else (lambda r: "")
+    title = view["title"]
+    best = sorted(rows, key=lambda r: r.run.gpu_wh.mean)[:DOT_PLOT_MAX_ROWS]
+    dots = [plots.Dot(r.name, per_query(r.run.gpu_wh.mean), per_query(r.run.gpu_wh.ci95_low),
+                      per_query(r.run.gpu_wh.ci95_high), tag(r)) for r in best]
+    latency = [plots.Point(r.name, r.run.latency_p50_s.mean, per_query(r.run.gpu_wh.mean), tag(r), r.run.model_id)
+               for r in rows]
+    size = [plots.Point(r.name, r.run.num_parameters, per_query(r.run.gpu_wh.mean), tag(r)) for r in rows]
+    return {
+        "energy": plots.energy_dots_svg(dots, f"{title}: GPU energy per query", "GPU Wh per query (linear scale)"),
+        "latency": plots.energy_vs_latency_svg(latency, f"{title}: energy vs latency per query"),
+        "params": plots.energy_vs_params_svg(size, f"{title}: energy vs parameters"),
+    }
+
+
 def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = None, banding: str | None = None,
                grid: str = carbon.DEFAULT_GRID, pue: str | float = 1.0, releases_dir: Path = RELEASES_DIR,
-               workers: int | None = None) -> BuildReport:
-    """Build the whole site from `results_dir` into `out_dir`; see the module docstring for the guarantees."""
+               workers: int | None = None, cache_dir: Path | None = None) -> BuildReport:
+    """Build the whole site from `results_dir` into `out_dir`; see the module docstring for the guarantees.
+
+    `cache_dir` keeps checked summaries between builds (`leaderboard.cache`); None checks every file.
+    """
     started = time.perf_counter()
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     if not results_dir.exists():
@@ -238,7 +374,7 @@ def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = Non
     release, banding = resolve_options(release_id, banding, releases_dir)
     _check_out_dir(out_dir)
 
-    board = aggregate(results_dir, workers=workers)
+    board = aggregate(results_dir, workers=workers, cache_dir=cache_dir)
     all_entries = [e for task in board.tasks.values() for e in task.rated]
     ratings = rate(all_entries, release, banding)
     slugs = model_slugs(list(board.models))
@@ -254,40 +390,38 @@ def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = Non
         "grid": grid_info, "pue": pue_value, "harness_version": __version__, "as_of": as_of,
         "grids": list(carbon.GRID_INTENSITIES.values()), "pue_presets": list(carbon.PUE_PRESETS.values()),
         "smartphone_wh": carbon.SMARTPHONE_CHARGE_WH, "smartphone_source": carbon.SMARTPHONE_CHARGE_SOURCE,
-        "led_w": carbon.LED_BULB_W, "refused": board.refused,
+        "search_wh": carbon.WEB_SEARCH_WH, "search_source": carbon.WEB_SEARCH_SOURCE,
+        "led_w": carbon.LED_BULB_W, "refused": board.refused, "min_group_size": MIN_GROUP_SIZE,
+        "min_range_ratio": MIN_RANGE_RATIO, "size_class_words": SIZE_CLASS_WORDS, "reference_gpu": REFERENCE_GPU,
     }
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-", dir=out_dir.parent))
     try:
+        tmp.chmod(0o777 & ~umask())  # mkdtemp makes it 0700: a web server as another user must read it
         writer = _Writer(tmp)
         writer.text(SITE_MARKER, "Built by `harness leaderboard build`; this folder is replaced by the next build.\n")
         for name in ("site.css", "site.js"):
             writer.text(f"static/{name}", (STATIC_DIR / name).read_text(encoding="utf-8"))
         tasks_view = []
-        for task_id, task in board.tasks.items():
-            task_slug = slugify(task_id)
+        ordered = sorted(board.tasks.values(), key=lambda t: task_order(t.task_id, t.task_kind))
+        for task in ordered:
             # Most efficient first: the order a visitor expects before sorting anything themselves.
-            task_rows = sorted(rows[task_id], key=lambda r: (r.run.status != "gpu",
-                                                             r.run.gpu_wh.mean if r.run.gpu_wh else 0.0,
-                                                             r.run.model_id))
-            rated_rows = [r for r in task_rows if r.run.status == "gpu"]
-            series = {r.run.hardware_class for r in rated_rows}
-            bars = [plots.Bar(r.run.model_id, r.run.gpu_wh.mean, r.run.gpu_wh.ci95_low, r.run.gpu_wh.ci95_high,
-                              r.run.hardware_class if len(series) > 1 else "") for r in rated_rows]
-            points = [plots.Point(r.run.model_id, r.run.num_parameters, r.run.gpu_wh.mean,
-                                  r.run.hardware_class if len(series) > 1 else "") for r in rated_rows]
-            writer.text(f"plots/{task_slug}-energy.svg",
-                        plots.energy_bars_svg(bars, f"{task_id}: GPU energy per 1000 queries"))
-            writer.text(f"plots/{task_slug}-params.svg",
-                        plots.energy_vs_params_svg(points, f"{task_id}: energy vs parameters"))
-            writer.text(f"data/tasks/{task_slug}.json", _dump({
-                "task_id": task_id, "task_kind": task.task_kind, "release": release_label, "banding": banding,
+            task_rows = sorted(rows[task.task_id], key=lambda r: (r.run.status != "gpu",
+                                                                  r.run.gpu_wh.mean if r.run.gpu_wh else 0.0,
+                                                                  r.run.model_id))
+            view = _task_view(task, task_rows)
+            view["chart_rows"] = _chart_rows(view)
+            view["chart_hw"] = len({r.run.hardware_class for r in view["chart_rows"]})
+            view["plots"] = _task_plots(view)
+            for kind, svg in view["plots"].items():
+                writer.text(f"plots/{view['slug']}-{kind}.svg", svg)
+            writer.text(f"data/tasks/{view['slug']}.json", _dump({
+                "task_id": task.task_id, "task_kind": task.task_kind, "task_title": view["title"],
+                "query": view["query"], "release": release_label, "banding": banding,
                 "grid": grid_info.code, "pue": pue_value, "entries": [_row_json(r) for r in task_rows]}))
-            writer.text(f"data/{task_slug}.csv", _csv(task_rows))
-            hardware = sorted({r.run.hardware_class for r in task_rows})
-            tasks_view.append({"id": task_id, "slug": task_slug, "kind": task.task_kind, "rated": rated_rows,
-                               "unrated": [r for r in task_rows if r.run.status != "gpu"], "hardware": hardware})
+            writer.text(f"data/{view['slug']}.csv", _csv(task_rows))
+            tasks_view.append(view)
         index_bytes = writer.text("index.html", render("index.html", tasks=tasks_view, root="", page="index",
                                                        **context))
         for model_id, model_rows in rows_by_model.items():
@@ -301,9 +435,12 @@ def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = Non
                                    f"Power timeline · run {row.run.run_id}")
                 for row in model_rows
             ]
+            model_rows = sorted(model_rows, key=lambda r: task_order(r.run.task_id, r.run.task_kind))
             writer.text(f"models/{slug}.html", render(
-                "model.html", model_id=model_id, rows=model_rows, timelines=timelines,
-                num_parameters=model_rows[0].run.num_parameters, root="../", page="model", **context))
+                "model.html", model_id=model_id, model_name=model_rows[0].name, rows=model_rows,
+                timelines=timelines, num_parameters=model_rows[0].run.num_parameters, root="../", page="model",
+                task_title=task_title, everyday=everyday, settings_words=settings_words,
+                **context))
         writer.text("methodology.html", render("methodology.html", root="", page="methodology", **context))
         writer.text("releases.html", render("releases.html", releases=list(reversed(list_releases(releases_dir))),
                                             root="", page="releases", **context))

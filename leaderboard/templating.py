@@ -27,6 +27,11 @@ def sig(value: float | None, digits: int = 3) -> str:
     return f"{value:,.{decimals}f}"
 
 
+def num(value: float) -> str:
+    """A number for a `data-v` sort key: 6 significant digits are plenty to order by, and keep pages small."""
+    return format(value, ".6g")
+
+
 def params(num_parameters: int) -> str:
     """Parameter count in words: 1.2B, 350M, 7.0K."""
     for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
@@ -57,7 +62,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(sig=sig, params=params, day=day, minute=minute, stars_text=stars_text)
+    env.filters.update(num=num, sig=sig, params=params, day=day, minute=minute, stars_text=stars_text)
     return env
 
 

@@ -1,7 +1,8 @@
 """`harness demo`: the whole pipeline on a laptop, in a minute, with no downloads.
 
 Builds tiny random-weight models of real architectures (one per task kind) from configs, runs every task
-on them with the `demo` preset, writes real result files and prints their headlines. The numbers are
+on them with the `demo` preset, writes real result files, prints their headlines and builds the leaderboard
+of them (printing its `file://` address, so the first command ends on the site). The numbers are
 those of tiny models on this machine: they show the method, not any model's cost.
 """
 
@@ -26,6 +27,7 @@ def demo(
     device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
     models_dir: Path = typer.Option(None, help="Where the tiny models are built (default: a user cache folder)."),
     results_dir: Path = typer.Option(Path("demo-results"), help="Where the demo's result files are written."),
+    site_dir: Path = typer.Option(Path("demo-site"), help="Where the leaderboard of the demo's results is built."),
     preset: str = typer.Option("demo", help="Run preset (configs/presets)."),
 ) -> None:
     """Build tiny models and run every task on them: a quick, offline tour of the harness."""
@@ -41,8 +43,8 @@ def demo(
     for kind in DEMO_KINDS:
         console.print(f"[bold]{kind}[/bold]: building the tiny model and running the workload")
         model_path = build_demo_model(kind, models_dir / kind)
-        result, path = execute(RunRequest(task=kind, model=str(model_path), device=device, preset=preset,
-                                          results_dir=results_dir))
+        result, path = execute(RunRequest(task=kind, model=str(model_path), model_name=f"demo/tiny-random-{kind}",
+                                          device=device, preset=preset, results_dir=results_dir))
         cpu = format_estimate(result.figures.cpu_energy_per_1k_queries_wh, "Wh")
         if result.figures.cpu_energy_estimated:
             cpu += " (estimated)"
@@ -53,6 +55,10 @@ def demo(
     out.print(table)
     for path in written:
         out.print(f"result: {path}", soft_wrap=True)
+    from leaderboard.site import build_site
+
+    report = build_site(results_dir, site_dir)
+    out.print(f"leaderboard of these results: {(report.out_dir / 'index.html').resolve().as_uri()}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

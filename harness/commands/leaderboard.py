@@ -25,13 +25,15 @@ def register(app: typer.Typer) -> None:
         pue: str = typer.Option("1.0", "--pue", help="PUE (1.0-3.0) or preset: measured, hyperscale, "
                                                     "industry-average."),
         releases_dir: Path | None = typer.Option(None, "--releases-dir", help="Folder of release files."),
+        cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Keep checked summaries here so a "
+                                              "rebuild checks only new or changed files."),
     ) -> None:
         """Turn every result file into a static site (works from file:// and any static host)."""
         from leaderboard.rating import RELEASES_DIR
         from leaderboard.site import build_site
 
         report = build_site(results_dir, out, release_id=release, banding=banding, grid=grid, pue=pue,
-                            releases_dir=releases_dir or RELEASES_DIR)
+                            releases_dir=releases_dir or RELEASES_DIR, cache_dir=cache_dir)
         for refusal in report.refused:
             typer.echo(f"refused {refusal.source}: {refusal.reason}", err=True)
         typer.echo(f"built {report.out_dir}: {report.num_runs} runs from {report.num_files} files, "

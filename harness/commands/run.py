@@ -66,6 +66,8 @@ def parse_gpu_list(text: str | None) -> list[int] | None:
 def run(
     task: str = typer.Option(..., "--task", "-t", help="Task id or alias (see `harness tasks`), or a task YAML file."),
     model: str = typer.Option(..., "--model", "-m", help="Hugging Face hub id or local model directory."),
+    model_id: str | None = typer.Option(None, "--model-id", help="Name shown for a local model (default: "
+                                        "its config's hub id, else the folder name)."),
     device: str = typer.Option("cuda", help="cuda, cuda:N or cpu."),
     dtype: str | None = typer.Option(None, help="float32, float16 or bfloat16 (default: the task's)."),
     num_queries: int | None = typer.Option(None, help="Queries per repetition (default: the task's, 1000)."),
@@ -90,9 +92,9 @@ def run(
     from harness.runner import RunRequest, execute  # imports torch: only when a run is asked for
 
     request = RunRequest(
-        task=task, model=model, device=device, dtype=dtype, num_queries=num_queries, batch_size=batch_size,
-        repeats=repeats, warmup_queries=warmup_queries, idle_seconds=idle_seconds, sample_hz=sample_hz,
-        revision=revision, random_weights=random_weights, trust_remote_code=trust_remote_code,
+        task=task, model=model, model_name=model_id, device=device, dtype=dtype, num_queries=num_queries,
+        batch_size=batch_size, repeats=repeats, warmup_queries=warmup_queries, idle_seconds=idle_seconds,
+        sample_hz=sample_hz, revision=revision, random_weights=random_weights, trust_remote_code=trust_remote_code,
         device_map=device_map, measure_gpus=parse_gpu_list(measure_gpus), preset=preset,
         overrides=parse_assignments(set_), strict=strict, results_dir=results_dir, output=output,
     )

@@ -107,6 +107,8 @@ class ModelInfo(StrictModel):
     """The model as loaded: id (hub id or local path), revision, dtype and size."""
 
     id: str
+    name: str | None = None
+    """A readable name for a local folder (`--model-id`, or its config's hub id); None: `id` is readable."""
     revision: str | None = None
     dtype: str
     num_parameters: int = Field(ge=0)

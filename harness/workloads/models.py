@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import json
 import logging
 import os
 import re
@@ -89,8 +90,12 @@ def load_model(
     random_weights: bool = False,
     trust_remote_code: bool = False,
     device_map: str | dict | None = None,
+    name: str | None = None,
 ) -> LoadedModel:
     """Load `model_id` (hub id or local folder) for task `kind` on `device`, or spread it with `device_map`.
+
+    `name` is a readable name for the result (`--model-id`); without one a local folder is named by the hub
+    id its saved config keeps, so a result never shows a machine path as the model's name.
 
     `dtype` is float32, float16, bfloat16 or auto (the checkpoint's own). `device_map` (e.g. "auto") places the
     model over several GPUs with accelerate; the meter then sums energy over all of them.
@@ -120,6 +125,9 @@ def load_model(
                 f"(bfloat16/float16), a GPU with more memory, or --device-map auto to spread it over several GPUs"
             ) from None
         raise
+    name = name or local_model_name(model_id)
+    if name:
+        loaded.info["name"] = name
     logger.info("loaded %s (%s, %d parameters) on %s", model_id, loaded.info["architecture"],
                 loaded.info["num_parameters"], loaded.device)
     return loaded
@@ -161,6 +169,24 @@ def _looks_like_path(model_id: str) -> bool:
         or model_id.count("/") > 1
         or os.path.isabs(model_id)
     )
+
+
+def local_model_name(model_id: str) -> str | None:
+    """A local folder's hub id from its saved config (`_name_or_path`), else None (and None for hub ids).
+
+    `save_pretrained` after loading from the hub keeps the hub id there; a folder path is never a name.
+    """
+    folder = Path(model_id).expanduser()
+    if not folder.is_dir():
+        return None
+    for filename in ("config.json", "model_index.json"):
+        try:
+            name = json.loads((folder / filename).read_text(encoding="utf-8")).get("_name_or_path")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(name, str) and name and not _looks_like_path(name) and not Path(name).is_absolute():
+            return name
+    return None
 
 
 def _check_local_path(model_id: str) -> None:

@@ -1,52 +1,68 @@
 // Sorting and filtering of the leaderboard tables; no library, works from file://.
+// Headers are buttons (keyboard: Tab, then Enter or Space); the sorted header carries aria-sort.
 (function () {
   "use strict";
-  function cellValue(row, index, numeric) {
+  function cellKey(row, index, numeric) {
     var cell = row.cells[index];
-    if (!cell) { return numeric ? -Infinity : ""; }
+    if (!cell) { return numeric ? [-Infinity, -Infinity] : [""]; }
     if (numeric) {
       var v = parseFloat(cell.getAttribute("data-v"));
-      return isNaN(v) ? -Infinity : v;
+      var v2 = parseFloat(cell.getAttribute("data-v2"));
+      return [isNaN(v) ? -Infinity : v, isNaN(v2) ? 0 : v2];
     }
-    return cell.textContent.trim().toLowerCase();
+    return [cell.textContent.trim().toLowerCase()];
   }
-  function sortTable(table, th) {
+  function compare(x, y) {
+    for (var i = 0; i < x.length; i++) {
+      if (x[i] < y[i]) { return -1; }
+      if (x[i] > y[i]) { return 1; }
+    }
+    return 0;
+  }
+  function sortTable(table, button) {
+    var th = button.closest("th");
     var index = Array.prototype.indexOf.call(th.parentNode.cells, th);
-    var numeric = th.getAttribute("data-type") === "num";
-    var ascending = th.getAttribute("aria-sort") !== "ascending";
+    var numeric = button.getAttribute("data-type") === "num";
+    var current = th.getAttribute("aria-sort");
+    var ascending = current ? current !== "ascending" : button.getAttribute("data-first") !== "desc";
     Array.prototype.forEach.call(th.parentNode.cells, function (other) { other.removeAttribute("aria-sort"); });
     th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
     var body = table.tBodies[0];
     var rows = Array.prototype.slice.call(body.rows);
     rows.sort(function (a, b) {
-      var x = cellValue(a, index, numeric), y = cellValue(b, index, numeric);
-      var order = x < y ? -1 : x > y ? 1 : 0;
-      return ascending ? order : -order;
+      var order = compare(cellKey(a, index, numeric), cellKey(b, index, numeric));
+      if (order !== 0) { return ascending ? order : -order; }
+      // Ties (same stars, same date) keep the most efficient first (the second column), whichever the direction.
+      return compare(cellKey(a, 1, true), cellKey(b, 1, true));
     });
     var fragment = document.createDocumentFragment();
     rows.forEach(function (row) { fragment.appendChild(row); });
     body.appendChild(fragment);
   }
-  function applyFilters(tableId) {
-    var table = document.getElementById(tableId);
-    if (!table) { return; }
-    var text = document.querySelector('input.filter[data-table="' + tableId + '"]');
-    var hw = document.querySelector('select.hw[data-table="' + tableId + '"]');
-    var needle = text ? text.value.trim().toLowerCase() : "";
-    var hardware = hw ? hw.value : "";
-    Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
-      var show = (!needle || row.textContent.toLowerCase().indexOf(needle) !== -1) &&
-        (!hardware || row.getAttribute("data-hw") === hardware);
-      row.hidden = !show;
+  function applyFilter(input) {
+    var section = document.getElementById(input.getAttribute("data-section"));
+    if (!section) { return; }
+    var needle = input.value.trim().toLowerCase();
+    section.querySelectorAll("table.board").forEach(function (table) {
+      var shown = 0;
+      Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+        var name = row.cells[0] ? row.cells[0].textContent.toLowerCase() : "";
+        var show = !needle || name.indexOf(needle) !== -1;
+        row.hidden = !show;
+        if (show) { shown += 1; }
+      });
+      var wrapper = table.closest(".scroll") || table;
+      var message = wrapper.nextElementSibling;
+      if (message && message.classList.contains("no-match")) { message.hidden = shown > 0; }
     });
   }
   document.querySelectorAll("table.sortable").forEach(function (table) {
     table.tHead.addEventListener("click", function (event) {
-      var th = event.target.closest("th[data-type]");
-      if (th) { sortTable(table, th); }
+      var button = event.target.closest("button.sort");
+      if (button) { sortTable(table, button); }
     });
   });
-  document.querySelectorAll("input.filter, select.hw").forEach(function (control) {
-    control.addEventListener("input", function () { applyFilters(control.getAttribute("data-table")); });
+  document.querySelectorAll("input.filter").forEach(function (input) {
+    input.addEventListener("input", function () { applyFilter(input); });
   });
 }());

@@ -121,3 +121,62 @@ def test_negative_figures_the_pages_show_are_refused(add_result, results_dir):
     board = aggregate(results_dir)
     assert board.tasks == {}
     assert "latency_p50_s" in board.refused[0].reason
+
+
+def _summary(board):
+    """What a cached board must reproduce: every record's fields, timelines as plain numbers."""
+    import dataclasses
+
+    return sorted((e.key, dataclasses.replace(e.latest, timelines=()),
+                   [(t.gpu_index, tuple(t.t_s), tuple(t.power_w)) for t in e.latest.timelines])
+                  for task in board.tasks.values() for e in (*task.rated, *task.unrated))
+
+
+def test_the_summary_cache_checks_only_new_or_changed_files(add_result, results_dir, tmp_path, monkeypatch):
+    from leaderboard import aggregate as module
+
+    cache = tmp_path / "cache"
+    for i in range(3):
+        add_result(model_id=f"org/m{i}", task="image-gen")
+    first = aggregate(results_dir, workers=1, cache_dir=cache)
+    checked = []
+    real = module.load_record
+    monkeypatch.setattr(module, "load_record", lambda path, root: checked.append(path.name) or real(path, root))
+    again = aggregate(results_dir, workers=1, cache_dir=cache)
+    assert checked == []  # nothing new: every summary comes from the cache
+    assert _summary(again) == _summary(first)
+    _, new = add_result(model_id="org/new", task="image-gen")
+    _, changed = add_result(model_id="org/changed", task="image-gen")
+    aggregate(results_dir, workers=1, cache_dir=cache)
+    assert sorted(checked) == sorted([new.name, changed.name])
+    checked.clear()
+    edit_result(changed, lambda d: d["figures"]["latency_p50_s"].update(mean=-1.0))
+    board = aggregate(results_dir, workers=1, cache_dir=cache)
+    assert checked == [changed.name]  # an edited file is checked again, and now refused
+    assert [r.source for r in board.refused] == [changed.relative_to(results_dir).as_posix()]
+    copy = results_dir / "copy" / "same-bytes.json"
+    copy.parent.mkdir()
+    copy.write_bytes(new.read_bytes())
+    checked.clear()
+    board = aggregate(results_dir, workers=1, cache_dir=cache)
+    assert checked == []  # the same bytes at another path reuse the summary, under their own path
+    kept = {e.latest.source for t in board.tasks.values() for e in t.rated}
+    assert "copy/same-bytes.json" in kept  # first in path order, so kept; the original is the duplicate
+    assert any(r.source == new.relative_to(results_dir).as_posix() and "duplicate run id" in r.reason
+               for r in board.refused)
+    (cache / "summaries.pickle").write_bytes(b"not a pickle")
+    assert _summary(aggregate(results_dir, workers=1, cache_dir=cache)) == _summary(board)
+
+
+def test_the_cache_starts_afresh_when_the_checking_code_changes(add_result, results_dir, tmp_path, monkeypatch):
+    from leaderboard import aggregate as module
+    from leaderboard import cache as cache_module
+
+    add_result(model_id="org/a")
+    aggregate(results_dir, workers=1, cache_dir=tmp_path / "cache")
+    checked = []
+    real = module.load_record
+    monkeypatch.setattr(module, "load_record", lambda path, root: checked.append(path.name) or real(path, root))
+    monkeypatch.setattr(cache_module, "code_fingerprint", lambda: "other code")
+    aggregate(results_dir, workers=1, cache_dir=tmp_path / "cache")
+    assert len(checked) == 1

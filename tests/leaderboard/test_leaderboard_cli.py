@@ -14,17 +14,20 @@ def harness(*args, cwd):
 def test_build_release_and_label_from_the_command_line(add_result, results_dir, tmp_path):
     _, a_path = add_result(model_id="org/a", task="image-gen", mean_power_w=100.0)
     add_result(model_id="org/b", task="image-gen", mean_power_w=600.0)
+    add_result(model_id="org/c", task="image-gen", mean_power_w=300.0)
     releases = tmp_path / "releases"
 
     done = harness("leaderboard", "build", results_dir, "--out", tmp_path / "site", "--releases-dir", releases,
                    "--grid", "PL", "--pue", "hyperscale", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "2 runs from 2 files" in done.stdout and "provisional" in done.stdout
+    assert "3 runs from 3 files" in done.stdout and "provisional" in done.stdout
 
     done = harness("label", a_path, "--out", tmp_path / "a.svg", "--releases-dir", releases, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "no release cut yet" in done.stdout
     assert "not rated" in (tmp_path / "a.svg").read_text()
+    site_label = next((tmp_path / "site" / "labels" / "org__a").glob("*[!e].svg"))
+    assert site_label.read_text() == (tmp_path / "a.svg").read_text()  # the site and `harness label` agree
 
     done = harness("leaderboard", "release", "2026-11", results_dir, "--releases-dir", releases, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -33,6 +36,11 @@ def test_build_release_and_label_from_the_command_line(add_result, results_dir, 
 
     done = harness("label", a_path, "--out", tmp_path / "a.svg", "--releases-dir", releases, cwd=tmp_path)
     assert done.returncode == 0 and "5 stars; release 2026-11" in done.stdout
+    done = harness("leaderboard", "build", results_dir, "--out", tmp_path / "site", "--releases-dir", releases,
+                   "--cache-dir", tmp_path / "cache", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "cache" / "summaries.pickle").is_file()
+    assert site_label.read_text() == (tmp_path / "a.svg").read_text()  # and still agree under the release
     label = ET.parse(tmp_path / "a.svg").getroot()
     assert label.get("width") == "260" and label.get("height") == "364"
     done = harness("label", a_path, "--badge", "--releases-dir", releases, cwd=tmp_path)

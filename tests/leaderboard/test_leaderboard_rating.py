@@ -104,14 +104,14 @@ def test_a_release_freezes_labels_until_the_next_one(tmp_path):
 
 
 def test_groups_unknown_to_the_release_wait_for_the_next_release(tmp_path):
-    release = cut_release(_entries([100.0, 300.0]), "r1")
+    release = cut_release(_entries([100.0, 300.0, 600.0]), "r1")
     other = _entries([100.0], task="text-gen", start_seed=10)
     rating = rate_with_release(other, release)[other[0].key]
     assert rating.stars is None and "next release" in rating.reason
 
 
 def test_releases_are_never_overwritten_and_are_listed_oldest_first(tmp_path):
-    entries = _entries([100.0, 300.0])
+    entries = _entries([100.0, 300.0, 600.0])
     write_release(cut_release(entries, "b", created_at=datetime(2026, 1, 1, tzinfo=timezone.utc)), tmp_path)
     write_release(cut_release(entries, "a", created_at=datetime(2026, 2, 1, tzinfo=timezone.utc)), tmp_path)
     with pytest.raises(HarnessError, match="refusing to overwrite"):
@@ -124,8 +124,10 @@ def test_releases_are_never_overwritten_and_are_listed_oldest_first(tmp_path):
 
 
 def test_release_needs_rated_results_and_a_clean_id():
-    with pytest.raises(HarnessError, match="at least one"):
+    with pytest.raises(HarnessError, match="nothing to release"):
         cut_release([], "r1")
+    with pytest.raises(HarnessError, match="nothing to release"):
+        cut_release(_entries([100.0, 300.0]), "r1")  # two models: too few to rate
     with pytest.raises(ConfigError):
         cut_release(_entries([100.0]), "../evil")
     with pytest.raises(ConfigError):
@@ -136,3 +138,14 @@ def test_a_corrupt_release_file_is_one_clear_error(tmp_path):
     (tmp_path / "bad.json").write_text('{"release_id": "bad"}')
     with pytest.raises(ConfigError, match="is invalid"):
         list_releases(tmp_path)
+
+
+def test_two_models_are_too_few_for_stars_and_a_small_gap_costs_at_most_one_star():
+    pair = _entries([100.0, 115.0])
+    assert {r.stars for r in rate_live(pair).values()} == {None}
+    assert all("at least 3" in r.reason for r in rate_live(pair).values())
+    close = _entries([100.0, 108.0, 115.0])  # a 15 % spread: the bands span twice the lowest, so all share 5
+    assert sorted(r.stars for r in rate_live(close).values()) == [5, 5, 5]
+    wider = _entries([100.0, 110.0, 130.0])
+    assert sorted(r.stars for r in rate_live(wider).values()) == [4, 5, 5]
+    assert band_edges([1.0, 1.15]) == pytest.approx((1.0, 1.2, 1.4, 1.6, 1.8, 2.0))

@@ -3,6 +3,7 @@ GPU measured through the real meter, a result file that validates; and every use
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -76,6 +77,29 @@ def test_cpu_only_run_reports_host_energy_and_no_gpu_headline(tiny_models_dir, t
     assert result.figures.cpu_energy_per_1k_queries_wh.mean > 0
     assert result.model.random_weights
     assert "not measured (no GPU in this run)" in out
+
+
+def test_a_local_model_gets_a_readable_name(tiny_models_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("HARNESS_FAKE_NVML", raising=False)
+    folder = tiny_models_dir / "text-classification"
+    named = tmp_path / "named"
+    assert run_cli(*_smoke_args("text-classification", folder, named, "--model-id", "my-org/my-classifier")) == 0
+    result = load_valid_result(next(iter_result_files(named))).result
+    assert result.model.name == "my-org/my-classifier" and result.model.id == str(folder)
+    unnamed = tmp_path / "unnamed"
+    assert run_cli(*_smoke_args("text-classification", folder, unnamed)) == 0
+    result = load_valid_result(next(iter_result_files(unnamed))).result
+    assert result.model.name is None  # the tiny model's config names no hub id: the site shows the folder name
+
+
+def test_local_model_name_reads_a_hub_id_from_the_config_and_never_a_path(tmp_path):
+    from harness.workloads.models import local_model_name
+
+    (tmp_path / "config.json").write_text(json.dumps({"_name_or_path": "HuggingFaceTB/SmolLM2-135M"}))
+    assert local_model_name(str(tmp_path)) == "HuggingFaceTB/SmolLM2-135M"
+    (tmp_path / "config.json").write_text(json.dumps({"_name_or_path": "/home/me/models/x"}))
+    assert local_model_name(str(tmp_path)) is None
+    assert local_model_name("org/hub-model") is None
 
 
 def _files_under(root: Path) -> list[str]:

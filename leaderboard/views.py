@@ -1,0 +1,135 @@
+"""How the site names and explains things to a visitor: task titles and order, what one query is, readable
+model names and settings, the reference hardware, and the per-task summary ("the answer first").
+
+Pure functions of `RunRecord`s and rows; the pages only print what these return.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath, PureWindowsPath
+
+from leaderboard import carbon
+from leaderboard.templating import sig
+
+TASK_TITLES = {
+    "text-gen": "Text generation",
+    "summarization": "Summarisation",
+    "text-classification": "Text classification",
+    "image-gen": "Image generation",
+}
+"""Human names of the task kinds, in the order the index shows them (the order readers meet them)."""
+
+REFERENCE_GPU = "H100"
+"""AI Energy Score's reference GPU: its hardware classes are shown first and summarised; others apart."""
+
+
+def task_title(task_id: str, task_kind: str) -> str:
+    """`Text generation`, or `Text generation (my-task)` for a custom task of a known kind."""
+    title = TASK_TITLES.get(task_kind, task_kind)
+    return title if task_id == task_kind else f"{title} ({task_id})"
+
+
+def task_order(task_id: str, task_kind: str) -> tuple[int, str]:
+    """Sort key: known kinds in `TASK_TITLES` order, then anything else by id."""
+    kinds = list(TASK_TITLES)
+    return (kinds.index(task_kind) if task_kind in kinds else len(kinds), task_id)
+
+
+def _looks_like_path(model_id: str) -> bool:
+    return model_id.startswith(("/", "~", ".", "\\")) or model_id[1:3] in (":\\", ":/")
+
+
+def model_name(model_id: str, display_name: str | None = None) -> str:
+    """What a visitor reads: the recorded display name, else the hub id, else a local folder's last part.
+
+    A local folder's full path names a machine, not a model (`/home/me/.cache/.../text-gen`), so only its
+    last component is shown; the full id stays in the JSON data and on the model page's environment list.
+    """
+    if display_name:
+        return display_name
+    if _looks_like_path(model_id):
+        path = PureWindowsPath(model_id) if "\\" in model_id else PurePosixPath(model_id)
+        return path.name or model_id
+    return model_id
+
+
+def _words(key: str) -> str:
+    return key.split(".")[-1].replace("_", " ")
+
+
+def settings_words(overrides_json: str) -> str:
+    """Run overrides as words (`max new tokens 20, batch size 4`), never raw JSON; '' when none."""
+    overrides = json.loads(overrides_json or "{}")
+    return ", ".join(f"{_words(k)} {v}" for k, v in sorted(overrides.items()))
+
+
+def describe_query(kind: str, spec: dict, batch_size: int) -> str:
+    """One query of a task in plain words, from the resolved task spec the result recorded."""
+    gen = spec.get("generation") or {}
+    limit = spec.get("max_input_tokens")
+    cut = f" (at most {limit} tokens)" if limit else ""
+    batch = f"; {batch_size} {'query' if batch_size == 1 else 'queries'} per batch"
+    if kind in ("text-gen", "summarization"):
+        tokens = gen.get("max_new_tokens")
+        out = f"exactly {tokens} new tokens" if tokens and gen.get("min_new_tokens") == tokens else (
+            f"up to {tokens} new tokens" if tokens else "generated text")
+        what = "a prompt" if kind == "text-gen" else "an article"
+        verb = "answered with" if kind == "text-gen" else "summarised in"
+        return f"One query: {what}{cut} {verb} {out} (greedy decoding){batch}."
+    if kind == "text-classification":
+        return f"One query: a short text{cut} sorted into a class with one forward pass{batch}."
+    if kind == "image-gen":
+        size = f"{gen['width']}×{gen['height']} " if gen.get("width") and gen.get("height") else ""
+        steps = f" with {gen['num_inference_steps']} denoising steps" if gen.get("num_inference_steps") else ""
+        return f"One query: a text prompt turned into one {size}image{steps}{batch}."
+    return f"One query of task kind {kind}{batch}."
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The answer first: a task's most efficient rated model, per query and in everyday terms."""
+
+    best_name: str
+    best_href: str
+    hardware_class: str
+    wh_per_query: float
+    phone_charge_pct: float
+    web_searches: float
+    worst_ratio: float | None
+    num_models: int
+
+
+def per_query(wh_per_1k: float) -> float:
+    """Wh per query from Wh per 1000 queries (the unit results are published in)."""
+    return wh_per_1k / 1000.0
+
+
+def summarise(rows: Sequence) -> Summary | None:
+    """Best and worst GPU-measured row (lowest and highest mean Wh); None when there is none."""
+    measured = [r for r in rows if r.run.status == "gpu" and r.run.gpu_wh is not None]
+    if not measured:
+        return None
+    ranked = sorted(measured, key=lambda r: (r.run.gpu_wh.mean, r.run.model_id))
+    best, worst = ranked[0], ranked[-1]
+    wh = per_query(best.run.gpu_wh.mean)
+    return Summary(
+        best_name=best.name, best_href=best.model_href, hardware_class=best.run.hardware_class,
+        wh_per_query=wh, phone_charge_pct=wh / carbon.SMARTPHONE_CHARGE_WH * 100.0,
+        web_searches=wh / carbon.WEB_SEARCH_WH,
+        worst_ratio=worst.run.gpu_wh.mean / best.run.gpu_wh.mean if len(ranked) > 1 else None,
+        num_models=len({r.run.model_id for r in measured}),
+    )
+
+
+def everyday(wh_per_query: float) -> str:
+    """`0.2 % of a phone charge, or 0.7 web searches`: per-query equivalents readers already know."""
+    return (f"{sig(wh_per_query / carbon.SMARTPHONE_CHARGE_WH * 100.0, 2)} % of a phone charge, or "
+            f"{sig(wh_per_query / carbon.WEB_SEARCH_WH, 2)} web searches")
+
+
+def is_reference(hardware_class: str) -> bool:
+    """Hardware classes on the reference GPU come first and feed the summary."""
+    return REFERENCE_GPU in hardware_class

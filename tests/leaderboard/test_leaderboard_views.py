@@ -1,0 +1,35 @@
+import pytest
+
+from leaderboard.views import describe_query, model_name, settings_words, task_order, task_title
+
+
+@pytest.mark.parametrize("model_id, name, shown", [
+    ("org/model", None, "org/model"),
+    ("/home/me/.cache/ai-energy-harness/demo-models/text-gen", None, "text-gen"),
+    ("~/models/my-model/", None, "my-model"),
+    ("C:\\Users\\me\\models\\bert", None, "bert"),
+    ("/srv/models/x", "my-org/x", "my-org/x"),
+    ("org/<script>alert(1)</script>", None, "org/<script>alert(1)</script>"),  # escaped later, never cut
+])
+def test_model_names_are_never_machine_paths(model_id, name, shown):
+    assert model_name(model_id, name) == shown
+
+
+def test_tasks_have_human_names_in_a_reading_order():
+    ids = ["image-gen", "text-classification", "summarization", "text-gen", "zz-custom"]
+    kinds = {"zz-custom": "text-gen"}
+    ordered = sorted(ids, key=lambda t: task_order(t, kinds.get(t, t)))
+    assert ordered == ["text-gen", "zz-custom", "summarization", "text-classification", "image-gen"]
+    assert task_title("summarization", "summarization") == "Summarisation"
+    assert task_title("zz-custom", "text-gen") == "Text generation (zz-custom)"
+
+
+def test_a_query_and_the_settings_are_words():
+    spec = {"max_input_tokens": 1024, "generation": {"min_new_tokens": 10, "max_new_tokens": 10}}
+    assert describe_query("summarization", spec, 1) == (
+        "One query: an article (at most 1024 tokens) summarised in exactly 10 new tokens (greedy decoding); "
+        "1 query per batch.")
+    image = describe_query("image-gen", {"generation": {"num_inference_steps": 30, "width": 512, "height": 512}}, 4)
+    assert "512×512 image with 30 denoising steps; 4 queries per batch" in image
+    assert settings_words('{"generation.max_new_tokens": 20}') == "max new tokens 20"
+    assert settings_words("{}") == ""
