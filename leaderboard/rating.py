@@ -35,7 +35,9 @@ UNRATED_REASONS = {
 }
 """Why an entry of each unrated status gets no stars (site tables and labels say the same)."""
 
-RELEASES_DIR = Path(__file__).with_name("releases")
+RELEASES_DIR = Path("leaderboard") / "releases"
+"""Where releases are read and written by default: relative to the working directory (a clone's own
+`leaderboard/releases/` when run from its root), never inside the installed package; `--releases-dir` moves it."""
 RELEASE_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$"
 
 RULES = {
