@@ -127,11 +127,12 @@ def run(task: str, model: str, *, output: str | Path | None = None, results_dir:
     return result
 
 
-def load_results(path: str | Path | Sequence[str | Path], **options: Any):
+def load_results(path: str | Path | Sequence[str | Path], *, skip_invalid: bool = False):
     """Result files (a folder, a file, a glob or a submission bundle) as a flat pandas DataFrame.
 
-    One row per run, units in the column names; see `harness.results.table` for the columns and options.
+    One row per run, units in the column names, one fixed dtype per column (`harness.results.table.COLUMNS`).
+    An invalid file is a one-line error unless `skip_invalid`.
     """
-    from harness.results.table import results_frame
+    from harness.ops.export import load_frame
 
-    return results_frame(path, **options)
+    return load_frame(path, skip_invalid=skip_invalid)
