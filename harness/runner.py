@@ -28,7 +28,7 @@ from harness.tasks.inputs import load_inputs
 from harness.tasks.resolution import SettingsRequest, resolve
 from harness.workloads import WORKLOADS, Workload
 from harness.workloads.base import digest
-from harness.workloads.models import load_model
+from harness.workloads.models import load_model, require_run_extra
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,7 @@ def _silence_library_progress_bars() -> None:
 def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[ResultFile, Path | None]:
     """Run the benchmark and write its result file; returns the result and where it was written (None when
     `request.write` is False)."""
+    require_run_extra()
     if reporter is None:
         _silence_library_progress_bars()
     reporter = reporter or Reporter()

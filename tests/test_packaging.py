@@ -86,8 +86,29 @@ def test_version_is_the_installed_distributions():
 def test_pyproject_declares_what_the_code_imports_and_a_license():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    names = {d.split(">")[0].split("=")[0].split("<")[0].split("[")[0].strip() for d in project["dependencies"]}
-    assert {"huggingface_hub", "accelerate", "diffusers", "pandas"} <= names
+    def names(requirements):
+        return {r.split(">")[0].split("=")[0].split("<")[0].split("[")[0].strip() for r in requirements}
+
+    assert {"huggingface_hub", "accelerate", "diffusers", "datasets", "torch"} <= names(
+        project["optional-dependencies"]["run"])
+    assert not {"torch", "transformers", "diffusers"} & names(project["dependencies"])  # the light install
     assert project["license"] == "Apache-2.0"
     assert (REPO / "LICENSE").read_text().lstrip().startswith("Apache License")
     assert "License :: OSI Approved :: Apache Software License" not in project["classifiers"]  # SPDX instead
+
+
+def test_the_light_install_says_in_one_line_what_running_needs(monkeypatch, capsys, tmp_path):
+    """Without the `run` extra (no torch), `harness run` and `harness demo` end in one `error:` line."""
+    import importlib.util
+
+    from tests.cli_helpers import run_cli
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else
+                        real_find_spec(name, *a))
+    for args in (["run", "--task", "text-gen", "--model", "x", "--device", "cpu"],
+                 ["demo", "--results-dir", str(tmp_path / "demo")]):
+        assert run_cli(*args) == 2
+        err = capsys.readouterr().err
+        assert err.count("error:") == 1 and "ai-energy-harness[run]" in err and "Traceback" not in err
+    assert not (tmp_path / "demo").exists()
