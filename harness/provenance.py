@@ -168,6 +168,6 @@ def _can_measure(report: dict, gpu_indices: list[int] | None, rapl_ok: bool, rap
         ram_line = "RAPL DRAM" if "DRAM" in rapl_detail else "estimated (no RAPL DRAM domain)"
     else:
         estimate = HostEstimate()
-        cpu_line = f"estimated ({estimate.tdp_w:.0f} W TDP: {estimate.tdp_source}; x machine load)"
+        cpu_line = f"estimated ({estimate.describe().split('; RAM')[0]})"
         ram_line = f"estimated ({RAM_W_PER_GIB} W/GiB x {estimate.ram_total_gib:.1f} GiB)"
     return {"gpu": gpu_line, "cpu": cpu_line, "ram": ram_line}

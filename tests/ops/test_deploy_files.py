@@ -213,7 +213,7 @@ def test_dockerfile_install_is_the_documented_one():
     install = _docs_install_line()
     runs = [args for op, args in _docker_instructions() if op == "RUN"]
     assert any(args.split("&&")[0].strip() == install for args in runs), (install, runs)
-    assert install == "python3 -m pip install ."
+    assert install == 'python3 -m pip install -c constraints.txt ".[run]"'
 
 
 def test_dockerignore_keeps_what_the_image_copies():
