@@ -2,6 +2,30 @@
 
 The harness runs a fixed, versioned workload on a model while NVML's hardware energy counter
 measures the GPU, and writes a versioned result file whose headline is Wh per 1000 queries.
+
+The Python API (imported on first use, so `import harness` stays light):
+
+- `harness.measure(gpus=..., sample_hz=...)`: a context manager that measures any block of code;
+- `harness.run(task=..., model=..., **settings)`: one benchmark run, returning its result;
+- `harness.load_results(path)`: result files as a flat pandas DataFrame, one row per run.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
+
+import importlib.metadata
+
+try:
+    __version__ = importlib.metadata.version("ai-energy-harness")
+    """From git tags at build time (setuptools-scm)."""
+except importlib.metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__", "load_results", "measure", "run"]
+
+
+def __getattr__(name: str):
+    if name in ("measure", "run", "load_results"):
+        from harness import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'harness' has no attribute {name!r}")

@@ -11,10 +11,10 @@ import sys
 
 import typer
 
-from harness.commands import campaign, demo, env, label, leaderboard, run, submission, tasks, validate
+from harness.commands import campaign, demo, env, export, label, leaderboard, run, submission, tasks, validate
 from harness.errors import HarnessError, InterruptedRun
 
-COMMAND_MODULES = (run, demo, tasks, validate, env, leaderboard, label, campaign, submission)
+COMMAND_MODULES = (run, demo, tasks, validate, env, leaderboard, label, export, campaign, submission)
 """Each module defines `register(app)`; the order is the order of `harness --help`. Command modules import
 their heavy libraries (torch, transformers) inside the command, so `harness --help` stays fast."""
 

@@ -65,6 +65,10 @@ def host_facts() -> dict:
         "torch_cuda_version": torch["torch_cuda_version"],
         "transformers_version": package_version("transformers"),
         "diffusers_version": package_version("diffusers"),
+        "accelerate_version": package_version("accelerate"),
+        "datasets_version": package_version("datasets"),
+        "huggingface_hub_version": package_version("huggingface_hub"),
+        "tokenizers_version": package_version("tokenizers"),
         "python_version": platform.python_version(),
         "platform": f"{platform.system()} {platform.release()} {platform.machine()} ({sys.platform})",
         "cpu_model": cpu_model(),
@@ -73,15 +77,19 @@ def host_facts() -> dict:
     }
 
 
-def git_sha() -> str | None:
-    """The harness checkout's commit, with `-dirty` when it has uncommitted changes (None outside git).
+def _checkout_commit(root: Path) -> str | None:
+    """The commit of the harness checkout at `root` (`-dirty` with uncommitted changes), or None.
 
-    `HARNESS_GIT_SHA` gives it where there is no checkout (the Docker image is built from one).
+    Only a repository whose top level is `root` and which holds the harness's pyproject.toml counts: an
+    installed harness sits in site-packages, often inside a user's own repository, whose commit is not ours.
     """
-    if os.environ.get("HARNESS_GIT_SHA"):
-        return os.environ["HARNESS_GIT_SHA"]
-    root = Path(__file__).resolve().parent.parent
+    if not (root / "pyproject.toml").is_file() or not (root / "harness" / "__init__.py").is_file():
+        return None
     try:
+        top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        if Path(top).resolve() != root.resolve():
+            return None
         sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=5, check=True).stdout.strip()
         dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
@@ -89,6 +97,25 @@ def git_sha() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{sha}-dirty" if dirty else sha
+
+
+def build_commit() -> str | None:
+    """The commit baked into an installed harness when it was built (setup.py writes `harness/_build.py`)."""
+    try:
+        from harness._build import COMMIT  # written at build time, absent from a source checkout
+    except ImportError:
+        return None
+    return COMMIT or None
+
+
+def git_sha() -> str | None:
+    """The harness's own commit: a checkout's live commit (editable install), else the one baked in at build
+    time, else `HARNESS_GIT_SHA` (an image built from a copy without `.git`); None when nothing says.
+
+    Never the commit of another repository the harness happens to be installed in.
+    """
+    return (_checkout_commit(Path(__file__).resolve().parent.parent) or build_commit()
+            or os.environ.get("HARNESS_GIT_SHA") or None)
 
 
 def survey(gpu_indices: list[int] | None = None) -> dict:
@@ -141,6 +168,6 @@ def _can_measure(report: dict, gpu_indices: list[int] | None, rapl_ok: bool, rap
         ram_line = "RAPL DRAM" if "DRAM" in rapl_detail else "estimated (no RAPL DRAM domain)"
     else:
         estimate = HostEstimate()
-        cpu_line = f"estimated ({estimate.tdp_w:.0f} W TDP: {estimate.tdp_source}; x machine load)"
+        cpu_line = f"estimated ({estimate.describe().split('; RAM')[0]})"
         ram_line = f"estimated ({RAM_W_PER_GIB} W/GiB x {estimate.ram_total_gib:.1f} GiB)"
     return {"gpu": gpu_line, "cpu": cpu_line, "ram": ram_line}

@@ -28,7 +28,7 @@ from harness.tasks.inputs import load_inputs
 from harness.tasks.resolution import SettingsRequest, resolve
 from harness.workloads import WORKLOADS, Workload
 from harness.workloads.base import digest
-from harness.workloads.models import load_model
+from harness.workloads.models import load_model, require_run_extra
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,8 @@ class RunRequest(SettingsRequest):
     strict: bool = False
     results_dir: Path = Path("results")
     output: Path | None = None
+    write: bool = True
+    """False: return the checked result without writing a file (the Python API's default)."""
 
 
 def batches(items: Sequence[str], batch_size: int) -> list[Sequence[str]]:
@@ -149,8 +151,10 @@ def _silence_library_progress_bars() -> None:
     diffusers_logging.disable_progress_bar()
 
 
-def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[ResultFile, Path]:
-    """Run the benchmark and write its result file; returns the result and where it was written."""
+def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[ResultFile, Path | None]:
+    """Run the benchmark and write its result file; returns the result and where it was written (None when
+    `request.write` is False)."""
+    require_run_extra()
     if reporter is None:
         _silence_library_progress_bars()
     reporter = reporter or Reporter()
@@ -216,6 +220,8 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
     if errors:
         raise MeasurementError(f"the run's own result failed a plausibility check, nothing written: "
                                f"{errors[0].name}: {errors[0].message}")
+    if not request.write:
+        return result, None
     path = request.output if request.output is not None else default_result_path(request.results_dir, result)
     if path.suffix != ".json":
         path = default_result_path(path, result)

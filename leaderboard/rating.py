@@ -42,7 +42,9 @@ MIN_GROUP_SIZE = 3
 MIN_RANGE_RATIO = 2.0
 """The bands span at least a factor of 2 above the group's lowest value, so in a tight group a gap under
 20 % never costs more than one star (with linear bands each band is then at least 20 % of the lowest value)."""
-RELEASES_DIR = Path(__file__).with_name("releases")
+RELEASES_DIR = Path("leaderboard") / "releases"
+"""Where releases are read and written by default: relative to the working directory (a clone's own
+`leaderboard/releases/` when run from its root), never inside the installed package; `--releases-dir` moves it."""
 RELEASE_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$"
 
 RULES = {

@@ -32,6 +32,9 @@ def demo(
 ) -> None:
     """Build tiny models and run every task on them: a quick, offline tour of the harness."""
     from harness.runner import RunRequest, execute
+    from harness.workloads.models import require_run_extra
+
+    require_run_extra()
     from harness.testing.demo_models import DEMO_KINDS, build_demo_model  # imports torch: only when asked
 
     models_dir = models_dir or default_models_dir()

@@ -98,7 +98,8 @@ def _details(spec: TaskSpec) -> Table:
 def tasks(
     name: str = typer.Argument(None, help="Show one task (id, alias or YAML path) in full."),
     as_json: bool = typer.Option(False, "--json", help="Print the specs as JSON."),
-    tasks_dir: Path = typer.Option(None, help="Folder of task YAML files (default: the repository's tasks/)."),
+    tasks_dir: Path = typer.Option(
+        None, help="Folder of task YAML files (default: $HARNESS_TASKS_DIR, a checkout's tasks/, or the shipped)."),
 ) -> None:
     """List the standard tasks and their settings."""
     specs = [load_task(name, tasks_dir)] if name else list_tasks(tasks_dir)

@@ -320,7 +320,8 @@ class EnergyMeter:
         return dict(self._environment)
 
     def _build_environment(self) -> dict:
-        facts = {"rapl_readable": self._host.rapl is not None}
+        facts = {"rapl_readable": self._host.rapl is not None,
+                 "host_estimate": self._host.estimate.inputs() if self._host.estimate is not None else None}
         if self._session is None:
             return {"meter_backend": "none", "gpus": [], "measured_gpu_indices": [], "driver_version": None,
                     "nvml_version": None, "cuda_driver_version": None, **facts}

@@ -16,10 +16,12 @@ from pydantic import Field, field_validator
 
 from harness.kinds import StrictModel, TaskKind
 
-SCHEMA_VERSION = "1.1"
-"""1.1 added `output_digest` to repetitions; 1.0 files are still read."""
+SCHEMA_VERSION = "1.2"
+"""1.2 added accelerate, datasets, huggingface_hub and tokenizers versions and `host_estimate` (method and
+inputs of an estimated CPU/RAM energy) to `environment`; 1.1 added
+`output_digest` to repetitions; 1.0 and 1.1 files are still read."""
 
-SchemaVersion = Literal["1.0", "1.1"]
+SchemaVersion = Literal["1.0", "1.1", "1.2"]
 SUPPORTED_SCHEMA_VERSIONS: tuple[str, ...] = typing.get_args(SchemaVersion)
 
 
@@ -74,12 +76,19 @@ class Environment(StrictModel):
     torch_cuda_version: str | None = None
     transformers_version: str | None = None
     diffusers_version: str | None = None
+    accelerate_version: str | None = None
+    datasets_version: str | None = None
+    huggingface_hub_version: str | None = None
+    tokenizers_version: str | None = None
     python_version: str
     platform: str
     cpu_model: str | None = None
     cpu_logical_cores: int | None = None
     ram_total_gib: float | None = None
     rapl_readable: bool = False
+    host_estimate: dict[str, Any] | None = None
+    """Where CPU or RAM energy is estimated: the method and its inputs (TDP and its source, cores, W per
+    core, RAM size), from `harness.energy.host_estimate` (schema 1.2)."""
 
 
 class TaskInfo(StrictModel):

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 
 def default_configs_dir() -> Path:
-    """The repository's top-level `configs/` folder, or `$HARNESS_CONFIGS_DIR`."""
+    """`$HARNESS_CONFIGS_DIR`, else the checkout's `configs/`, else the preset files shipped in the package."""
     return data_folder("HARNESS_CONFIGS_DIR", "configs")
 
 

@@ -7,6 +7,7 @@ not hide the others (unless it is the one asked for).
 from __future__ import annotations
 
 import difflib
+import importlib.resources
 import logging
 import os
 from pathlib import Path
@@ -22,10 +23,11 @@ TASK_FILE_SUFFIXES = (".yaml", ".yml")
 
 
 def data_folder(env_var: str, name: str) -> Path:
-    """A top-level folder of the repository (`tasks`, `configs`), or the folder named by `env_var`.
+    """The folder of `name` files (`tasks`, `configs`): the one `env_var` names, else the checkout's, else the
+    copy shipped inside the package.
 
-    The repository layout is found next to the installed `harness` package (editable install). A wheel
-    install has no such folder: the user must point the environment variable at one.
+    A checkout (editable install) keeps its top-level folders as the source of truth, so edits there count at
+    once; a wheel ships them as `harness/_data/<name>` (see setup.py) and they are read with importlib.resources.
     """
     override = os.environ.get(env_var)
     if override:
@@ -33,17 +35,20 @@ def data_folder(env_var: str, name: str) -> Path:
         if not folder.is_dir():
             raise NotFoundError(f"{env_var}={override} is not a folder")
         return folder
-    folder = Path(__file__).resolve().parents[2] / name
-    if not folder.is_dir():
-        raise NotFoundError(
-            f"no '{name}' folder found next to the harness package ({folder}); set {env_var} to the folder that "
-            f"holds the {name} files"
-        )
-    return folder
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / name).is_dir():
+        return checkout / name
+    shipped = importlib.resources.files("harness") / "_data" / name
+    if isinstance(shipped, Path) and shipped.is_dir():
+        return shipped
+    raise NotFoundError(
+        f"no '{name}' folder: neither a checkout's ({checkout / name}) nor one shipped in the harness package; "
+        f"reinstall the harness, or set {env_var} to the folder that holds the {name} files"
+    )
 
 
 def default_tasks_dir() -> Path:
-    """The repository's top-level `tasks/` folder, or `$HARNESS_TASKS_DIR`."""
+    """`$HARNESS_TASKS_DIR`, else the checkout's `tasks/`, else the task files shipped in the package."""
     return data_folder("HARNESS_TASKS_DIR", "tasks")
 
 

@@ -344,7 +344,7 @@ def _build_summarization(directory: Path) -> None:
         pad_token_id=config.pad_token_id,
         eos_token_id=config.eos_token_id,
         decoder_start_token_id=config.decoder_start_token_id,
-        forced_eos_token_id=config.forced_eos_token_id,
+        forced_eos_token_id=tokenizer.eos_token_id,  # not read back from the config: transformers 5.0 drops it
     )
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)

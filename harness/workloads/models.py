@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import json
 import logging
@@ -78,6 +79,18 @@ class LoadedModel:
     gpu_indices: list[int]
     info: dict
     cuda_indices: list[int] = field(default_factory=list)
+
+
+RUN_EXTRA_MODULES = ("torch", "transformers", "diffusers", "accelerate", "datasets", "safetensors")
+"""What running a model needs beyond the core install: the `run` extra of pyproject.toml."""
+
+
+def require_run_extra() -> None:
+    """A one-line ConfigError, before anything starts, when the light install lacks what running a model needs."""
+    missing = [name for name in RUN_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(f"running a model needs {', '.join(missing)}, which this install lacks: "
+                          "pip install 'ai-energy-harness[run]' (GPU machines: next to your CUDA PyTorch)")
 
 
 def load_model(

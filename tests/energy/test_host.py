@@ -38,7 +38,7 @@ def test_no_rapl_estimates_both_and_says_why(tmp_path):
     host = HostMeter(rapl_root=tmp_path / "absent", estimate=HostEstimate(tdp_w=100.0, ram_total_gib=8.0))
     energy = host.energy(host.snapshot(0.0), host.snapshot(1.0))
     assert energy.cpu_method == energy.ram_method == "estimated"
-    assert 30.0 <= energy.cpu_energy_j <= 100.0
+    assert 0.0 <= energy.cpu_energy_j <= 100.0  # this process's CPU seconds x 100 W / cores, within 1 s
     assert "does not exist" in host.rapl_unavailable_reason
 
 

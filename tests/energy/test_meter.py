@@ -46,7 +46,7 @@ def test_idle_baseline_is_subtracted_per_window(driven):
     assert reading.gpu_energy_j[0] == pytest.approx(1200.0, abs=1e-3)
     assert reading.gpu_idle_energy_j[0] == pytest.approx(320.0)
     assert reading.gpu_energy_above_idle_j == pytest.approx(880.0, abs=1e-3)
-    assert idle.cpu_power_w is not None and idle.cpu_power_w > 0
+    assert idle.cpu_power_w is not None and idle.cpu_power_w >= 0  # estimated: this process's CPU time, ~0 idle
 
 
 @pytest.mark.parametrize(("scale", "flagged"), [(1.2, True), (0.9, True), (1.03, False)])
@@ -264,7 +264,9 @@ def test_live_power_follows_the_trace(driven):
 def test_host_only_meter(tmp_path):
     with open_meter([], rapl_root=tmp_path) as meter:
         meter.begin("w")
-        time.sleep(0.05)
+        deadline = time.monotonic() + 0.05
+        while time.monotonic() < deadline:  # busy: the estimate charges this process's CPU seconds
+            pass
         reading = meter.end("w")
         environment = Environment.model_validate({**meter.environment(), **host_facts()})
         idle = meter.measure_idle(0.05)

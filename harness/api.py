@@ -1,0 +1,138 @@
+"""The Python API: measure any block of code, run a benchmark, load results into pandas.
+
+    import harness
+
+    with harness.measure(gpus=[0]) as m:         # any code: training steps, a notebook cell, a server call
+        model.generate(**batch)
+    print(m.reading.gpu_energy_j, m.reading.duration_s, m.warnings)
+
+    result = harness.run(task="text-gen", model="HuggingFaceTB/SmolLM2-135M", num_queries=100)
+    print(result.figures.energy_per_1k_queries_wh.mean)
+
+    df = harness.load_results("results/")       # one row per run, units in the column names
+
+Each function is the same code the CLI runs (`open_meter`, `runner.execute`, `results.table`), never a copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.energy import open_meter
+from harness.energy.nvml_gpu import device_count, init_nvml
+from harness.energy.reading import EnergyReading, MeasurementWarning
+from harness.errors import ConfigError, HarnessError
+
+BLOCK_KEY = "block"
+
+
+@dataclass
+class Measurement:
+    """What `measure()` yields; filled in when the block ends (also when it raises)."""
+
+    gpu_indices: list[int]
+    reading: EnergyReading | None = None
+    warnings: list[MeasurementWarning] = field(default_factory=list)
+    """The window's own warnings and the meter's (contention, throttling, power limits, ...)."""
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.reading is None else self.reading.duration_s
+
+    @property
+    def gpu_energy_j(self) -> dict[int, float]:
+        """Energy per GPU index, in joules (total, idle included: what the card drew)."""
+        return {} if self.reading is None else dict(self.reading.gpu_energy_j)
+
+    @property
+    def gpu_total_energy_j(self) -> float | None:
+        return None if self.reading is None else self.reading.gpu_total_energy_j
+
+    @property
+    def host_energy_j(self) -> dict[str, float | None]:
+        """CPU and RAM energy in joules with their methods (`rapl`, `estimated` or `none`)."""
+        if self.reading is None:
+            return {}
+        return {"cpu_energy_j": self.reading.cpu_energy_j, "cpu_method": self.reading.cpu_method,
+                "ram_energy_j": self.reading.ram_energy_j, "ram_method": self.reading.ram_method}
+
+    def as_dict(self) -> dict:
+        return {"gpu_indices": self.gpu_indices, "reading": None if self.reading is None else self.reading.as_dict(),
+                "warnings": [{"code": w.code, "message": w.message, "severity": w.severity,
+                              "gpu_index": w.gpu_index} for w in self.warnings]}
+
+
+def _every_gpu() -> list[int]:
+    """Every GPU NVML sees; none (host only) when NVML is not there."""
+    try:
+        session = init_nvml()
+    except HarnessError:
+        return []
+    try:
+        return list(range(device_count(session)))
+    finally:
+        session.shutdown()
+
+
+@contextmanager
+def measure(gpus: Sequence[int] | str | None = "all", *, sample_hz: float = 20.0, strict: bool = False,
+            measure_host: bool = True) -> Iterator[Measurement]:
+    """Measure the energy of the `with` block, like the harness measures a repetition.
+
+    `gpus`: NVML indices to measure, `"all"` (default: every GPU NVML sees, none when there is no NVML) or
+    None/[] for host energy only. CUDA is synchronised at both edges. `strict` refuses to start when another
+    process uses a measured GPU. The reading is on the yielded object once the block ends.
+    """
+    if gpus == "all":
+        indices = _every_gpu()
+    elif isinstance(gpus, str):
+        raise ConfigError(f"gpus must be 'all', a list of GPU indices or None, not {gpus!r}")
+    else:
+        indices = [int(i) for i in (gpus or [])]
+    handle = Measurement(gpu_indices=indices)
+    with open_meter(indices, sample_hz=sample_hz, strict=strict, measure_host=measure_host) as meter:
+        meter.begin(BLOCK_KEY)
+        try:
+            yield handle
+        finally:
+            handle.reading = meter.end(BLOCK_KEY)
+            handle.warnings = [*handle.reading.warnings, *meter.run_warnings()]
+
+
+def run(task: str, model: str, *, output: str | Path | None = None, results_dir: str | Path | None = None,
+        overrides: Mapping[str, Any] | None = None, **settings: Any):
+    """Run one benchmark, as `harness run` does, and return its `ResultFile`.
+
+    Nothing is written unless asked: `output` (a file or folder) or `results_dir` (filed as the CLI files
+    results). `settings` are `harness run`'s options by their Python names (`device`, `num_queries`,
+    `batch_size`, `repeats`, `preset`, `dtype`, `random_weights`, `measure_gpus`, ...); `overrides` are
+    `--set` keys (`{"generation.num_inference_steps": 20}`). The CLI's defaults apply (device `cuda`).
+    """
+    from harness.runner import RunRequest, execute
+
+    fields = RunRequest.__dataclass_fields__
+    unknown = sorted(set(settings) - set(fields) | ({"write", "task", "model"} & set(settings)))
+    if unknown:
+        known = ", ".join(sorted(set(fields) - {"task", "model", "output", "results_dir", "overrides", "write"}))
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; known: {known}")
+    write = output is not None or results_dir is not None
+    request = RunRequest(task=task, model=model, overrides=dict(overrides or {}), write=write,
+                         output=Path(output) if output is not None else None,
+                         results_dir=Path(results_dir) if results_dir is not None else Path("results"), **settings)
+    result, _path = execute(request)
+    return result
+
+
+def load_results(path: str | Path | Sequence[str | Path], *, skip_invalid: bool = False):
+    """Result files (a folder, a file, a glob or a submission bundle) as a flat pandas DataFrame.
+
+    One row per run, units in the column names, one fixed dtype per column (`harness.results.table.COLUMNS`).
+    An invalid file is a one-line error unless `skip_invalid`.
+    """
+    from harness.ops.export import load_frame
+
+    return load_frame(path, skip_invalid=skip_invalid)

@@ -1,0 +1,134 @@
+"""Result files from folders, globs and submission bundles, as one table; `harness export` writes it.
+
+Sources: a result file, a folder (searched recursively; a folder holding `MANIFEST.json` is a bundle), a
+`.tar.gz` submission bundle (verified first, as `harness verify` does) or a glob (`results/**/*.json`).
+Every file must be a valid result: the first one that is not is a one-line error, unless `skip_invalid`.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import ConfigError, NotFoundError, ResultFileError
+from harness.files import write_bytes_atomic, write_text_atomic
+from harness.ops.submission import ARCHIVE_SUFFIXES, MANIFEST_NAME, verify_bundle
+from harness.results.schema import ResultFile
+from harness.results.store import iter_result_files, load_result
+from harness.results.table import COLUMNS, EMISSIONS_COLUMNS, emissions_row, result_row, results_frame
+
+FORMATS = ("parquet", "csv", "jsonl", "emissions")
+"""`emissions` is CodeCarbon's emissions.csv layout; the others are the flat table of `results.table`."""
+GLOB_CHARACTERS = "*?["
+
+
+@dataclass
+class Gathered:
+    results: list[tuple[str, ResultFile]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """`source: reason` of each invalid file left out (only with `skip_invalid`)."""
+
+
+def _expand(source: str | Path) -> list[Path]:
+    text = str(source)
+    path = Path(text).expanduser()
+    if path.exists():
+        return [path]
+    if any(c in text for c in GLOB_CHARACTERS):
+        matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
+        if not matches:
+            raise NotFoundError(f"no files match {text}")
+        return matches
+    raise NotFoundError(f"no such file or folder: {text}")
+
+
+def _is_bundle(path: Path) -> bool:
+    return path.name.endswith(ARCHIVE_SUFFIXES) or (path.is_dir() and (path / MANIFEST_NAME).is_file())
+
+
+def gather(sources: str | Path | Sequence[str | Path], *, skip_invalid: bool = False) -> Gathered:
+    """Every result in the sources, each once (by run id), in the order found."""
+    if isinstance(sources, (str, Path)):
+        sources = [sources]
+    gathered = Gathered()
+    seen: set[str] = set()
+
+    def add(where: str, result: ResultFile) -> None:
+        if result.run_id not in seen:
+            seen.add(result.run_id)
+            gathered.results.append((where, result))
+
+    for source in sources:
+        for path in _expand(source):
+            if _is_bundle(path):
+                report = verify_bundle(path)
+                if report.problems and not skip_invalid:
+                    raise ResultFileError(f"bundle {path}: {report.problems[0]}")
+                gathered.skipped.extend(f"{path}: {problem}" for problem in report.problems)
+                for verified in report.results:
+                    add(f"{path}:{verified.path}", verified.result)
+                continue
+            for file in iter_result_files(path):
+                try:
+                    add(str(file), load_result(file))
+                except ResultFileError as error:
+                    if not skip_invalid:
+                        raise
+                    gathered.skipped.append(str(error))
+    return gathered
+
+
+def load_frame(sources: str | Path | Sequence[str | Path], *, skip_invalid: bool = False):
+    """The sources' results as a pandas DataFrame (columns and dtypes: `harness.results.table.COLUMNS`)."""
+    return results_frame([result_row(result, where) for where, result in gather(sources, skip_invalid=skip_invalid)
+                          .results])
+
+
+def _json_value(value):
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def export(sources: str | Path | Sequence[str | Path], out: Path, fmt: str, *, g_co2e_per_kwh: float | None = None,
+           region: str = "", pue: float = 1.0, skip_invalid: bool = False) -> tuple[Path, Gathered]:
+    """Write the sources' results to `out` as one table, atomically; returns the path and what was read.
+
+    `emissions` needs the grid's intensity (`g_co2e_per_kwh`) and its `region` code.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    gathered = gather(sources, skip_invalid=skip_invalid)
+    if not gathered.results:
+        raise NotFoundError("no result files found in " + ", ".join(str(s) for s in _as_list(sources)))
+    out = Path(out)
+    if fmt == "emissions":
+        if g_co2e_per_kwh is None:
+            raise ConfigError("the emissions format needs a grid carbon intensity")
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(EMISSIONS_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for _where, result in gathered.results:
+            writer.writerow(emissions_row(result, g_co2e_per_kwh=g_co2e_per_kwh, region=region, pue=pue))
+        return write_text_atomic(out, buffer.getvalue()), gathered
+    frame = results_frame([result_row(result, where) for where, result in gathered.results])
+    if fmt == "csv":
+        return write_text_atomic(out, frame.to_csv(index=False)), gathered
+    if fmt == "jsonl":
+        lines = [json.dumps({k: _json_value(v) for k, v in record.items()}, sort_keys=False, allow_nan=False)
+                 for record in frame.astype(object).where(frame.notna(), None).to_dict(orient="records")]
+        return write_text_atomic(out, "\n".join(lines) + "\n"), gathered
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return write_bytes_atomic(out, buffer.getvalue()), gathered
+
+
+def _as_list(sources) -> list:
+    return [sources] if isinstance(sources, (str, Path)) else list(sources)
+
+
+__all__ = ["COLUMNS", "FORMATS", "Gathered", "export", "gather", "load_frame"]

@@ -1,0 +1,109 @@
+"""Result tables: pandas, parquet, CSV, JSON lines and CodeCarbon's emissions.csv, loadable by `datasets`."""
+
+from __future__ import annotations
+
+import csv
+
+import pandas as pd
+import pytest
+
+from harness.errors import NotFoundError, ResultFileError
+from harness.ops.export import export, gather, load_frame
+from harness.ops.submission import create_bundle
+from harness.results.store import default_result_path, write_result
+from harness.results.table import COLUMNS, EMISSIONS_COLUMNS, J_PER_KWH
+from harness.testing.synthetic import make_result
+from tests.cli_helpers import run_cli
+
+
+@pytest.fixture
+def results_dir(tmp_path):
+    folder = tmp_path / "results"
+    write_result(make_result(task="text-gen", seed=1), default_result_path(folder, make_result(task="text-gen",
+                                                                                                seed=1)))
+    cpu = make_result(task="text-classification", gpu_name="cpu", meter_backend="none", seed=2)
+    write_result(cpu, default_result_path(folder, cpu))
+    return folder
+
+
+def test_one_row_per_run_with_fixed_types(results_dir):
+    frame = load_frame(results_dir)
+    assert len(frame) == 2 and list(frame.columns) == list(COLUMNS)
+    assert {str(t) for t in frame.dtypes} <= {"string", "Float64", "Int64", "boolean"}
+    gpu = frame[frame.task_id == "text-gen"].iloc[0]
+    cpu = frame[frame.task_id == "text-classification"].iloc[0]
+    assert gpu["gpu_energy_per_1k_queries_wh"] > 0 and gpu["num_gpus"] == 1
+    assert pd.isna(cpu["gpu_energy_per_1k_queries_wh"]) and cpu["hardware_class"] == "cpu"
+
+
+def test_globs_bundles_and_duplicates(results_dir, tmp_path):
+    files = sorted(results_dir.rglob("*.json"))
+    bundle = create_bundle(files, tmp_path / "bundle.tar.gz")
+    gathered = gather([str(results_dir / "**" / "*.json"), bundle])
+    assert len(gathered.results) == 2  # the bundle holds the same runs
+    assert len(gather(bundle).results) == 2
+    with pytest.raises(NotFoundError):
+        gather(str(tmp_path / "nothing-*.json"))
+
+
+def test_an_invalid_file_is_an_error_unless_skipped(results_dir):
+    (results_dir / "broken.json").write_text("{}")
+    with pytest.raises(ResultFileError):
+        load_frame(results_dir)
+    assert len(load_frame(results_dir, skip_invalid=True)) == 2
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_every_table_format_loads_with_datasets(results_dir, tmp_path, fmt):
+    import datasets
+
+    out, _ = export(results_dir, tmp_path / f"table.{fmt}", fmt)
+    builder = {"parquet": "parquet", "csv": "csv", "jsonl": "json"}[fmt]
+    table = datasets.load_dataset(builder, data_files=str(out), split="train",
+                                  cache_dir=str(tmp_path / "hf-cache"))
+    assert table.num_rows == 2
+    if fmt != "csv":
+        assert set(table.column_names) == set(COLUMNS)
+    if fmt == "parquet":  # typed even where every row is empty
+        assert str(table.features["gpu_decode_energy_per_1k_queries_wh"].dtype) == "float64"
+
+
+def test_jsonl_exports_of_different_runs_load_together(tmp_path, results_dir):
+    """The failure the raw files gave ("Couldn't cast array of type int64 to null"): files typed alike now."""
+    import datasets
+
+    cpu_only = tmp_path / "cpu-only"
+    run = make_result(task="text-classification", gpu_name="cpu", meter_backend="none", seed=3)
+    write_result(run, default_result_path(cpu_only, run))
+    first, _ = export(cpu_only, tmp_path / "a.jsonl", "jsonl")
+    second, _ = export(results_dir, tmp_path / "b.jsonl", "jsonl")
+    parquet_a, _ = export(cpu_only, tmp_path / "a.parquet", "parquet")
+    parquet_b, _ = export(results_dir, tmp_path / "b.parquet", "parquet")
+    table = datasets.load_dataset("parquet", data_files=[str(parquet_a), str(parquet_b)], split="train",
+                                  cache_dir=str(tmp_path / "hf-cache"))
+    assert table.num_rows == 3
+    assert first.stat().st_size > 0 and second.stat().st_size > 0
+
+
+def test_emissions_csv_is_codecarbons_layout(results_dir, tmp_path):
+    out, _ = export(results_dir, tmp_path / "emissions.csv", "emissions", g_co2e_per_kwh=500.0, region="DE", pue=1.2)
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == list(EMISSIONS_COLUMNS) and len(rows) == 2
+    frame = load_frame(results_dir).set_index("run_id")
+    for row in rows:
+        run = frame.loc[row["run_id"]]
+        gpu_kwh = (0.0 if pd.isna(run["gpu_energy_j"]) else run["gpu_energy_j"]) / J_PER_KWH
+        assert float(row["gpu_energy"]) == pytest.approx(gpu_kwh)
+        total = float(row["gpu_energy"]) + float(row["cpu_energy"]) + float(row["ram_energy"])
+        assert float(row["energy_consumed"]) == pytest.approx(total)
+        assert float(row["emissions"]) == pytest.approx(total * 1.2 * 500.0 / 1000.0)
+        assert row["country_iso_code"] == "DE" and float(row["duration"]) == pytest.approx(run["duration_s"])
+
+
+def test_export_command(results_dir, tmp_path, capsys):
+    out = tmp_path / "e.csv"
+    assert run_cli("export", str(results_dir), "--format", "emissions", "--grid", "FR", "--out", str(out)) == 0
+    assert "wrote" in capsys.readouterr().out and out.read_text().startswith("timestamp,")
+    assert run_cli("export", str(results_dir), "--format", "xlsx", "--out", str(tmp_path / "x")) != 0
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "Traceback" not in err and not (tmp_path / "x").exists()

@@ -1,0 +1,69 @@
+"""GPU CI that fails loudly, and the packaging workflows: read from the workflow files themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = REPO / ".github" / "workflows"
+
+
+def _workflow(name: str) -> dict:
+    data = yaml.safe_load((WORKFLOWS / name).read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as True
+    return data
+
+
+def _steps(workflow: dict):
+    for job in workflow["jobs"].values():
+        yield from job.get("steps", [])
+
+
+def test_every_run_step_of_every_workflow_uses_pipefail():
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        workflow = _workflow(path.name)
+        default = workflow.get("defaults", {}).get("run", {}).get("shell", "")
+        for step in _steps(workflow):
+            if "run" in step:
+                shell = step.get("shell", default)
+                assert "pipefail" in shell or step["run"].strip().startswith("bash .ci/"), (path.name, step)
+
+
+def test_gpu_benchmarks_have_no_schedule_and_pass_hf_token():
+    main = _workflow("gpu-benchmarks.yml")
+    assert "schedule" not in main["on"]
+    assert main["jobs"]["run"]["secrets"] == {"HF_TOKEN": "${{ secrets.HF_TOKEN }}"}
+    chunk = _workflow("gpu-run-chunk.yml")
+    assert chunk["on"]["workflow_call"]["secrets"]["HF_TOKEN"]["required"] is False
+    bench = next(s for s in _steps(chunk) if s.get("name") == "Benchmark")
+    assert bench["env"]["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}" and "| tee" in bench["run"]
+
+
+def test_publish_rebases_before_it_pushes_with_full_history():
+    publish = _workflow("gpu-benchmarks.yml")["jobs"]["publish"]
+    checkout = publish["steps"][0]
+    assert checkout["uses"].startswith("actions/checkout@") and checkout["with"]["fetch-depth"] == 0
+    commit = next(s for s in publish["steps"] if s.get("name") == "Commit new results")["run"]
+    assert commit.index("git pull --rebase") < commit.index("git push")
+
+
+def test_hosted_jobs_install_light_without_torch():
+    main = _workflow("gpu-benchmarks.yml")
+    for job in ("plan", "publish"):
+        installs = [s["run"] for s in main["jobs"][job]["steps"] if s.get("name", "").startswith("Install")]
+        assert installs and all("requirements-cpu.txt" not in run and "[run]" not in run for run in installs)
+
+
+def test_packaging_workflows_run_the_checks():
+    package = _workflow("package.yml")
+    runs = [s.get("run", "") for s in _steps(package)]
+    assert "bash .ci/wheel-check" in runs
+    assert any(r.startswith("actionlint") for r in runs) and any(r.startswith("hadolint") for r in runs)
+    assert "gpu" in yaml.safe_load((REPO / ".github" / "actionlint.yaml").read_text())["self-hosted-runner"]["labels"]
+    lowest = _workflow("lowest-versions.yml")
+    assert [s.get("run") for s in _steps(lowest) if "run" in s] == ["bash .ci/lowest-versions"]
+    docker = _workflow("docker.yml")
+    build = next(s for s in _steps(docker) if s.get("name") == "Build")["run"]
+    assert "HARNESS_BUILD_COMMIT" in build and "SETUPTOOLS_SCM_PRETEND_VERSION" in build
