@@ -23,12 +23,12 @@ from harness.provenance import git_sha, host_facts
 from harness.results.checks import run_checks
 from harness.results.figures import derive_figures
 from harness.results.schema import IdleBaseline, Repetition, ResultFile
-from harness.results.store import default_result_path, new_run_id, write_result
+from harness.results.store import check_result_target, new_run_id, result_target, save_result
 from harness.tasks.inputs import load_inputs
 from harness.tasks.resolution import SettingsRequest, resolve
 from harness.workloads import WORKLOADS, Workload
 from harness.workloads.base import digest
-from harness.workloads.models import load_model
+from harness.workloads.models import check_model_name, load_model
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,9 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
     if reporter is None:
         _silence_library_progress_bars()
     reporter = reporter or Reporter()
+    check_model_name(request.model)
     resolved = resolve(request)
+    check_result_target(Path(request.results_dir), Path(request.output) if request.output is not None else None)
     spec = resolved.spec
     inputs = load_inputs(spec, spec.num_queries)
     loaded = load_model(
@@ -214,10 +216,8 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
     if errors:
         raise MeasurementError(f"the run's own result failed a plausibility check, nothing written: "
                                f"{errors[0].name}: {errors[0].message}")
-    path = request.output if request.output is not None else default_result_path(request.results_dir, result)
-    if path.suffix != ".json":
-        path = default_result_path(path, result)
-    return result, write_result(result, path)
+    path = result_target(Path(request.results_dir), Path(request.output) if request.output else None, result)
+    return result, save_result(result, path)
 
 
 def _output_digest_warnings(repetitions: Sequence[dict]) -> list[dict]:
