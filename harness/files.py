@@ -235,9 +235,10 @@ def loads_json_bounded(text: str | bytes, source: str, *, error: type[HarnessErr
     return data
 
 
-def read_json_bounded(path: Path, *, limit: int = MAX_FILE_BYTES, error: type[HarnessError] = HarnessError) -> Any:
+def read_json_bounded(path: Path, *, limit: int = MAX_FILE_BYTES, error: type[HarnessError] = HarnessError,
+                      missing: type[HarnessError] = NotFoundError) -> Any:
     """`read_bounded` then `loads_json_bounded`."""
-    return loads_json_bounded(read_bounded(path, limit=limit, error=error), str(path), error=error)
+    return loads_json_bounded(read_bounded(path, limit=limit, error=error, missing=missing), str(path), error=error)
 
 
 # ---------------------------------------------------------------------------------------------- YAML
