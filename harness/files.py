@@ -17,6 +17,8 @@ import os
 import re
 import stat
 import tempfile
+import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,26 @@ def canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a string starting like a formula (`=HYPERLINK(...)`, `+`, `-`,
+    `@`, a tab or a line break) gets a leading `'` (OWASP's advice); numbers and other strings are unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def unprintable(text: str) -> str | None:
+    """The first character of `text` that has no place in a name (a control character, a lone surrogate, or
+    a non-character, all invalid in XML), as `U+XXXX`, else None."""
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cs") or char in "\ufffe\uffff":
+            return f"U+{ord(char):04X}"
+    return None
+
+
 def _short_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
@@ -127,19 +149,20 @@ def slugify(text: str) -> str:
     return slug
 
 
-def unique_slug(text: str) -> str:
-    """A file name for `text` that no other text can share: its slug, plus a short hash of the exact text
-    whenever the slug is not the text itself (`text-gen!` -> `text-gen-1a2b3c4d`, never `text-gen`).
+def unique_slug(text: str, readable: str | None = None, restore: Callable[[str], str] | None = None) -> str:
+    """A file name for `text` that no other text can share, for names derived from ids that strangers choose
+    (published pages, data files, plots).
 
-    For names derived from ids that strangers choose (published pages, data files, plots): two distinct ids
-    never map to one file, and ids that are already file-name-safe keep their plain, readable name.
+    The readable slug (of `readable`, by default of `text`) is used alone only when it gives back exactly
+    `text` (through `restore`, e.g. `__` -> `/` for model ids); otherwise it ends in `~` and 12 hex digits of
+    the exact text's sha256 (`text-gen!` -> `text-gen~1a2b3c4d5e6f`, never `text-gen`). A plain slug never holds
+    `~`, so a chosen id cannot imitate another id's hashed name, and two plain slugs are equal only for equal ids.
     """
-    slug = slugify(text)
-    if slug == text:
+    slug = slugify(text if readable is None else readable)
+    if (restore(slug) if restore is not None else slug) == text:
         return slug
-    if slug.endswith(_short_hash(text)):
-        return slug
-    return f"{slug[:MAX_SLUG_CHARS - 9].rstrip('-.') or 'unknown'}-{_short_hash(text)}"
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{slug[:MAX_SLUG_CHARS - 13]}~{digest}"
 
 
 # ------------------------------------------------------------------------------------- untrusted files

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
 import zlib
@@ -278,6 +279,8 @@ def read_bundle(path: Path) -> dict[str, bytes]:
         return _read_folder(path)
     if not _is_archive(path):
         raise ResultFileError(f"{path}: a bundle is a folder or a .tar.gz file")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ResultFileError(f"{path}: not a regular file (a FIFO, device or socket)")
     return _read_archive(path)
 
 

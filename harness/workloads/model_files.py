@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from harness.errors import ConfigError
-from harness.files import check_tree, read_bounded
+from harness.files import check_tree, read_bounded, unprintable
 
 MAX_PATH_COMPONENT_BYTES = 255
 MAX_PATH_BYTES = 4096
@@ -42,6 +42,8 @@ def check_model_name(model_id: str) -> None:
     if not text.strip():
         raise ConfigError("--model is empty")
     encoded = text.encode("utf-8", "surrogatepass")
+    if unprintable(text) is not None:
+        raise ConfigError(f"--model {text[:60]!r}: holds the control character {unprintable(text)}")
     if "\x00" in text or len(encoded) > MAX_PATH_BYTES or any(
         len(part.encode("utf-8", "surrogatepass")) > MAX_PATH_COMPONENT_BYTES for part in text.split("/")
     ):
