@@ -115,6 +115,8 @@ def check_model_folder(kind: str, folder: Path, *, random_weights: bool = False)
     """
     folder = Path(folder).expanduser()
     _check_json_files(folder)
+    if (kind == "image-gen") != (folder / "model_index.json").is_file():
+        return  # a model of the other family: the loader's kind check says so in its own words
     if kind != "image-gen" and not any((folder / name).is_file() for name in TOKENIZER_FILES):
         raise ModelFilesError(f"model folder {folder} has no tokenizer (none of {', '.join(TOKENIZER_FILES[:4])}, "
                               f"...): save it with tokenizer.save_pretrained")

@@ -125,10 +125,10 @@ def load_model(
                 f"out of memory loading {model_id} ({dtype_name}) on {primary}; try a smaller --dtype "
                 f"(bfloat16/float16), a GPU with more memory, or --device-map auto to spread it over several GPUs"
             ) from None
-        if Path(model_id).expanduser().is_dir() and isinstance(error, TypeError | ValueError | KeyError |
-                                                                 AttributeError | IndexError | RuntimeError):
+        if Path(model_id).expanduser().is_dir() and not isinstance(error, AssertionError | NameError):
             # The folder passed the file checks, so a library failing on it means a setting it cannot use
-            # (a string where a number goes, a shape that does not fit): the user's files, not our bug.
+            # (a string where a number goes, a shape that does not fit): the user's files. The exception's
+            # class is kept in the line, so a bug of ours still shows what it is.
             raise ConfigError(f"model folder {model_id} cannot be loaded: {error.__class__.__name__}: "
                               f"{_first_line(error)[:300]}") from None
         raise
