@@ -210,6 +210,17 @@ def _fallback_dirs() -> list[Path]:
             Path(tempfile.gettempdir()) / "harness-unsaved-results"]
 
 
+def keep_unfiled(data: dict, name: str) -> Path | None:
+    """Write a finished run's JSON (a result, or what should have been one) to the first fallback folder that
+    takes it, as `<name>.json`; None when none does. Never under the results folder: nothing here is filed."""
+    for folder in _fallback_dirs():
+        try:
+            return write_json_atomic(folder / f"{name}.json", data, overwrite=False)
+        except (HarnessError, ValueError, TypeError):
+            continue
+    return None
+
+
 def save_result(result: ResultFile, path: Path) -> Path:
     """Write a finished run's result to `path`; if that fails, to a fallback folder, and say where.
 
@@ -220,14 +231,12 @@ def save_result(result: ResultFile, path: Path) -> Path:
         return write_result(result, path)
     except HarnessError as error:
         reason = str(error)
-    for folder in _fallback_dirs():
-        try:
-            saved = write_result(result, folder / f"{result.run_id}.json")
-        except HarnessError:
-            continue
+    data = result.model_dump(mode="json")
+    saved = keep_unfiled(data, result.run_id)
+    if saved is not None:
         raise ResultSavedElsewhere(f"the run finished but its result could not be written ({reason}); "
                                    f"it is saved at {saved}: move it where it belongs", saved)
-    sys.stderr.write(json.dumps(result.model_dump(mode="json"), sort_keys=True) + "\n")
+    sys.stderr.write(json.dumps(data, sort_keys=True) + "\n")
     raise ResultSavedElsewhere(f"the run finished but its result could not be written ({reason}), nor to any "
                                f"fallback folder: its JSON is the line above", None)
 

@@ -129,3 +129,22 @@ def test_a_result_that_cannot_be_written_is_saved_to_the_fallback(tiny_models_di
     assert result.settings.num_queries == 2 and result.figures.latency_p50_s.mean > 0
     assert json.loads(saved[0].read_text())["run_id"] == result.run_id
     assert results.read_text() == "in the way\n"
+
+
+def test_an_implausible_result_is_not_filed_but_kept_for_diagnosis(tiny_models_dir, tmp_path, monkeypatch, capsys):
+    """The scripted card draws twice its power limit: the result fails its own check, so nothing is filed under
+    the results folder, and the finished run is still on disk, at the path the error line names."""
+    script = tmp_path / "hot.json"
+    script.write_text(json.dumps({"gpus": [{"power_w": 1400.0, "power_limit_w": 700.0}]}))
+    monkeypatch.setenv("HARNESS_FAKE_NVML", str(script))
+    fallback = tmp_path / "fallback"
+    monkeypatch.setenv("HARNESS_FALLBACK_DIR", str(fallback))
+    results = tmp_path / "results"
+    argv = _run("--results-dir", str(results), "--num-queries", "2", "--idle-seconds", "0", "--measure-gpus", "0",
+                model=str(tiny_models_dir / "text-classification"))
+    assert run_cli(*argv) == 4
+    err = _one_error_line(capsys)
+    kept = list(fallback.glob("*.json"))
+    assert len(kept) == 1 and str(kept[0]) in err and "power" in err
+    assert not results.exists()
+    assert json.loads(kept[0].read_text())["settings"]["num_queries"] == 2
