@@ -10,6 +10,8 @@ limit, finite numbers and integers that fit 64 bits. Every problem is one `Harne
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
 import json
 import math
@@ -17,6 +19,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -82,7 +85,21 @@ def write_bytes_atomic(path: Path, data: bytes, *, overwrite: bool = True) -> Pa
     finally:
         if tmp is not None and tmp.exists():
             tmp.unlink()
+    _remove_stale_temporaries(path)
     return path
+
+
+STALE_TEMPORARY_S = 3600.0
+"""A writer's temporary file older than this was left by a killed process (a live write takes seconds)."""
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove temporary files of earlier writes of `path` that a kill between fsync and rename left behind."""
+    cutoff = time.time() - STALE_TEMPORARY_S
+    for stale in path.parent.glob(f".{glob.escape(path.name[:60])}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if stale.is_file() and stale.stat().st_mtime < cutoff:
+                stale.unlink()
 
 
 def write_text_atomic(path: Path, text: str, *, overwrite: bool = True) -> Path:

@@ -118,3 +118,13 @@ def test_atomic_writes_honour_the_umask_and_turn_os_errors_into_one_line(tmp_pat
     with pytest.raises(HarnessError, match="is a folder"):
         write_text_atomic(tmp_path, "x")
     assert sorted(os.listdir(tmp_path)) == ["a.txt", "file"]
+
+
+def test_a_temporary_file_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    stale = tmp_path / ".r.json.abc123.tmp"
+    stale.write_text("half")
+    os.utime(stale, (0, 0))
+    fresh = tmp_path / ".r.json.def456.tmp"  # another writer, right now: left alone
+    fresh.write_text("in progress")
+    write_text_atomic(tmp_path / "r.json", "{}")
+    assert sorted(os.listdir(tmp_path)) == [".r.json.def456.tmp", "r.json"]
