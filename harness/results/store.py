@@ -7,22 +7,24 @@ Every way a file can be wrong (unreadable, not JSON, wrong schema, implausible n
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import re
 import secrets
 import sys
 import tempfile
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from harness.errors import ConfigError, HarnessError, ResultFileError, validation_problem
 from harness.files import (
     MAX_FILE_BYTES,
+    MAX_INT,
     check_tree,
     loads_json_bounded,
     read_bounded,
@@ -37,8 +39,50 @@ from harness.results.schema import SUPPORTED_SCHEMA_VERSIONS, ResultFile
 SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
 
 
-_NEEDS_CAREFUL_PARSE = re.compile(r"NaN|Infinity|\d{20,}|[eE][+-]?\d{3,}")
-"""Text the fast parser could take in a form we refuse: non-finite numbers, overflowing integers or floats."""
+def _leaf_types(annotation: object) -> set:
+    """The types an annotation can hold, through Optional, unions, lists, tuples and dicts (values)."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Literal:
+        return set()
+    if not args:
+        return {annotation}
+    if typing.get_origin(annotation) is dict:
+        args = args[1:]
+    return set().union(*(_leaf_types(arg) for arg in args if arg is not Ellipsis))
+
+
+@functools.cache
+def _int_fields(cls: type[BaseModel]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(fields that can hold ints, fields that hold nested models) of a schema model, computed once per class."""
+    ints, nested = [], []
+    for name, info in cls.model_fields.items():
+        leaves = _leaf_types(info.annotation)
+        if int in leaves:
+            ints.append(name)
+        if any(isinstance(t, type) and issubclass(t, BaseModel) for t in leaves):
+            nested.append(name)
+    return tuple(ints), tuple(nested)
+
+
+def _values(value: object) -> list:
+    if isinstance(value, dict):
+        return list(value.values())
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
+
+
+def _oversized_int(model: BaseModel) -> bool:
+    """An integer beyond 64 bits in a validated result's int fields (the fast parser keeps 10^400 as it is, and
+    it would overflow the plots); the walk visits only the fields that can hold ints or nested models."""
+    ints, nested = _int_fields(type(model))
+    for name in ints:
+        for item in _values(getattr(model, name)):
+            if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
+                return True
+    return any(_oversized_int(item) for name in nested for item in _values(getattr(model, name))
+               if isinstance(item, BaseModel))
+
 
 MAX_RESULT_BYTES = MAX_FILE_BYTES
 
@@ -50,17 +94,19 @@ def _free_form_parts(result: ResultFile) -> list:
 def parse_result(text: str, source: str = "<string>") -> ResultFile:
     """Parse and schema-check a result file's text through the bounded JSON reader (`harness.files`): NaN,
     Infinity, numbers that overflow and nesting beyond `MAX_DEPTH` are refused like any other problem."""
-    if not _NEEDS_CAREFUL_PARSE.search(text):
+    if "NaN" not in text and "Infinity" not in text:
         # Fast path (a leaderboard build parses thousands of files); any problem falls through to the
-        # step-by-step path below, which names it precisely. The schema refuses NaN and nests its own
-        # keys a few levels deep; only its free-form mappings need the depth check.
+        # step-by-step path below, which names it precisely. The schema refuses non-finite floats (1e400
+        # included) and nests its own keys a few levels deep: only its free-form mappings need the full
+        # check, and its int fields the 64-bit bound.
         try:
             result = ResultFile.model_validate_json(text)
         except ValidationError:
             pass
         else:
             check_tree(_free_form_parts(result), source, error=ResultFileError)
-            return result
+            if not _oversized_int(result):
+                return result
     data = loads_json_bounded(text, source, error=ResultFileError)
     if not isinstance(data, dict):
         raise ResultFileError(f"{source}: a result file must hold a JSON object")
