@@ -4,11 +4,14 @@ The order matters for the numbers. Cheap checks (task, preset, overrides, inputs
 is loaded; warm-up batches run before the idle baseline so the idle reading sees a warm card with the
 model resident; each repetition is one meter window around the whole pass (never a sum of per-query
 windows, which the ~100 ms counter resolution would blur); generative tasks then run a prefill-only pass
-in its own window. Nothing is written until the result has passed its own plausibility checks.
+in its own window. Nothing is filed under the results folder until the result has passed its own plausibility
+checks; a finished run is never thrown away: a result that fails them, or that cannot be written where asked,
+is kept in a fallback folder (`harness.results.store`) and the error line names it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -16,19 +19,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from harness import __version__
 from harness.energy import EnergyMeter, open_meter
-from harness.errors import MeasurementError
+from harness.errors import MeasurementError, validation_problem
 from harness.provenance import git_sha, host_facts
 from harness.results.checks import run_checks
 from harness.results.figures import derive_figures
 from harness.results.schema import IdleBaseline, Repetition, ResultFile
-from harness.results.store import default_result_path, new_run_id, write_result
+from harness.results.store import check_result_target, keep_unfiled, new_run_id, result_target, save_result
 from harness.tasks.inputs import load_inputs
 from harness.tasks.resolution import SettingsRequest, resolve
 from harness.workloads import WORKLOADS, Workload
 from harness.workloads.base import digest
-from harness.workloads.models import load_model, require_run_extra
+from harness.workloads.models import check_model_name, load_model, require_run_extra
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +163,10 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
     if reporter is None:
         _silence_library_progress_bars()
     reporter = reporter or Reporter()
+    check_model_name(request.model)
     resolved = resolve(request)
+    if request.write:
+        check_result_target(Path(request.results_dir), Path(request.output) if request.output is not None else None)
     spec = resolved.spec
     inputs = load_inputs(spec, spec.num_queries)
     loaded = load_model(
@@ -193,7 +201,7 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
     idle_model = IdleBaseline.model_validate(idle.as_dict()) if idle is not None else None
     repetition_models = [Repetition.model_validate(rep) for rep in repetitions]
     figures, figure_warnings = derive_figures(repetition_models, idle_model)
-    result = ResultFile.model_validate({
+    document = {
         "run_id": new_run_id(started_at),
         "created_at": finished_at,
         "started_at": started_at,
@@ -215,17 +223,28 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
         "timelines": timelines,
         "warnings": run_warnings + [w.model_dump() for w in figure_warnings],
         "figures": figures,
-    })
+    }
+    try:
+        result = ResultFile.model_validate(document)
+    except ValidationError as error:
+        kept = keep_unfiled(_jsonable(document), document["run_id"])
+        raise MeasurementError(f"the run's own result does not fit the schema ({validation_problem(error)}); "
+                               f"not filed, kept for diagnosis at {kept}") from None
     errors = [f for f in run_checks(result) if f.severity == "error"]
     if errors:
-        raise MeasurementError(f"the run's own result failed a plausibility check, nothing written: "
-                               f"{errors[0].name}: {errors[0].message}")
+        kept = keep_unfiled(result.model_dump(mode="json"), result.run_id)
+        raise MeasurementError(f"the run's own result failed a plausibility check, not filed under the results "
+                               f"(kept for diagnosis at {kept}): {errors[0].name}: {errors[0].message}")
     if not request.write:
         return result, None
-    path = request.output if request.output is not None else default_result_path(request.results_dir, result)
-    if path.suffix != ".json":
-        path = default_result_path(path, result)
-    return result, write_result(result, path)
+    path = result_target(Path(request.results_dir), Path(request.output) if request.output else None, result)
+    return result, save_result(result, path)
+
+
+def _jsonable(document: dict) -> dict:
+    """A result document that failed validation, as JSON (models dumped, anything else as text)."""
+    return json.loads(json.dumps(document, default=lambda v: v.model_dump(mode="json") if hasattr(v, "model_dump")
+                                 else str(v)))
 
 
 def _output_digest_warnings(repetitions: Sequence[dict]) -> list[dict]:

@@ -22,8 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from harness.errors import ResultFileError
-from harness.files import slugify
+from harness.errors import HarnessError, ResultFileError
+from harness.files import read_bounded, slugify
 from harness.results.identity import result_workload_key
 from harness.results.schema import ResultFile
 from harness.results.store import iter_result_files, load_valid_result
@@ -387,20 +387,42 @@ def load_records(root: Path, *, workers: int | None = None,
                           _relative(Path(p), root))
                 for p in paths]
     records: list[RunRecord] = []
-    refused: list[Refusal] = []
-    first_source: dict[str, str] = {}
+    refused: list[Refusal] = [o for o in outcomes if isinstance(o, Refusal)]
+    by_run_id: dict[str, list[RunRecord]] = defaultdict(list)
     for outcome in outcomes:
-        if isinstance(outcome, Refusal):
-            refused.append(outcome)
-        elif outcome.run_id in first_source:
-            refused.append(Refusal(outcome.source, f"duplicate run id {outcome.run_id!r} "
-                                                   f"(already in {first_source[outcome.run_id]})"))
-        else:
-            first_source[outcome.run_id] = outcome.source
-            records.append(outcome)
+        if not isinstance(outcome, Refusal):
+            by_run_id[outcome.run_id].append(outcome)
+    for run_id, group in by_run_id.items():
+        kept, kept_out = _settle_duplicates(root, run_id, group)
+        records.extend(kept)
+        refused.extend(kept_out)
     for refusal in refused:
         logger.info("refused %s: %s", refusal.source, refusal.reason)
     return records, refused, len(paths)
+
+
+def _file_digest(root: Path, source: str) -> str | None:
+    path = root / source if root.is_dir() else root
+    try:
+        return hashlib.sha256(read_bounded(path, error=ResultFileError)).hexdigest()
+    except HarnessError:
+        return None
+
+
+def _settle_duplicates(root: Path, run_id: str, group: list[RunRecord]) -> tuple[list[RunRecord], list[Refusal]]:
+    """Files sharing one run id: byte-identical copies are shown once (the others reported as copies); files that
+    differ are all refused, so no file can push another out by sorting first."""
+    if len(group) == 1:
+        return group, []
+    digests = {_file_digest(root, record.source) for record in group}
+    if len(digests) == 1 and None not in digests:
+        first = group[0]
+        return [first], [Refusal(r.source, f"duplicate run id {run_id!r} (a copy of {first.source})")
+                         for r in group[1:]]
+    sources = [r.source for r in group]
+    return [], [Refusal(r.source, f"duplicate run id {run_id!r} with different contents in "
+                                  f"{', '.join(s for s in sources if s != r.source)}: none of them is shown")
+                for r in group]
 
 
 def group_entries(records: Iterable[RunRecord]) -> list[Entry]:

@@ -9,7 +9,6 @@ that was not built by this command is never replaced.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import logging
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import ConfigError, HarnessError, NotFoundError
-from harness.files import slugify, umask
+from harness.files import csv_cell, umask, unique_slug
 from leaderboard import carbon, plots
 from leaderboard.aggregate import SIZE_CLASS_LIMITS, Board, Entry, Refusal, RunRecord, aggregate
 from leaderboard.label import label_data, render_badge, render_label
@@ -122,16 +121,9 @@ class Row:
 
 
 def model_slugs(model_ids: Sequence[str]) -> dict[str, str]:
-    """A page name per model id; ids that slug alike get a short hash of the exact id."""
-    by_slug: dict[str, list[str]] = defaultdict(list)
-    for model_id in model_ids:
-        by_slug[slugify(model_id.replace("/", "__"))].append(model_id)
-    slugs = {}
-    for slug, ids in by_slug.items():
-        for model_id in ids:
-            digest = hashlib.sha1(model_id.encode("utf-8")).hexdigest()[:6]
-            slugs[model_id] = slug if len(ids) == 1 else f"{slug}-{digest}"
-    return slugs
+    """A page name per model id (`org__model`); no two ids share one (`harness.files.unique_slug`)."""
+    return {model_id: unique_slug(model_id, model_id.replace("/", "__"), lambda slug: slug.replace("__", "/"))
+            for model_id in model_ids}
 
 
 def _figure_json(figure) -> dict | None:
@@ -186,7 +178,7 @@ def _csv(rows: Sequence[Row]) -> str:
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         run = row.run
-        writer.writerow([
+        writer.writerow(csv_cell(cell) for cell in [
             run.model_id, run.num_parameters, run.task_id, run.hardware_class, run.size_class or "", run.workload,
             run.status, row.stars if row.stars is not None else "", row.rating.release_id if row.rating else "",
             run.gpu_wh.mean if run.gpu_wh else "", run.gpu_wh.ci95_low if run.gpu_wh else "",
@@ -320,7 +312,7 @@ def group_views(task_slug: str, rated_rows: Sequence[Row]) -> list[GroupView]:
 
 
 def _task_view(task, task_rows: list[Row]) -> dict:
-    task_slug = slugify(task.task_id)
+    task_slug = unique_slug(task.task_id)
     rated = [r for r in task_rows if r.run.status == "gpu"]
     reference = [r for r in rated if is_reference(r.run.hardware_class)]
     sample = (rated or task_rows)[0].run
@@ -395,8 +387,11 @@ def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = Non
         "min_range_ratio": MIN_RANGE_RATIO, "size_class_words": SIZE_CLASS_WORDS, "reference_gpu": REFERENCE_GPU,
     }
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-", dir=out_dir.parent))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name[:60]}.building-", dir=out_dir.parent))
+    except OSError as error:
+        raise HarnessError(f"cannot write the site to {out_dir}: {error.strerror or error}") from None
     try:
         tmp.chmod(0o777 & ~umask())  # mkdtemp makes it 0700: a web server as another user must read it
         writer = _Writer(tmp)
@@ -458,8 +453,11 @@ def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = Non
             "refused": [{"source": r.source, "reason": r.reason} for r in board.refused],
         }))
         _swap_in(tmp, out_dir)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(error, OSError):  # disk full, permissions: the old site stays as it was
+            raise HarnessError(f"cannot write the site to {out_dir}: {error.strerror or error}; the previous "
+                               f"site is unchanged") from None
         raise
     return BuildReport(
         out_dir=out_dir, num_files=board.num_files, num_runs=board.num_runs,

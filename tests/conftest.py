@@ -15,6 +15,12 @@ import pytest  # noqa: E402
 from tests.cli_helpers import SCRIPTED_POWER_W  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _fallback_dir_in_tmp(tmp_path_factory, monkeypatch):
+    """A result kept by the runner's fallback goes to a temporary folder, never to the tester's home."""
+    monkeypatch.setenv("HARNESS_FALLBACK_DIR", str(tmp_path_factory.mktemp("fallback")))
+
+
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory):
     """Folder with one tiny saved model per task kind (`<kind>/`), built offline with `save_pretrained`."""

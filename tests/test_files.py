@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from harness.errors import HarnessError
-from harness.files import write_json_atomic, write_text_atomic
+from harness.errors import ConfigError, HarnessError
+from harness.files import read_yaml_mapping, write_json_atomic, write_text_atomic
 
 
 def test_write_creates_folders_and_leaves_no_temporary(tmp_path):
@@ -30,3 +30,101 @@ def test_nan_is_not_written(tmp_path):
         write_json_atomic(target, {"x": float("nan")})
     assert not target.exists()
     assert os.listdir(tmp_path) == []
+
+
+# --- the bounded reader, unique slugs, CSV cells, umask -----------------------------------------------------
+
+
+def test_bounded_reader_refuses_what_is_not_a_small_regular_file(tmp_path):
+    import os
+
+    from harness.files import read_bounded
+
+    fifo = tmp_path / "f.json"
+    os.mkfifo(fifo)
+    zero = tmp_path / "z.json"
+    os.symlink("/dev/zero", zero)
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * 101)
+    for path, message in ((fifo, "not a regular file"), (zero, "not a regular file"), (tmp_path, "a folder"),
+                          (big, "more than the 100")):
+        with pytest.raises(HarnessError, match=message):
+            read_bounded(path, limit=100)
+    assert read_bounded(big, limit=101) == b" " * 101
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[" * 100_000 + "]" * 100_000, "nested"),
+    ("[" * 40 + "]" * 40, "nested more than 32"),
+    ('{"a": NaN}', "NaN"),
+    ('{"a": -Infinity}', "Infinity"),
+    ('{"a": 1e400}', "too large"),
+    ('{"a": ' + "9" * 400 + "}", "beyond 64 bits"),
+])
+def test_bounded_json_refuses_deep_and_non_finite(text, message):
+    from harness.files import loads_json_bounded
+
+    with pytest.raises(HarnessError, match=message):
+        loads_json_bounded(text, "x.json")
+
+
+def test_bounded_yaml_refuses_deep_nesting_and_alias_bombs(tmp_path):
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    with pytest.raises(ConfigError, match="nested"):
+        read_yaml_mapping(deep)
+    bomb = tmp_path / "bomb.yaml"
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    bomb.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match="more than"):
+        read_yaml_mapping(bomb)
+
+
+def test_unique_slugs_never_collide_and_stay_plain_for_safe_ids():
+    from harness.files import unique_slug
+
+    assert unique_slug("text-gen") == "text-gen"
+    hostile = unique_slug("text-gen!")
+    assert hostile != "text-gen" and hostile.startswith("text-gen~")
+    model = {i: unique_slug(i, i.replace("/", "__"), lambda s: s.replace("__", "/"))
+             for i in ("org/model", "org/model!", "org/model?", "org__model")}
+    assert model["org/model"] == "org__model" and len(set(model.values())) == 4
+    assert len(unique_slug("x" * 300)) <= 96
+    # a chosen id cannot imitate another id's hashed name: plain slugs never hold "~"
+    assert unique_slug(hostile) != hostile
+
+
+def test_csv_cells_that_look_like_formulas_are_quoted():
+    from harness.files import csv_cell
+
+    assert csv_cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
+    assert [csv_cell(v) for v in ("+1", "-x", "@a", "\tx", "org/model")] == ["'+1", "'-x", "'@a", "'\tx", "org/model"]
+    assert csv_cell(-1.5) == -1.5
+
+
+def test_atomic_writes_honour_the_umask_and_turn_os_errors_into_one_line(tmp_path):
+    import os
+
+    old = os.umask(0o027)
+    try:
+        path = write_text_atomic(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(HarnessError, match="cannot write"):
+        write_text_atomic(tmp_path / "file" / "b.txt", "x")
+    with pytest.raises(HarnessError, match="is a folder"):
+        write_text_atomic(tmp_path, "x")
+    assert sorted(os.listdir(tmp_path)) == ["a.txt", "file"]
+
+
+def test_a_temporary_file_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    stale = tmp_path / ".r.json.abc123.tmp"
+    stale.write_text("half")
+    os.utime(stale, (0, 0))
+    fresh = tmp_path / ".r.json.def456.tmp"  # another writer, right now: left alone
+    fresh.write_text("in progress")
+    write_text_atomic(tmp_path / "r.json", "{}")
+    assert sorted(os.listdir(tmp_path)) == [".r.json.def456.tmp", "r.json"]

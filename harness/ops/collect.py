@@ -12,14 +12,15 @@ shows the latest run of a workload and keeps the others beside it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import HarnessError, NotFoundError, ResultFileError
-from harness.files import canonical_json, write_text_atomic
+from harness.errors import ConfigError, HarnessError, NotFoundError, ResultFileError
+from harness.files import canonical_json, read_bounded, write_text_atomic
 from harness.results.identity import result_workload_key
 from harness.results.schema import ResultFile
 from harness.results.store import check_result, default_result_path, iter_result_files, load_result, parse_result
@@ -105,8 +106,10 @@ def _texts(source: Path) -> Iterator[tuple[str, str | None, str | None]]:
         return
     for path in iter_result_files(source):
         try:
-            yield str(path), path.read_text(encoding="utf-8"), None
-        except (OSError, UnicodeDecodeError) as error:
+            yield str(path), read_bounded(path, error=ResultFileError, missing=ResultFileError).decode("utf-8"), None
+        except ResultFileError as error:
+            yield str(path), None, str(error)
+        except UnicodeDecodeError as error:
             yield str(path), None, f"{path}: cannot read ({error.__class__.__name__}: {error})"
 
 
@@ -133,6 +136,30 @@ def _existing(results_dir: Path) -> tuple[dict[str, tuple[Path, str]], dict[tupl
     return found, workloads
 
 
+def _write_all(targets: Sequence[tuple[Candidate, Path]]) -> None:
+    """Write every accepted file or none: on the first failure (disk full, no permission, a name taken meanwhile)
+    the files this call wrote, and the folders it made, are removed again before the error is raised."""
+    written: list[Path] = []
+    made: list[Path] = []
+    try:
+        for candidate, target in targets:
+            missing = [parent for parent in reversed(target.parents) if not parent.exists()]
+            write_text_atomic(target, candidate.text, overwrite=False)
+            made.extend(missing)
+            written.append(target)
+            log.info("collected %s -> %s", candidate.source, target)
+    except BaseException as error:
+        for path in written:
+            path.unlink(missing_ok=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(error, HarnessError):
+            raise HarnessError(f"{error}; nothing was collected (the {len(written)} files written before it "
+                               f"were removed again)") from None
+        raise
+
+
 def collect(sources: Sequence[Path], results_dir: Path, *, keep_going: bool = False) -> CollectReport:
     """Check every result file under `sources` and file the new ones under `results_dir`.
 
@@ -140,6 +167,8 @@ def collect(sources: Sequence[Path], results_dir: Path, *, keep_going: bool = Fa
     `NotFoundError` when a source does not exist or holds no result file at all.
     """
     results_dir = Path(results_dir)
+    if results_dir.exists() and not results_dir.is_dir():
+        raise ConfigError(f"results folder {results_dir} is a file, not a folder")
     report = CollectReport()
     existing, measured = _existing(results_dir)
     by_digest = {digest: run_id for run_id, (_, digest) in existing.items()}
@@ -190,9 +219,7 @@ def collect(sources: Sequence[Path], results_dir: Path, *, keep_going: bool = Fa
     if report.refused and not keep_going:
         first = report.refused[0].reason
         raise CollectRefused(f"{len(report.refused)} files refused, nothing written; first: {first}", report)
-    for candidate, target in targets:
-        write_text_atomic(target, candidate.text, overwrite=False)
-        log.info("collected %s -> %s", candidate.source, target)
+    _write_all(targets)
     report.wrote_files = bool(targets)
     if report.refused:
         first = report.refused[0].reason

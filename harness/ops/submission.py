@@ -16,8 +16,10 @@ import io
 import json
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness import __version__
 from harness.errors import ConfigError, HarnessError, NotFoundError, ResultFileError
-from harness.files import write_bytes_atomic
+from harness.files import loads_json_bounded, read_bounded, write_bytes_atomic
 from harness.results.checks import CheckResult
 from harness.results.schema import ResultFile
 from harness.results.store import check_result, default_result_path, iter_result_files, parse_result
@@ -95,7 +97,7 @@ def _bundle_files(results: Sequence[Path], logs: Sequence[Path]) -> dict[str, tu
     if not paths:
         raise NotFoundError(f"no result files found in {', '.join(str(p) for p in results)}")
     for path in paths:
-        data = path.read_bytes()
+        data = read_bounded(path, error=ResultFileError, missing=ResultFileError)
         try:
             result = parse_result(data.decode("utf-8"), str(path))
         except UnicodeDecodeError:
@@ -113,7 +115,7 @@ def _bundle_files(results: Sequence[Path], logs: Sequence[Path]) -> dict[str, tu
         name = f"logs/{log.name}"
         if name in files:
             raise ConfigError(f"two logs are named {log.name}; rename one")
-        files[safe_member_path(name)] = (log.read_bytes(), "log")
+        files[safe_member_path(name)] = (read_bounded(log, limit=MAX_BUNDLE_BYTES, error=ResultFileError), "log")
     return files
 
 
@@ -147,29 +149,32 @@ def create_bundle(results: Sequence[Path], out: Path, logs: Sequence[Path] = (),
     Every result is checked first; nothing is written if one fails, and an existing `out` is never replaced.
     """
     out = Path(out)
-    if out.exists():
+    if os.path.lexists(out):
         raise HarnessError(f"refusing to overwrite existing {out}")
     files = _bundle_files(results, logs)
     created_at = created_at or datetime.now(timezone.utc).replace(microsecond=0)
     contents = {name: data for name, (data, _) in files.items()}
     contents[MANIFEST_NAME] = _manifest_bytes(files, created_at)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if _is_archive(out):
         top = out.name.removesuffix(".tar.gz").removesuffix(".tgz") or "submission"
         write_bytes_atomic(out, _tar_bytes(top, contents), overwrite=False)
         return out
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging: Path | None = None
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name[:60]}.", dir=out.parent))
         for name, data in contents.items():
             target = staging / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        if out.exists():
+        if os.path.lexists(out):
             raise HarnessError(f"refusing to overwrite existing {out}")
         staging.rename(out)
+    except OSError as problem:
+        raise HarnessError(f"cannot write {out}: {problem.strerror or problem}") from None
     finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+        if staging is not None and staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
@@ -191,26 +196,59 @@ def _read_archive(path: Path) -> dict[str, bytes]:
                 total += member.size
                 if total > MAX_BUNDLE_BYTES:
                     raise ResultFileError(f"{path}: more than {MAX_BUNDLE_BYTES} bytes uncompressed")
-            files = {}
-            for member in members:
-                if member.isfile():
-                    if member.name in files:
-                        raise ResultFileError(f"{path}: member {member.name!r} appears twice")
-                    handle = tar.extractfile(member)
-                    files[member.name] = handle.read() if handle is not None else b""
-    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as error:
+            names = [m.name for m in members if m.isfile()]
+            if len(set(names)) != len(names):
+                twice = next(name for name in names if names.count(name) > 1)
+                raise ResultFileError(f"{path}: member {twice!r} appears twice")
+            prefix = _top_prefix(path, names)
+            by_name = {m.name: m for m in members if m.isfile()}
+            manifest = _member_bytes(tar, by_name.get(prefix + MANIFEST_NAME), MAX_MANIFEST_BYTES, path)
+            listed = _listed_names(manifest)
+            # Only what the manifest lists is read: an unlisted member is reported by name, never decompressed.
+            files = {name[len(prefix):]: (_member_bytes(tar, member, member.size, path)
+                                          if name[len(prefix):] in listed or name == prefix + MANIFEST_NAME
+                                          else UNREAD)
+                     for name, member in by_name.items()}
+    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise ResultFileError(f"{path}: not a readable .tar.gz ({error.__class__.__name__}: {error})") from None
-    return _strip_top_folder(path, files)
+    return files
 
 
-def _strip_top_folder(path: Path, files: dict[str, bytes]) -> dict[str, bytes]:
-    """Bundle paths relative to the folder that holds MANIFEST.json (the root, or one top folder)."""
-    if MANIFEST_NAME in files:
-        return files
-    tops = {name.split("/", 1)[0] for name in files}
-    if len(tops) == 1 and all("/" in name for name in files):
-        return {name.split("/", 1)[1]: data for name, data in files.items()}
+UNREAD = b""
+"""What an archive member the manifest does not list reads as: it is reported, never decompressed."""
+
+MAX_MANIFEST_BYTES = 16 * 1024**2
+
+
+def _top_prefix(path: Path, names: list[str]) -> str:
+    """The folder holding MANIFEST.json: the archive's root (""), or its one top folder ("top/")."""
+    if MANIFEST_NAME in names:
+        return ""
+    tops = {name.split("/", 1)[0] for name in names}
+    if len(tops) == 1 and all("/" in name for name in names) and f"{next(iter(tops))}/{MANIFEST_NAME}" in names:
+        return f"{next(iter(tops))}/"
     raise ResultFileError(f"{path}: no {MANIFEST_NAME} at the top of the bundle")
+
+
+def _member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo | None, limit: int, path: Path) -> bytes | None:
+    if member is None:
+        return None
+    if member.size > limit:
+        raise ResultFileError(f"{path}: member {member.name!r} is larger than {limit} bytes")
+    handle = tar.extractfile(member)
+    return handle.read(limit + 1) if handle is not None else b""
+
+
+def _listed_names(manifest: bytes | None) -> set[str]:
+    """Bundle paths a manifest lists (empty when it does not parse: verification then names the problem)."""
+    if manifest is None:
+        return set()
+    try:
+        data = loads_json_bounded(manifest, MANIFEST_NAME, error=ResultFileError)
+    except ResultFileError:
+        return set()
+    listed = data.get("files") if isinstance(data, dict) else None
+    return {str(name) for name in listed} if isinstance(listed, dict) else set()
 
 
 def _read_folder(path: Path) -> dict[str, bytes]:
@@ -241,6 +279,8 @@ def read_bundle(path: Path) -> dict[str, bytes]:
         return _read_folder(path)
     if not _is_archive(path):
         raise ResultFileError(f"{path}: a bundle is a folder or a .tar.gz file")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ResultFileError(f"{path}: not a regular file (a FIFO, device or socket)")
     return _read_archive(path)
 
 
@@ -268,17 +308,17 @@ class VerifyReport:
 
 
 def _parse_manifest(files: dict[str, bytes]) -> Manifest:
+    if files.get(MANIFEST_NAME) is None:
+        raise ResultFileError(f"no {MANIFEST_NAME} in the bundle")
+    if len(files[MANIFEST_NAME]) > MAX_MANIFEST_BYTES:
+        raise ResultFileError(f"{MANIFEST_NAME} is larger than {MAX_MANIFEST_BYTES} bytes")
+    data = loads_json_bounded(files[MANIFEST_NAME], MANIFEST_NAME, error=ResultFileError)
     try:
-        data = json.loads(files[MANIFEST_NAME].decode("utf-8"))
         return Manifest.model_validate(data)
-    except KeyError:
-        raise ResultFileError(f"no {MANIFEST_NAME} in the bundle") from None
-    except (ValueError, UnicodeDecodeError) as error:
-        if isinstance(error, ValidationError):
-            first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-            raise ResultFileError(f"{MANIFEST_NAME}: {where}: {first['msg']}") from None
-        raise ResultFileError(f"{MANIFEST_NAME} is not valid JSON ({error})") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise ResultFileError(f"{MANIFEST_NAME}: {where}: {first['msg']}") from None
 
 
 def verify_bundle(path: Path) -> VerifyReport:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from harness.files import unprintable
 from harness.results.figures import derive_figures
 from harness.results.schema import ResultFile
 
@@ -175,7 +176,21 @@ def check_figures_non_negative(result: ResultFile) -> list[CheckResult]:
     return found
 
 
+def check_names_printable(result: ResultFile) -> list[CheckResult]:
+    """Ids and names are shown on pages, labels (SVG, which is XML) and CSV: no control characters in them."""
+    names = {"run_id": result.run_id, "task.id": result.task.id, "task.version": result.task.version,
+             "model.id": result.model.id, "model.revision": result.model.revision or "",
+             "hardware_class": result.hardware_class, "harness_version": result.harness_version}
+    found = []
+    for where, text in names.items():
+        bad = unprintable(text)
+        if bad is not None:
+            found.append(CheckResult("names-printable", "error", f"{where} holds the control character {bad}"))
+    return found
+
+
 CHECKS: tuple[Callable[[ResultFile], list[CheckResult]], ...] = (
+    check_names_printable,
     check_non_negative_energies,
     check_work_has_energy,
     check_power_within_limit,

@@ -7,58 +7,132 @@ Every way a file can be wrong (unreadable, not JSON, wrong schema, implausible n
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import secrets
+import sys
+import tempfile
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from harness.errors import ResultFileError, validation_problem
-from harness.files import slugify, visible_files, write_json_atomic, write_text_atomic
+from harness.errors import ConfigError, HarnessError, ResultFileError, validation_problem
+from harness.files import (
+    MAX_FILE_BYTES,
+    MAX_INT,
+    check_tree,
+    loads_json_bounded,
+    read_bounded,
+    slugify,
+    visible_files,
+    write_json_atomic,
+    write_text_atomic,
+)
 from harness.results.checks import CheckResult, run_checks
 from harness.results.schema import SUPPORTED_SCHEMA_VERSIONS, ResultFile
 
 SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
 
 
-def _refuse_non_finite(name: str) -> float:
-    raise ValueError(f"{name} is not a valid JSON number")
+def _leaf_types(annotation: object) -> set:
+    """The types an annotation can hold, through Optional, unions, lists, tuples and dicts (values)."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Literal:
+        return set()
+    if not args:
+        return {annotation}
+    if typing.get_origin(annotation) is dict:
+        args = args[1:]
+    return set().union(*(_leaf_types(arg) for arg in args if arg is not Ellipsis))
+
+
+@functools.cache
+def _int_fields(cls: type[BaseModel]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(fields that can hold ints, fields that hold nested models) of a schema model, computed once per class."""
+    ints, nested = [], []
+    for name, info in cls.model_fields.items():
+        leaves = _leaf_types(info.annotation)
+        if int in leaves:
+            ints.append(name)
+        if any(isinstance(t, type) and issubclass(t, BaseModel) for t in leaves):
+            nested.append(name)
+    return tuple(ints), tuple(nested)
+
+
+def _values(value: object) -> list:
+    if isinstance(value, dict):
+        return list(value.values())
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
+
+
+def _oversized_int(model: BaseModel) -> bool:
+    """An integer beyond 64 bits in a validated result's int fields (the fast parser keeps 10^400 as it is, and
+    it would overflow the plots); the walk visits only the fields that can hold ints or nested models."""
+    ints, nested = _int_fields(type(model))
+    for name in ints:
+        for item in _values(getattr(model, name)):
+            if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
+                return True
+    return any(_oversized_int(item) for name in nested for item in _values(getattr(model, name))
+               if isinstance(item, BaseModel))
+
+
+MAX_RESULT_BYTES = MAX_FILE_BYTES
+
+
+def _free_form_parts(result: ResultFile) -> list:
+    return [result.task.spec, result.settings.overrides, result.model.device_map]
 
 
 def parse_result(text: str, source: str = "<string>") -> ResultFile:
-    """Parse and schema-check a result file's text (NaN and Infinity are refused, as JSON itself does)."""
+    """Parse and schema-check a result file's text through the bounded JSON reader (`harness.files`): NaN,
+    Infinity, numbers that overflow and nesting beyond `MAX_DEPTH` are refused like any other problem."""
     if "NaN" not in text and "Infinity" not in text:
         # Fast path (a leaderboard build parses thousands of files); any problem falls through to the
-        # step-by-step path below, which names it precisely.
+        # step-by-step path below, which names it precisely. The schema refuses non-finite floats (1e400
+        # included) and nests its own keys a few levels deep: only its free-form mappings need the full
+        # check, and its int fields the 64-bit bound.
         try:
-            return ResultFile.model_validate_json(text)
+            result = ResultFile.model_validate_json(text)
         except ValidationError:
             pass
-    try:
-        data = json.loads(text, parse_constant=_refuse_non_finite)
-    except ValueError as error:
-        raise ResultFileError(f"{source}: not valid JSON ({error})") from None
+        else:
+            check_tree(_free_form_parts(result), source, error=ResultFileError)
+            if not _oversized_int(result):
+                return result
+    data = loads_json_bounded(text, source, error=ResultFileError)
     if not isinstance(data, dict):
         raise ResultFileError(f"{source}: a result file must hold a JSON object")
     version = data.get("schema_version")
     if version not in SUPPORTED_SCHEMA_VERSIONS:
         readable = ", ".join(repr(v) for v in SUPPORTED_SCHEMA_VERSIONS)
+        if isinstance(version, int | float) and str(version) in SUPPORTED_SCHEMA_VERSIONS:
+            raise ResultFileError(f"{source}: schema_version must be a string ({str(version)!r}), not the number "
+                                  f"{version!r}")
         raise ResultFileError(f"{source}: unsupported schema_version {version!r} (this harness reads {readable})")
     try:
         return ResultFile.model_validate(data)
     except ValidationError as error:
         raise ResultFileError(f"{source}: {validation_problem(error)}") from None
+    except RecursionError:
+        raise ResultFileError(f"{source}: nested too deeply") from None
 
 
 def load_result(path: Path) -> ResultFile:
-    """Read and schema-check one result file (plausibility is `check_result`)."""
+    """Read (bounded: a regular file, at most `MAX_RESULT_BYTES`) and schema-check one result file
+    (plausibility is `check_result`)."""
     path = Path(path)
+    data = read_bounded(path, limit=MAX_RESULT_BYTES, error=ResultFileError, missing=ResultFileError)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
         raise ResultFileError(f"{path}: cannot read ({error.__class__.__name__}: {error})") from None
     return parse_result(text, str(path))
 
@@ -89,7 +163,7 @@ def load_valid_result(path: Path) -> LoadedResult:
 def iter_result_files(root: Path) -> Iterator[Path]:
     """Every `*.json` file under `root` (or `root` itself), sorted, skipping hidden and temporary files."""
     root = Path(root)
-    if root.is_file():
+    if root.exists() and not root.is_dir():
         yield root
         return
     yield from visible_files(root, "*.json")
@@ -110,6 +184,107 @@ def default_result_path(results_dir: Path, result: ResultFile) -> Path:
 def write_result(result: ResultFile, path: Path) -> Path:
     """Write atomically, refusing to overwrite an existing file (earlier results are never lost)."""
     return write_json_atomic(path, result.model_dump(mode="json"), overwrite=False)
+
+
+def result_target(results_dir: Path, output: Path | None, result: ResultFile) -> Path:
+    """Where `harness run` writes: `--output` as a `.json` file, else `default_result_path` under `--output`
+    (a folder) or `--results-dir`."""
+    if output is None:
+        return default_result_path(results_dir, result)
+    return output if output.suffix == ".json" and not output.is_dir() else default_result_path(output, result)
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = Path(os.path.abspath(path))
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_writable_folder(folder: Path, option: str) -> None:
+    """`folder` is (or can become) a folder we can write in: probed with a real temporary file, as permission
+    bits say nothing about read-only mounts, quotas or `/proc`."""
+    existing = _nearest_existing(folder)
+    if not existing.is_dir():
+        raise ConfigError(f"{option} {folder}: {existing} is a file, not a folder; nothing was measured")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as problem:
+        raise ConfigError(f"{option} {folder}: cannot write in {existing} ({problem.strerror or problem}); "
+                          f"nothing was measured") from None
+
+
+def check_result_target(results_dir: Path, output: Path | None) -> None:
+    """Everything about where a result will go that can be known before a run: raise ConfigError now rather
+    than lose a measurement later. The exact name (run id, model, hardware) is only known after the run."""
+    for option, value in (("--results-dir", results_dir), ("--output", output)):
+        if value is not None and any(len(part.encode("utf-8", "surrogatepass")) > 255 for part in Path(value).parts):
+            raise ConfigError(f"{option}: a path component is longer than 255 bytes; nothing was measured")
+    if output is None:
+        if results_dir.exists() and not results_dir.is_dir():
+            raise ConfigError(f"--results-dir {results_dir} is a file, not a folder; nothing was measured")
+        _check_writable_folder(results_dir, "--results-dir")
+        return
+    if output.suffix == ".json" and not output.is_dir():
+        if os.path.lexists(output):
+            raise ConfigError(f"--output {output} already exists (results are never overwritten); "
+                              f"nothing was measured")
+        _check_writable_folder(output.parent, "--output")
+        return
+    if output.exists() and not output.is_dir():
+        raise ConfigError(f"--output {output} exists and is neither a folder nor a .json file; nothing was measured")
+    _check_writable_folder(output, "--output")
+
+
+FALLBACK_DIR_VARIABLE = "HARNESS_FALLBACK_DIR"
+"""Where a finished result goes when its own path cannot be written (default: ~/.cache/harness/unsaved-results,
+else the system's temporary folder)."""
+
+
+class ResultSavedElsewhere(ResultFileError):
+    """The run finished but its result could not be written where asked; it is saved at `path` instead."""
+
+    def __init__(self, message: str, path: Path | None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def _fallback_dirs() -> list[Path]:
+    dirs = [Path(os.environ[FALLBACK_DIR_VARIABLE])] if os.environ.get(FALLBACK_DIR_VARIABLE) else []
+    return [*dirs, Path.home() / ".cache" / "harness" / "unsaved-results",
+            Path(tempfile.gettempdir()) / "harness-unsaved-results"]
+
+
+def keep_unfiled(data: dict, name: str) -> Path | None:
+    """Write a finished run's JSON (a result, or what should have been one) to the first fallback folder that
+    takes it, as `<name>.json`; None when none does. Never under the results folder: nothing here is filed."""
+    for folder in _fallback_dirs():
+        try:
+            return write_json_atomic(folder / f"{name}.json", data, overwrite=False)
+        except (HarnessError, ValueError, TypeError):
+            continue
+    return None
+
+
+def save_result(result: ResultFile, path: Path) -> Path:
+    """Write a finished run's result to `path`; if that fails, to a fallback folder, and say where.
+
+    A measurement is never thrown away: the error names the fallback file (and, if even that fails, the
+    result's JSON goes to standard error so it can be copied from the terminal or the job log).
+    """
+    try:
+        return write_result(result, path)
+    except HarnessError as error:
+        reason = str(error)
+    data = result.model_dump(mode="json")
+    saved = keep_unfiled(data, result.run_id)
+    if saved is not None:
+        raise ResultSavedElsewhere(f"the run finished but its result could not be written ({reason}); "
+                                   f"it is saved at {saved}: move it where it belongs", saved)
+    sys.stderr.write(json.dumps(data, sort_keys=True) + "\n")
+    raise ResultSavedElsewhere(f"the run finished but its result could not be written ({reason}), nor to any "
+                               f"fallback folder: its JSON is the line above", None)
 
 
 def json_schema_text() -> str:

@@ -59,9 +59,12 @@ def _parse_value(raw: Any, annotation: Any) -> Any:
             return None
         return raw
     try:
-        return yaml.safe_load(raw) if raw.strip() else None
+        value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         return raw  # validation will say what is wrong with it
+    if isinstance(value, bool) and bool not in (annotation, *typing.get_args(annotation)):
+        return raw  # `num_queries=true` must not become 1: the text goes to validation, which refuses it
+    return value
 
 
 def split_scope(key: str) -> tuple[str | None, str]:

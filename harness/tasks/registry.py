@@ -97,6 +97,10 @@ def load_task(name_or_path: str, tasks_dir: Path | None = None) -> TaskSpec:
     parse are skipped (with a log message) unless the name asked for is theirs, so one broken file does not
     hide the others.
     """
+    parts = [len(part.encode("utf-8", "surrogatepass")) for part in name_or_path.split("/")]
+    if not name_or_path.strip() or "\x00" in name_or_path or max(parts) > 255 or sum(parts) > 4096:
+        raise NotFoundError(f"unknown task {name_or_path[:60]!r}{'...' if len(name_or_path) > 60 else ''} "
+                            f"(not a task name or a task file: empty, too long or a NUL character)")
     if _looks_like_path(name_or_path) or Path(name_or_path).is_file():
         path = Path(name_or_path)
         if not path.is_file():
@@ -106,6 +110,7 @@ def load_task(name_or_path: str, tasks_dir: Path | None = None) -> TaskSpec:
     tasks_dir = Path(tasks_dir) if tasks_dir is not None else default_tasks_dir()
     wanted = name_key(name_or_path)
     known: dict[str, TaskSpec] = {}
+    files: dict[str, Path] = {}
     broken: dict[str, ConfigError] = {}
     for path in _task_files(tasks_dir):
         try:
@@ -115,7 +120,12 @@ def load_task(name_or_path: str, tasks_dir: Path | None = None) -> TaskSpec:
             broken[name_key(path.stem)] = error
             continue
         for name in spec.names:
-            known.setdefault(name_key(name), spec)
+            key = name_key(name)
+            if key == wanted and key in known and known[key].id != spec.id:
+                raise ConfigError(f"the task name {name_or_path!r} is claimed by two task files, {files[key]} "
+                                  f"({known[key].id}) and {path} ({spec.id}); rename one")
+            known.setdefault(key, spec)
+            files.setdefault(key, path)
     if wanted in known:
         return known[wanted]
     if wanted in broken:

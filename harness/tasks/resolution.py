@@ -29,6 +29,15 @@ DEFAULT_WARMUP_QUERIES = 10
 DEFAULT_SAMPLE_HZ = 20.0
 """The background power sampler's rate (timeline and cross-check; the counter is the energy)."""
 
+MAX_QUERIES = 1_000_000
+"""Most queries per repetition, and most warm-up queries: a thousand times the standard workload. Beyond it a
+typo (`--num-queries 1000000000`) would build its inputs for hours before printing anything."""
+
+MAX_REPEATS = 1000
+MAX_IDLE_SECONDS = 3600.0
+MAX_SAMPLE_HZ = 1000.0
+"""NVML refreshes power every few milliseconds at best; a faster sampler only reads the same value again."""
+
 TASK_FIELDS = ("num_queries", "batch_size", "dtype")
 """Run options that are task settings too: a preset or an option sets them as overrides of the task."""
 
@@ -110,5 +119,10 @@ def resolve(request: SettingsRequest) -> ResolvedRun:
         raise ConfigError(f"--idle-seconds cannot be negative (got {idle_s})")
     if sample_hz <= 0:
         raise ConfigError(f"--sample-hz must be positive (got {sample_hz})")
+    for name, value, limit in (("--repeats", repeats, MAX_REPEATS), ("--warmup-queries", warmup, MAX_QUERIES),
+                               ("--idle-seconds", idle_s, MAX_IDLE_SECONDS), ("--sample-hz", sample_hz, MAX_SAMPLE_HZ),
+                               ("num_queries", spec.num_queries, MAX_QUERIES)):
+        if value > limit:
+            raise ConfigError(f"{name} {value:g} is more than the {limit:g} a run accepts")
     return ResolvedRun(spec, int(repeats), int(warmup), float(idle_s), float(sample_hz), request.preset,
                        applicable_overrides(spec.kind, overrides))

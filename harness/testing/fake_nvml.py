@@ -37,7 +37,6 @@ Counter energy is the integral of `power_w`; with no script at all there is one 
 from __future__ import annotations
 
 import bisect
-import json
 import math
 import time
 from collections.abc import Callable
@@ -48,13 +47,14 @@ from typing import Literal
 import pynvml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, validation_problem
+from harness.files import read_json_bounded
 
 TraceSpec = float | list[tuple[float, float]]
 
 
 class _Script(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class FakeProcess(_Script):
@@ -181,13 +181,14 @@ class FakeNvml:
         """Load a JSON script; a missing, unreadable or invalid file is one ConfigError line."""
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = read_json_bounded(path, error=ConfigError, missing=ConfigError)
+        except ConfigError as error:
+            raise ConfigError(f"fake NVML script {error}") from None
+        try:
             return cls(FakeNvmlScript.model_validate(data), clock=clock)
-        except OSError as error:
-            raise ConfigError(f"cannot read fake NVML script {path}: {error.strerror}") from None
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"fake NVML script {path} is not JSON: {error}") from None
-        except (ValidationError, ValueError) as error:
+        except ValidationError as error:
+            raise ConfigError(f"fake NVML script {path} is invalid: {validation_problem(error)}") from None
+        except ValueError as error:
             raise ConfigError(f"fake NVML script {path} is invalid: {str(error).splitlines()[0]}") from None
 
     def t_s(self) -> float:

@@ -26,6 +26,9 @@ from typing import Any
 from harness.energy.nvml_gpu import nvml_indices_for_uuids
 from harness.errors import ConfigError, HarnessError, NotFoundError, OutOfMemoryError
 from harness.kinds import TASK_KINDS
+from harness.workloads.model_files import check_model_folder, check_model_name, check_tokenizer
+
+__all__ = ["LoadedModel", "check_model_name", "load_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +123,10 @@ def load_model(
     if device_map is not None and primary.type != "cuda":
         raise ConfigError("--device-map spreads a model over GPUs; it needs --device cuda")
     model_id = str(model_id)
+    check_model_name(model_id)
     _check_local_path(model_id)
+    if Path(model_id).expanduser().is_dir():
+        check_model_folder(kind, Path(model_id), random_weights=random_weights)
     try:
         if kind == "image-gen":
             loaded = _load_pipeline(model_id, revision, dtype_name, primary, random_weights, trust_remote_code,
@@ -137,6 +143,12 @@ def load_model(
                 f"out of memory loading {model_id} ({dtype_name}) on {primary}; try a smaller --dtype "
                 f"(bfloat16/float16), a GPU with more memory, or --device-map auto to spread it over several GPUs"
             ) from None
+        if Path(model_id).expanduser().is_dir() and not isinstance(error, AssertionError | NameError):
+            # The folder passed the file checks, so a library failing on it means a setting it cannot use
+            # (a string where a number goes, a shape that does not fit): the user's files. The exception's
+            # class is kept in the line, so a bug of ours still shows what it is.
+            raise ConfigError(f"model folder {model_id} cannot be loaded: {error.__class__.__name__}: "
+                              f"{_first_line(error)[:300]}") from None
         raise
     name = name or local_model_name(model_id)
     if name:
@@ -344,6 +356,7 @@ def _load_text_model(kind, model_id, revision, dtype_name, primary, random_weigh
     config = _load_config(kind, model_id, revision, trust_remote_code)
     check_text_kind(kind, config, model_id)
     tokenizer = _load_tokenizer(model_id, revision, trust_remote_code)
+    check_tokenizer(tokenizer, model_id)
     auto_class = getattr(transformers, _TEXT_LOADERS[kind])
     torch_dtype = _torch_dtype(dtype_name)
     common = {"trust_remote_code": trust_remote_code} if trust_remote_code else {}

@@ -52,6 +52,10 @@ def test_existing_result_is_never_overwritten(tmp_path):
         ("{not json", "not valid JSON"),
         ("[]", "must hold a JSON object"),
         ('{"schema_version": "9.9"}', "unsupported schema_version"),
+        ('{"schema_version": 1.0}', "schema_version must be a string"),
+        ("[" * 100_000 + "]" * 100_000, "nested"),
+        ('{"schema_version": "1.0", "x": 1e400}', "too large"),
+        ('{"schema_version": "1.0", "x": ' + "1" * 500 + "}", "beyond 64 bits"),
     ],
 )
 def test_corrupt_files_give_one_line(text, message):
@@ -98,3 +102,13 @@ def test_iteration_skips_hidden_and_temporary_files(tmp_path):
 
 def test_committed_json_schema_is_current():
     assert json.loads(SCHEMA_FILE.read_text()) == ResultFile.model_json_schema()
+
+
+def test_deep_nesting_in_free_form_keys_is_refused_on_the_fast_path_too():
+    data = _dump(make_result())
+    deep: object = 0
+    for _ in range(60):
+        deep = {"k": deep}
+    data["task"]["spec"]["extra"] = deep
+    with pytest.raises(ResultFileError, match="nested more than"):
+        parse_result(json.dumps(data), "x.json")

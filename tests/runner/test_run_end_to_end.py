@@ -186,7 +186,7 @@ def test_explicit_output_path_is_used_and_never_overwritten(tiny_models_dir, tmp
                        "--output", str(target))
     assert run_cli(*args) == 0
     first = target.read_bytes()
-    assert run_cli(*args) == 1
-    assert "refusing to overwrite" in capsys.readouterr().err
+    assert run_cli(*args) == 2  # refused before the model loads, not after the run
+    assert "already exists (results are never overwritten); nothing was measured" in capsys.readouterr().err
     assert target.read_bytes() == first
     assert os.listdir(tmp_path) == ["mine.json"]

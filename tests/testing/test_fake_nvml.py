@@ -86,14 +86,27 @@ def test_processes_appear_and_leave_on_time():
 
 
 def test_script_file_errors_are_one_config_error_line(tmp_path):
-    with pytest.raises(ConfigError, match="cannot read fake NVML script"):
+    with pytest.raises(ConfigError, match="fake NVML script .*missing.json: no such file"):
         FakeNvml.from_script(tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(ConfigError, match="is not JSON"):
+    with pytest.raises(ConfigError, match="fake NVML script .*: not valid JSON"):
         FakeNvml.from_script(bad)
     typo = tmp_path / "typo.json"
     typo.write_text(json.dumps({"gpus": [{"powr_w": 80}]}))
     with pytest.raises(ConfigError, match="is invalid") as caught:
         FakeNvml.from_script(typo)
     assert "\n" not in str(caught.value)
+    assert "gpus.0.powr_w: unknown key" in str(caught.value)  # not just "1 validation error"
+
+
+@pytest.mark.parametrize("power", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_power_in_a_script_is_one_config_error(power, tmp_path):
+    script = tmp_path / "nan.json"
+    script.write_text('{"gpus": [{"power_w": POWER}]}'.replace("POWER", power))
+    with pytest.raises(ConfigError, match="fake NVML script"):
+        FakeNvml.from_script(script)
+    traced = tmp_path / "trace.json"
+    traced.write_text('{"gpus": [{"power_w": [[0, 100], [1, POWER]]}]}'.replace("POWER", power))
+    with pytest.raises(ConfigError, match="fake NVML script"):
+        FakeNvml.from_script(traced)
