@@ -75,6 +75,16 @@ class Workload:
             raise TypeError(f"the {self.kind} workload has no prefill phase")
         return self._guarded(self._run_prefill, batch)
 
+    def input_token_counts(self, items: Sequence[str]) -> list[int] | None:
+        """Input tokens per query as this workload feeds them (its tokenizer and truncation); None where inputs are
+        not tokens the harness counts (image generation). Called outside any measured window."""
+        tokenizer, limit = getattr(self, "tokenizer", None), getattr(self, "max_input_tokens", None)
+        if tokenizer is None or not items:
+            return None
+        from harness.workloads.text_inputs import tokens_per_item
+
+        return tokens_per_item(tokenizer, list(items), limit)
+
     def _run(self, batch: list[str]) -> BatchOutput:
         raise NotImplementedError
 
