@@ -331,7 +331,7 @@ class EnergyMeter:
                 return waited_s, False
             if previous is not None and abs(mean_w - previous) <= SETTLE_TOLERANCE * max(previous, 1e-9):
                 return waited_s, True
-            if waited_s + chunk_s > max_seconds + 1e-9:
+            if waited_s >= max_seconds - 1e-9:  # bounded: at most `max_seconds` plus clock overshoot
                 return waited_s, False
             previous = mean_w
 

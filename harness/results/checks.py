@@ -91,13 +91,27 @@ def check_power_within_limit(result: ResultFile) -> list[CheckResult]:
 def check_counts_match(result: ResultFile) -> list[CheckResult]:
     found = []
     settings = result.settings
-    if len(result.repetitions) != settings.repeats:
+    count = len(result.repetitions)
+    if settings.target_ci_pct is not None and settings.max_repeats is not None:
+        if not settings.repeats <= count <= settings.max_repeats:
+            found.append(CheckResult("repetition-count", "error",
+                                     f"{count} repetitions recorded, adaptive settings say "
+                                     f"{settings.repeats}..{settings.max_repeats}"))
+    elif count != settings.repeats:
         found.append(CheckResult("repetition-count", "error",
-                                 f"{len(result.repetitions)} repetitions recorded, settings say {settings.repeats}"))
+                                 f"{count} repetitions recorded, settings say {settings.repeats}"))
     if sorted(rep.index for rep in result.repetitions) != list(range(len(result.repetitions))):
         found.append(CheckResult("repetition-index", "error", "repetition indices are not 0..n-1"))
     for rep in result.repetitions:
-        if rep.num_queries != settings.num_queries:
+        # A window extended to the minimum length runs whole passes again: a multiple of the task's queries.
+        extended = bool(settings.min_window_s)
+        for queries in ([rep.num_queries, rep.prefill_num_queries or rep.num_queries] if extended
+                        else [rep.num_queries]):
+            if queries % settings.num_queries != 0 or queries < settings.num_queries:
+                found.append(CheckResult("query-count", "error",
+                                         f"repetition {rep.index} ran {queries} queries, not whole passes of "
+                                         f"{settings.num_queries}"))
+        if not extended and rep.num_queries != settings.num_queries:
             found.append(CheckResult("query-count", "error",
                                      f"repetition {rep.index} ran {rep.num_queries} queries, settings say "
                                      f"{settings.num_queries}"))
