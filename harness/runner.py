@@ -262,6 +262,7 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
         "idle": idle_model,
         "idle_protocol": idle_protocol,
         "input_lengths": input_lengths,
+        "workload_settings": workload.workload_settings,
         "repetitions": repetition_models,
         "timelines": timelines,
         "warnings": run_warnings + [w.model_dump() for w in figure_warnings],

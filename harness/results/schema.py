@@ -295,6 +295,9 @@ class ResultFile(StrictModel):
     idle_protocol: IdleProtocol | None = None
     conditions: RunConditions | None = None
     input_lengths: InputLengths | None = None
+    workload_settings: dict[str, Any] | None = None
+    """Settings the workload took from the model where the task left them unset (image-gen: `height`, `width`,
+    `guidance_scale` at the pipeline's defaults), as used (schema 1.2). Part of the workload identity."""
     repetitions: list[Repetition] = Field(min_length=1)
     timelines: list[Timeline] = Field(default_factory=list)
     warnings: list[RunWarning] = Field(default_factory=list)

@@ -64,6 +64,9 @@ class Workload:
         self.loaded = loaded
         self.spec = spec
         self.model = loaded.model
+        self.workload_settings: dict[str, Any] | None = None
+        """Settings the workload resolved from the model when the task left them to it (image-gen: size and
+        guidance at the pipeline's defaults); recorded in the result and part of its workload identity."""
 
     def run_batch(self, batch: Sequence[str]) -> BatchOutput:
         """Run one batch of the task's workload; returns once the device has finished."""

@@ -141,3 +141,13 @@ def test_bad_protocol_settings_are_one_line_before_any_model_loads(args, message
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
     assert not (tmp_path / "results").exists()
+
+
+def test_image_gen_at_the_defaults_runs_at_the_pipelines_native_size_and_records_it(tiny_models_dir, fake_gpu,
+                                                                                    tmp_path):
+    result, _ = runner.execute(_request(tiny_models_dir, tmp_path, "image-gen", repeats=1, num_queries=1,
+                                        warmup_queries=0, overrides={"generation.num_inference_steps": "2"}))
+    assert result.workload_settings == {"height": 64, "width": 64, "guidance_scale": 7.5}
+    assert result.task.spec["generation"]["height"] is None          # the task left it to the pipeline
+    from harness.results.identity import result_planned_workload_key, result_workload_key
+    assert result_workload_key(result) != result_planned_workload_key(result)
