@@ -60,7 +60,15 @@ class ImageGenerationWorkload(Workload):
                                   "guidance_scale": None if guidance is None else float(guidance)}
 
     def input_token_counts(self, items):
-        return None
+        """Prompt tokens per query in the pipeline's (first) text tokenizer, truncated to its limit as the pipeline
+        truncates them; None for a pipeline with no tokenizer the harness can find."""
+        tokenizer = getattr(self.model, "tokenizer", None)
+        if tokenizer is None or not items:
+            return None
+        from harness.workloads.text_inputs import tokens_per_item
+
+        limit = getattr(tokenizer, "model_max_length", None)
+        return tokens_per_item(tokenizer, list(items), limit if isinstance(limit, int) and limit < 10**6 else None)
 
     def prompt_seed(self, prompt: str) -> int:
         """The seed of one prompt's starting noise: the task's seed plus a stable hash of the prompt."""

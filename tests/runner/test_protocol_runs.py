@@ -149,5 +149,6 @@ def test_image_gen_at_the_defaults_runs_at_the_pipelines_native_size_and_records
                                         warmup_queries=0, overrides={"generation.num_inference_steps": "2"}))
     assert result.workload_settings == {"height": 64, "width": 64, "guidance_scale": 7.5}
     assert result.task.spec["generation"]["height"] is None          # the task left it to the pipeline
+    assert result.input_lengths is not None and result.input_lengths.p50 > 0   # CLIP tokens per prompt
     from harness.results.identity import result_planned_workload_key, result_workload_key
     assert result_workload_key(result) != result_planned_workload_key(result)
