@@ -26,8 +26,8 @@ from harness.errors import MeasurementError
 from harness.provenance import git_sha, host_facts
 from harness.results.checks import run_checks
 from harness.results.conditions import run_conditions
-from harness.results.figures import adaptive_stop, derive_figures, idle_drift
-from harness.results.schema import IdleBaseline, Repetition, ResultFile
+from harness.results.figures import adaptive_stop, derive_figures, idle_drift, temperature_trend_warnings
+from harness.results.schema import IdleBaseline, Repetition, ResultFile, Timeline
 from harness.results.store import default_result_path, new_run_id, write_result
 from harness.tasks.inputs import load_inputs
 from harness.tasks.resolution import SettingsRequest, resolve
@@ -240,6 +240,8 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
     run_warnings.extend(w.model_dump() for w in drift_warnings)
     repetition_models = [Repetition.model_validate(rep) for rep in repetitions]
     figures, figure_warnings = derive_figures(repetition_models, idle_model)
+    figure_warnings += temperature_trend_warnings(repetition_models, [Timeline.model_validate(t) for t in timelines],
+                                                  started_at.timestamp())
     result = ResultFile.model_validate({
         "run_id": new_run_id(started_at),
         "created_at": finished_at,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from harness.results.schema import Estimate, Figures, IdleBaseline, IdleProtocol, Repetition, RunWarning
+from harness.results.schema import Estimate, Figures, IdleBaseline, IdleProtocol, Repetition, RunWarning, Timeline
 from harness.results.statistics import estimate, percentile, relative_half_width, trend
 from harness.tasks.resolution import MAX_EDGE_ERROR
 
@@ -113,6 +113,28 @@ def adaptive_stop(repetitions: Sequence[Repetition], target_ci_pct: float) -> bo
                        for e, q in zip((_edge_error_j(r, "total") for r in repetitions), n)])
     share = relative_half_width(headline)
     return share is not None and share <= target_ci_pct / 100.0
+
+
+def temperature_trend_warnings(repetitions: Sequence[Repetition], timelines: Sequence[Timeline],
+                               started_unix_s: float) -> list[RunWarning]:
+    """A `trend-across-repetitions` warning when the measured GPUs' mean temperature per repetition window (from
+    the run's timelines, `t_s` seconds after `started_unix_s`) rises or falls significantly over the run."""
+    per_rep: list[float] = []
+    for rep in repetitions:
+        reading = rep.readings["total"]
+        t0, t1 = reading.start_unix_s - started_unix_s, reading.start_unix_s - started_unix_s + reading.duration_s
+        values = [temp for line in timelines for t, temp in zip(line.t_s, line.temperature_c)
+                  if temp is not None and t0 <= t <= t1]
+        if not values:
+            return []
+        per_rep.append(math.fsum(values) / len(values))
+    found = trend(per_rep)
+    if found is None:
+        return []
+    return [RunWarning(code="trend-across-repetitions",
+                       message=f"GPU temperature moved {found.change_over_run:+.1f} °C from the first repetition to "
+                               f"the last ({found.slope_per_repetition:+.2f} °C per repetition, significant at 95 %): "
+                               "the card had not reached a steady state")]
 
 
 def idle_drift(before: IdleBaseline | None, after: IdleBaseline | None) -> tuple[IdleProtocol | None,

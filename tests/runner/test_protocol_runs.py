@@ -90,6 +90,7 @@ def _card(tmp_path, monkeypatch, **gpu):
 def test_standard_conditions_are_recorded(tiny_models_dir, fake_gpu, tmp_path):
     result, _ = runner.execute(_request(tiny_models_dir, tmp_path, "text-classification"))
     assert result.conditions.standard is True and result.conditions.reasons == []
+    assert "trend-across-repetitions" not in {w.code for w in result.warnings}   # a steady card: no trend
 
 
 @pytest.mark.parametrize(("gpu", "reason"), [
@@ -152,3 +153,12 @@ def test_image_gen_at_the_defaults_runs_at_the_pipelines_native_size_and_records
     assert result.input_lengths is not None and result.input_lengths.p50 > 0   # CLIP tokens per prompt
     from harness.results.identity import result_planned_workload_key, result_workload_key
     assert result_workload_key(result) != result_planned_workload_key(result)
+
+
+def test_a_card_heating_up_over_the_repetitions_is_flagged(tiny_models_dir, tmp_path, monkeypatch):
+    # Temperature climbs 3 °C a second while the run goes on.
+    _card(tmp_path, monkeypatch, temperature_c=[[t * 0.25, 40 + 0.75 * t] for t in range(200)])
+    result, _ = runner.execute(_request(tiny_models_dir, tmp_path, "text-classification", repeats=4,
+                                        min_window_s=0.5, idle_seconds=0))
+    warnings = [w for w in result.warnings if w.code == "trend-across-repetitions"]
+    assert warnings and "temperature" in warnings[0].message
