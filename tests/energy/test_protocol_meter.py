@@ -86,3 +86,23 @@ def test_conditions_that_change_the_number_are_warnings(driven):
         found = {w.code: w.severity for w in meter.run_warnings()}
     assert found["power-limit-non-default"] == "warning"
     assert found["persistence-off"] == "warning"
+
+
+def test_window_edges_synchronise_only_the_models_gpus(driven, monkeypatch):
+    """A stand-in for torch's CUDA API (there is no GPU here) records which devices each edge waits for."""
+    import sys
+    from types import SimpleNamespace
+
+    synced: list[int] = []
+    cuda = SimpleNamespace(is_available=lambda: True, is_initialized=lambda: True, device_count=lambda: 4,
+                           synchronize=synced.append)
+    monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(cuda=cuda))
+    d = driven({"gpus": [{"power_w": 200}]}, cuda_devices=[2])
+    with d.meter:
+        d.window("w", 1.0)
+    assert synced and set(synced) == {2}
+    everyone = driven({"gpus": [{"power_w": 200}]})
+    synced.clear()
+    with everyone.meter:
+        everyone.window("w", 1.0)
+    assert set(synced) == {0, 1, 2, 3}
