@@ -162,3 +162,21 @@ def test_a_card_heating_up_over_the_repetitions_is_flagged(tiny_models_dir, tmp_
                                         min_window_s=0.5, idle_seconds=0))
     warnings = [w for w in result.warnings if w.code == "trend-across-repetitions"]
     assert warnings and "temperature" in warnings[0].message
+
+
+@pytest.mark.parametrize("kind", ["text-gen", "text-classification"])
+def test_the_reference_dataset_is_one_setting_away_offline(kind, tiny_models_dir, fake_gpu, tmp_path):
+    """A local parquet file with the reference dataset's own column stands in for the hub set (no hub here)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from harness.tasks.registry import load_task
+
+    column = load_task(kind).dataset.column
+    texts = [" ".join(["word"] * (5 + 4 * i)) for i in range(6)]   # within the tiny models' 128 tokens
+    path = tmp_path / "reference.parquet"
+    pq.write_table(pa.table({column: texts, "source": ["fixture"] * 6}), path)
+    result, _ = runner.execute(_request(tiny_models_dir, tmp_path, kind, repeats=1, num_queries=6,
+                                        overrides={"inputs": "dataset", "dataset.path": str(path)}))
+    assert result.input_set.source == "file" and result.input_set.column == column
+    assert result.input_lengths.num_queries == 6 and result.input_lengths.p90 > result.input_lengths.p50
