@@ -53,6 +53,28 @@ PROTOCOLS = ("harness", "aies")
 docs/comparability.md lists every difference). The leaderboard never ranks two protocols together."""
 DEFAULT_PROTOCOL = "harness"
 
+PROTOCOL_FIXED = ("num_queries", "batch_size", "dtype", "repeats", "warmup_queries", "target_ci_pct", "max_repeats")
+"""Settings a protocol preset fixes when it sets them: changing one on the command line is a ConfigError, so a
+result that says `protocol: aies` followed it (inputs, devices and the sampler may still be chosen)."""
+
+
+def _check_protocol_kept(request: SettingsRequest, preset: Preset, task: TaskSpec) -> None:
+    """Refuse command-line values that change what a protocol preset fixes (its settings and `set` keys, and the
+    task file's precision where the preset leaves it to the task)."""
+    changed = [name for name in PROTOCOL_FIXED
+               if getattr(preset, name, None) is not None and getattr(request, name) is not None
+               and getattr(request, name) != getattr(preset, name)]
+    if preset.dtype is None:
+        asked = request.dtype if request.dtype is not None else request.overrides.get("dtype")
+        if asked is not None and str(asked) != task.dtype:
+            changed.append("dtype")
+    fixed_keys = {str(key) for key in (preset.set or {})}
+    changed += [key for key in request.overrides if key in fixed_keys
+                and str(request.overrides[key]) != str(preset.set[key])]
+    if changed:
+        raise ConfigError(f"--preset {preset.name} fixes {', '.join(changed)} (protocol {preset.protocol}); a run "
+                          f"that changes it does not follow that protocol: drop the option or the preset")
+
 TASK_FIELDS = ("num_queries", "batch_size", "dtype")
 """Run options that are task settings too: a preset or an option sets them as overrides of the task."""
 
@@ -120,6 +142,11 @@ def resolve(request: SettingsRequest) -> ResolvedRun:
     """Apply precedence task file < preset < command line, fill every default, and validate the result."""
     spec = load_task(request.task)
     preset = load_preset(request.preset) if request.preset else None
+    protocol = (preset.protocol if preset is not None and preset.protocol else None) or DEFAULT_PROTOCOL
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {protocol!r} (protocols: {', '.join(PROTOCOLS)})")
+    if preset is not None and protocol != DEFAULT_PROTOCOL:
+        _check_protocol_kept(request, preset, spec)
     overrides: dict[str, str] = {}
     if preset is not None:
         overrides.update({k: str(v) for k, v in (preset.set or {}).items()})
@@ -137,9 +164,6 @@ def resolve(request: SettingsRequest) -> ResolvedRun:
     max_repeats = _pick("max_repeats", request, preset, None)
     min_window_s = _pick("min_window_s", request, preset, DEFAULT_MIN_WINDOW_S[hardware])
     settle_s = _pick("idle_settle_s", request, preset, DEFAULT_IDLE_SETTLE_S[hardware])
-    protocol = (preset.protocol if preset is not None and preset.protocol else None) or DEFAULT_PROTOCOL
-    if protocol not in PROTOCOLS:
-        raise ConfigError(f"unknown protocol {protocol!r} (protocols: {', '.join(PROTOCOLS)})")
     checked = [("repeats", repeats), ("warm-up queries", warmup), ("idle seconds", idle_s),
                ("sample rate", sample_hz), ("minimum window seconds", min_window_s),
                ("idle settle seconds", settle_s)]

@@ -63,3 +63,16 @@ def test_an_unknown_protocol_is_refused(tmp_path):
     preset.write_text("protocol: mlperf\nrepeats: 2\n")
     with pytest.raises(ConfigError, match="unknown protocol 'mlperf'"):
         resolve(SettingsRequest(task="text-gen", preset=str(preset)))
+
+
+@pytest.mark.parametrize("changes", [{"repeats": 3}, {"num_queries": 100}, {"dtype": "float16"},
+                                     {"overrides": {"summarization:generation.max_new_tokens": "10"}}])
+def test_a_run_that_changes_what_the_aies_protocol_fixes_is_refused(changes):
+    with pytest.raises(ConfigError, match="does not follow that protocol"):
+        resolve(SettingsRequest(task="summarization", preset="aies", **changes))
+
+
+def test_the_aies_protocol_still_lets_a_run_choose_its_inputs_and_repeat_its_own_values():
+    run = resolve(SettingsRequest(task="text-gen", preset="aies", repeats=10, num_queries=1000,
+                                  overrides={"inputs": "dataset"}))
+    assert run.protocol == "aies" and run.spec.inputs == "dataset"
