@@ -25,6 +25,7 @@ from harness.errors import ResultFileError
 from harness.files import slugify
 from harness.results.identity import result_workload_key
 from harness.results.schema import ResultFile
+from harness.results.statistics import usability_problem
 from harness.results.store import iter_result_files, load_valid_result
 
 logger = logging.getLogger(__name__)
@@ -236,7 +237,9 @@ def size_class(num_parameters: int) -> str:
 def _figure(estimate) -> Figure | None:
     if estimate is None:
         return None
-    return Figure(estimate.mean, estimate.ci95_low, estimate.ci95_high, estimate.n, estimate.unusable)
+    # Files written before schema 1.2 carry no `unusable`: the same rule is applied to their interval here.
+    unusable = estimate.unusable or usability_problem(estimate.mean, estimate.ci95_low, estimate.ci95_high)
+    return Figure(estimate.mean, estimate.ci95_low, estimate.ci95_high, estimate.n, unusable)
 
 
 def _downsample(values: Sequence[float], max_points: int) -> tuple[float, ...]:

@@ -14,6 +14,7 @@ from typing import Literal
 
 from harness.results.figures import derive_figures
 from harness.results.schema import ResultFile
+from harness.tasks.resolution import PROTOCOLS
 
 POWER_LIMIT_MARGIN = 1.1
 """Mean power above 1.1x the enforced power limit is not physical for a window longer than a second."""
@@ -158,6 +159,25 @@ def check_window_length(result: ResultFile) -> list[CheckResult]:
     return found
 
 
+def check_protocol_known(result: ResultFile) -> list[CheckResult]:
+    protocol = result.settings.protocol
+    if protocol is not None and protocol not in PROTOCOLS:
+        return [CheckResult("protocol", "error", f"unknown protocol {protocol!r} (protocols: {', '.join(PROTOCOLS)})")]
+    return []
+
+
+def check_usability_matches_readings(result: ResultFile) -> list[CheckResult]:
+    """From schema 1.2 the headline's `unusable` must be what the readings give (a file cannot drop the mark)."""
+    if result.schema_version in ("1.0", "1.1"):
+        return []
+    derived, _ = derive_figures(result.repetitions, result.idle)
+    stated, expected = result.figures.gpu_energy_per_1k_queries_wh, derived.gpu_energy_per_1k_queries_wh
+    if stated is not None and expected is not None and (stated.unusable is None) != (expected.unusable is None):
+        return [CheckResult("usability", "error", f"the GPU headline is {'not ' if stated.unusable is None else ''}"
+                            f"marked unusable, but the readings say {expected.unusable or 'it is usable'}")]
+    return []
+
+
 def check_headline_matches_readings(result: ResultFile) -> list[CheckResult]:
     """The GPU figures must be what `derive_figures` makes of the readings (a hand-edited headline fails)."""
     derived, _ = derive_figures(result.repetitions, result.idle)
@@ -198,6 +218,8 @@ CHECKS: tuple[Callable[[ResultFile], list[CheckResult]], ...] = (
     check_timestamps,
     check_window_length,
     check_headline_matches_readings,
+    check_usability_matches_readings,
+    check_protocol_known,
     check_figures_non_negative,
 )
 
