@@ -25,7 +25,7 @@ from harness.energy import EnergyMeter, open_meter
 from harness.errors import MeasurementError
 from harness.provenance import git_sha, host_facts
 from harness.results.checks import run_checks
-from harness.results.conditions import run_conditions
+from harness.results.conditions import non_standard_reasons, run_conditions
 from harness.results.figures import adaptive_stop, derive_figures, idle_drift, temperature_trend_warnings
 from harness.results.schema import IdleBaseline, Repetition, ResultFile, Timeline
 from harness.results.store import default_result_path, new_run_id, write_result
@@ -205,6 +205,9 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
     with open_meter(gpu_indices, sample_hz=resolved.sample_hz, strict=request.strict,
                     cuda_devices=cuda_devices) as meter:
         environment = {**meter.environment(), **host_facts()}
+        early = non_standard_reasons(meter.run_warnings()) if request.strict else []
+        if early:  # known before any work: refuse now rather than throw a measurement away later
+            raise MeasurementError(f"strict mode: non-standard conditions: {'; '.join(early)}")
         if resolved.warmup_queries:
             warm_items = [inputs.items[i % len(inputs.items)] for i in range(resolved.warmup_queries)]
             run_pass(workload.run_batch, warm_items, spec.batch_size,

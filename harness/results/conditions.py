@@ -8,6 +8,9 @@ The software power cap being reached at the default limit is normal operation an
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from harness.results.schema import ResultFile, RunConditions
 
 NON_STANDARD_CODES = {
@@ -23,20 +26,30 @@ WINDOW_CODES = {"throttling": "throttling in a measured window"}
 """Warning codes that make a run non-standard when seen in a measured window at warning severity."""
 
 
+def non_standard_reasons(warnings: Iterable[Any]) -> list[str]:
+    """The reasons among run-level warnings (anything with `code`, `severity`, `message`, optionally `repetition`):
+    what `--strict` checks as soon as the meter has started, before any work is measured."""
+    reasons: list[str] = []
+    for warning in warnings:
+        text = None
+        if warning.code in NON_STANDARD_CODES:
+            text = NON_STANDARD_CODES[warning.code]
+        elif (warning.code in WINDOW_CODES and warning.severity != "info"
+              and (getattr(warning, "repetition", None) is not None or "in this window" in warning.message)):
+            text = WINDOW_CODES[warning.code]
+        if text is not None and text not in reasons:
+            reasons.append(text)
+    return reasons
+
+
 def run_conditions(result: ResultFile) -> RunConditions:
     """Whether `result` ran under standard conditions, and every reason it did not (deduplicated, in order)."""
-    reasons: list[str] = []
+    reasons = non_standard_reasons(result.warnings)
 
     def add(text: str) -> None:
         if text not in reasons:
             reasons.append(text)
 
-    for warning in result.warnings:
-        if warning.code in NON_STANDARD_CODES:
-            add(NON_STANDARD_CODES[warning.code])
-        elif (warning.code in WINDOW_CODES and warning.severity != "info"
-              and (warning.repetition is not None or "in this window" in warning.message)):
-            add(WINDOW_CODES[warning.code])
     for rep in result.repetitions:
         for reading in rep.readings.values():
             for warning in reading.warnings:

@@ -107,10 +107,29 @@ def test_conditions_that_change_the_number_make_a_result_non_standard(gpu, reaso
     assert result.conditions.standard is False and reason in result.conditions.reasons
 
 
-def test_strict_refuses_to_write_a_non_standard_result(tiny_models_dir, tmp_path, monkeypatch):
+def test_strict_refuses_a_non_standard_card_before_measuring(tiny_models_dir, tmp_path, monkeypatch):
     _card(tmp_path, monkeypatch, power_limit_w=450, default_power_limit_w=700)
+    measured = []
+    real_open = runner.open_meter
+
+    def spying_open(*args, **kwargs):
+        meter = real_open(*args, **kwargs)
+        real_begin = meter.begin
+        meter.begin = lambda key: (measured.append(key), real_begin(key))[1]
+        return meter
+
+    monkeypatch.setattr(runner, "open_meter", spying_open)
     with pytest.raises(MeasurementError, match="non-standard conditions.*power limit"):
         runner.execute(_request(tiny_models_dir, tmp_path, "text-classification", strict=True))
+    assert measured == []                                     # refused before any window opened
+    assert list(iter_result_files(tmp_path / "results")) == []
+
+
+def test_strict_refuses_to_write_a_result_throttled_in_a_window(tiny_models_dir, tmp_path, monkeypatch):
+    _card(tmp_path, monkeypatch, clock_event_reasons=[[0, 0], [2.5, 0x40]])   # thermal slowdown from 2.5 s
+    with pytest.raises(MeasurementError, match="non-standard conditions.*throttling"):
+        runner.execute(_request(tiny_models_dir, tmp_path, "text-classification", strict=True, min_window_s=1.5,
+                                idle_seconds=0))
     assert list(iter_result_files(tmp_path / "results")) == []
 
 
