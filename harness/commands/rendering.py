@@ -6,15 +6,15 @@ from harness.results.schema import Estimate, ResultFile
 
 
 def format_estimate(value: Estimate | None, unit: str, digits: int = 4) -> str:
-    """`12.31 Wh (95 % CI 12.10-12.52, n=3)`; `n/a` when not measured; `(no interval: 1 repetition)` for one; an
-    unusable figure says so and why."""
+    """`12.31 Wh (95 % CI 12.10-12.52, n=3)`; `n/a` when not measured; just the mean for one repetition (the
+    summary says once that there are no intervals); an unusable figure says so and why."""
     if value is None:
         return "n/a"
     text = f"{value.mean:.{digits}g} {unit}"
     if value.ci95_low is not None and value.ci95_high is not None:
         text += f" (95 % CI {value.ci95_low:.{digits}g}-{value.ci95_high:.{digits}g}, n={value.n})"
-    else:
-        text += f" (no interval: {value.n} repetition{'s' if value.n != 1 else ''})"
+    elif value.n > 1:
+        text += f" (no interval, n={value.n})"
     if value.unusable:
         text += f" UNUSABLE: {value.unusable}"
     return text
@@ -25,7 +25,8 @@ def headline_lines(result: ResultFile) -> list[str]:
     figures = result.figures
     lines = [f"{result.task.id} v{result.task.version} | {result.model.id} | {result.hardware_class} | "
              f"{result.settings.num_queries} queries x {result.settings.repeats} repeats, batch "
-             f"{result.settings.batch_size}"]
+             f"{result.settings.batch_size}"
+             + (" (one repetition: no confidence intervals)" if len(result.repetitions) == 1 else "")]
     settings = result.settings
     if settings.target_ci_pct is not None:
         stop = {"target-ci": f"the ±{settings.target_ci_pct:g} % target was reached",
