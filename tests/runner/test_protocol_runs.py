@@ -26,10 +26,28 @@ def test_a_short_pass_is_repeated_within_its_window_until_it_is_long_enough(tiny
     for rep in result.repetitions:
         total = rep.readings["total"]
         assert total.duration_s >= 0.6
-        assert rep.num_queries > 2 and rep.num_queries % 2 == 0          # whole passes, every query counted
+        assert rep.num_queries % 2 == 0                                   # whole passes, every query counted
+        assert rep.num_queries > 2 or sum(rep.query_latencies_s) >= 0.6   # extended unless one pass was enough
         assert len(rep.query_latencies_s) == rep.num_queries
         assert rep.output_digest_queries == 2                             # the first pass's outputs only
     assert len({rep.output_digest for rep in result.repetitions}) == 1
+
+
+def test_run_window_pass_repeats_whole_passes_until_the_minimum_and_counts_every_query():
+    clock = {"t": 0.0}
+    seen: list[str] = []
+
+    def run_batch(batch):
+        clock["t"] += 0.1 * len(batch)          # each query takes 0.1 s on this scripted clock
+        seen.extend(batch)
+        return type("Out", (), {"output_tokens": 3 * len(batch), "outputs": tuple(batch)})()
+
+    outcome = runner.run_window_pass(run_batch, ["a", "b", "c"], 2, 1.0, keep_outputs_of=3, clock=lambda: clock["t"])
+    assert outcome.num_queries == 12 and seen == ["a", "b", "c"] * 4    # 0.3 s a pass: four passes reach 1 s
+    assert outcome.output_tokens == 36 and len(outcome.query_latencies_s) == 12
+    assert outcome.kept_outputs == ["a", "b", "c"]                       # the first pass's outputs only
+    once = runner.run_window_pass(run_batch, ["a", "b", "c"], 2, 0.0, clock=lambda: clock["t"])
+    assert once.num_queries == 3
 
 
 def test_prefill_windows_are_extended_on_their_own_and_decode_stays_per_query(tiny_models_dir, fake_gpu, tmp_path):
@@ -73,7 +91,7 @@ def test_idle_is_measured_before_and_after_and_drift_is_flagged(tiny_models_dir,
     script.write_text(json.dumps({"gpus": [{"power_w": [[0, 200], [4, 260]]}]}))
     monkeypatch.setenv("HARNESS_FAKE_NVML", str(script))
     result, _ = runner.execute(_request(tiny_models_dir, tmp_path, "text-classification", idle_seconds=0.3,
-                                        min_window_s=3.0, repeats=1, idle_settle_s=0.4))
+                                        min_window_s=4.0, repeats=1, idle_settle_s=0.4))
     assert result.idle.settled is True and result.idle.settle_s is not None
     protocol = result.idle_protocol
     assert protocol.after is not None and protocol.drift_pct == pytest.approx(30.0, abs=0.5)
