@@ -2,11 +2,15 @@
 
 The order matters for the numbers. Cheap checks (task, preset, overrides, inputs) come before the model
 is loaded; warm-up batches run before the idle baseline so the idle reading sees a warm card with the
-model resident; each repetition is one meter window around the whole pass (never a sum of per-query
-windows, which the ~100 ms counter resolution would blur); generative tasks then run a prefill-only pass
-in its own window. Nothing is filed under the results folder until the result has passed its own plausibility
-checks; a finished run is never thrown away: a result that fails them, or that cannot be written where asked,
-is kept in a fallback folder (`harness.results.store`) and the error line names it.
+model resident; the idle baseline waits (bounded) for power to settle; each repetition is one meter window
+around the whole pass (never a sum of per-query windows, which the ~100 ms counter resolution would blur),
+and a pass shorter than the minimum window is run again inside the same window (queries counted) until the
+window is long enough for its counter-edge error to stay under 1 %; generative tasks then run a prefill-only
+pass in its own window, extended the same way. With a target interval, repetitions continue until the GPU
+headline's 95 % interval is narrow enough or the maximum is reached. A second idle measurement after the
+repetitions shows drift. Nothing is filed under the results folder until the result has passed its own
+plausibility checks; a finished run is never thrown away: a result that fails them, or that cannot be written
+where asked, is kept in a fallback folder (`harness.results.store`) and the error line names it.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ from harness.energy import EnergyMeter, open_meter
 from harness.errors import MeasurementError, validation_problem
 from harness.provenance import git_sha, host_facts
 from harness.results.checks import run_checks
-from harness.results.figures import derive_figures
-from harness.results.schema import IdleBaseline, Repetition, ResultFile
+from harness.results.conditions import non_standard_reasons, run_conditions
+from harness.results.figures import adaptive_stop, derive_figures, idle_drift, temperature_trend_warnings
+from harness.results.schema import IdleBaseline, Repetition, ResultFile, Timeline
 from harness.results.store import check_result_target, keep_unfiled, new_run_id, result_target, save_result
 from harness.tasks.inputs import load_inputs
 from harness.tasks.resolution import SettingsRequest, resolve
@@ -126,6 +131,34 @@ def run_pass(
     )
 
 
+def run_window_pass(
+    run_batch: Callable[[Sequence[str]], object],
+    items: Sequence[str],
+    batch_size: int,
+    min_window_s: float,
+    on_batch: ProgressCallback | None = None,
+    live_power_w: Callable[[], float | None] = lambda: None,
+    keep_outputs_of: int = 0,
+    clock: Callable[[], float] = time.perf_counter,
+) -> PassOutcome:
+    """One pass over every query, then whole passes again until `min_window_s` has elapsed (at least one pass).
+
+    Every query run is counted, so the figures per 1000 queries stay exact; the outputs kept for the digest are
+    the first pass's only.
+    """
+    start = clock()
+    outcome = run_pass(run_batch, items, batch_size, on_batch, live_power_w, keep_outputs_of)
+    while clock() - start < min_window_s:
+        again = run_pass(run_batch, items, batch_size, None, live_power_w, 0)
+        outcome.num_queries += again.num_queries
+        outcome.query_latencies_s.extend(again.query_latencies_s)
+        for name in ("input_tokens", "output_tokens", "images"):
+            value = getattr(again, name)
+            if value is not None:
+                setattr(outcome, name, (getattr(outcome, name) or 0) + value)
+    return outcome
+
+
 def _warning_dicts(warnings, repetition: int | None = None) -> list[dict]:
     return [
         {"code": w.code, "message": w.message, "severity": w.severity, "gpu_index": w.gpu_index,
@@ -178,20 +211,40 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
     # `loaded.gpu_indices` are NVML indices already (matched by UUID through harness.energy).
     gpu_indices = list(request.measure_gpus) if request.measure_gpus is not None else list(loaded.gpu_indices)
 
+    cuda_devices = list(loaded.cuda_indices) if request.measure_gpus is None else None
+    input_lengths = _input_lengths(workload, inputs.items)
+
     started_at = datetime.now(timezone.utc)
     run_warnings: list[dict] = []
-    with open_meter(gpu_indices, sample_hz=resolved.sample_hz, strict=request.strict) as meter:
+    with open_meter(gpu_indices, sample_hz=resolved.sample_hz, strict=request.strict,
+                    cuda_devices=cuda_devices) as meter:
         environment = {**meter.environment(), **host_facts()}
+        early = non_standard_reasons(meter.run_warnings()) if request.strict else []
+        if early:  # known before any work: refuse now rather than throw a measurement away later
+            raise MeasurementError(f"strict mode: non-standard conditions: {'; '.join(early)}")
         if resolved.warmup_queries:
             warm_items = [inputs.items[i % len(inputs.items)] for i in range(resolved.warmup_queries)]
             run_pass(workload.run_batch, warm_items, spec.batch_size,
                      reporter.phase("warm-up (not measured)", len(warm_items)))
-        idle = meter.measure_idle(resolved.idle_seconds) if resolved.idle_seconds > 0 else None
-        repetitions = [
-            _measured_repetition(meter, workload, inputs.items, spec.batch_size, index, resolved.repeats, reporter,
-                                 run_warnings)
-            for index in range(resolved.repeats)
-        ]
+        idle = None
+        if resolved.idle_seconds > 0:
+            idle = meter.measure_idle(resolved.idle_seconds, settle_max_s=resolved.idle_settle_s)
+        repetitions: list[dict] = []
+        most = resolved.max_repeats if resolved.target_ci_pct is not None else resolved.repeats
+        stopped_by = "repeats"
+        while len(repetitions) < most:
+            index = len(repetitions)
+            repetitions.append(_measured_repetition(meter, workload, inputs.items, spec.batch_size, index, most,
+                                                    reporter, run_warnings, resolved.min_window_s))
+            if resolved.target_ci_pct is not None and len(repetitions) >= resolved.repeats:
+                if adaptive_stop([Repetition.model_validate(r) for r in repetitions], resolved.target_ci_pct):
+                    stopped_by = "target-ci"
+                    break
+                stopped_by = "max-repeats"
+        idle_after = None
+        if idle is not None:
+            idle_after = meter.measure_idle(resolved.idle_seconds, settle_max_s=resolved.idle_settle_s,
+                                            as_baseline=False)
         run_warnings.extend(_warning_dicts(meter.run_warnings()))
         timelines = meter.timeline(started_at.timestamp())
     reporter.done()
@@ -199,8 +252,13 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
     run_warnings.extend(_output_digest_warnings(repetitions))
 
     idle_model = IdleBaseline.model_validate(idle.as_dict()) if idle is not None else None
+    idle_protocol, drift_warnings = idle_drift(
+        idle_model, IdleBaseline.model_validate(idle_after.as_dict()) if idle_after is not None else None)
+    run_warnings.extend(w.model_dump() for w in drift_warnings)
     repetition_models = [Repetition.model_validate(rep) for rep in repetitions]
     figures, figure_warnings = derive_figures(repetition_models, idle_model)
+    figure_warnings += temperature_trend_warnings(repetition_models, [Timeline.model_validate(t) for t in timelines],
+                                                  started_at.timestamp())
     document = {
         "run_id": new_run_id(started_at),
         "created_at": finished_at,
@@ -215,10 +273,15 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
             "num_queries": spec.num_queries, "batch_size": spec.batch_size, "repeats": resolved.repeats,
             "warmup_queries": resolved.warmup_queries, "idle_seconds": resolved.idle_seconds,
             "sample_hz": resolved.sample_hz, "preset": resolved.preset, "overrides": resolved.overrides,
-            "strict": request.strict,
+            "strict": request.strict, "protocol": resolved.protocol, "min_window_s": resolved.min_window_s,
+            "target_ci_pct": resolved.target_ci_pct, "max_repeats": resolved.max_repeats, "stopped_by": stopped_by,
+            "idle_settle_max_s": resolved.idle_settle_s,
         },
         "environment": environment,
         "idle": idle_model,
+        "idle_protocol": idle_protocol,
+        "input_lengths": input_lengths,
+        "workload_settings": workload.workload_settings,
         "repetitions": repetition_models,
         "timelines": timelines,
         "warnings": run_warnings + [w.model_dump() for w in figure_warnings],
@@ -230,11 +293,15 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
         kept = keep_unfiled(_jsonable(document), document["run_id"])
         raise MeasurementError(f"the run's own result does not fit the schema ({validation_problem(error)}); "
                                f"not filed, kept for diagnosis at {kept}") from None
+    result = result.model_copy(update={"conditions": run_conditions(result)})
     errors = [f for f in run_checks(result) if f.severity == "error"]
     if errors:
         kept = keep_unfiled(result.model_dump(mode="json"), result.run_id)
         raise MeasurementError(f"the run's own result failed a plausibility check, not filed under the results "
                                f"(kept for diagnosis at {kept}): {errors[0].name}: {errors[0].message}")
+    if request.strict and not result.conditions.standard:
+        raise MeasurementError(f"strict mode: non-standard conditions, nothing written: "
+                               f"{'; '.join(result.conditions.reasons)}")
     if not request.write:
         return result, None
     path = result_target(Path(request.results_dir), Path(request.output) if request.output else None, result)
@@ -257,27 +324,41 @@ def _output_digest_warnings(repetitions: Sequence[dict]) -> list[dict]:
                         "digests): the model did not do the same work each time (non-deterministic kernels?)"}]
 
 
+def _input_lengths(workload: Workload, items: Sequence[str]) -> dict | None:
+    """Input tokens per query as the model is fed them (its tokenizer, the task's truncation), before any window."""
+    counts = workload.input_token_counts(items)
+    if not counts:
+        return None
+    from harness.results.statistics import percentile
+
+    return {"mean": sum(counts) / len(counts), "p50": percentile(counts, 0.5), "p90": percentile(counts, 0.9),
+            "num_queries": len(counts)}
+
+
 def _measured_repetition(
     meter: EnergyMeter, workload: Workload, items: Sequence[str], batch_size: int, index: int, repeats: int,
-    reporter: Reporter, run_warnings: list[dict],
+    reporter: Reporter, run_warnings: list[dict], min_window_s: float = 0.0,
 ) -> dict:
     """One measured pass over every query, then (generative tasks) a prefill-only pass in its own window.
 
-    The digest of the first queries' outputs is taken after the window closes: it costs no measured energy.
+    Each window is extended with whole passes until it lasts `min_window_s`. The digest of the first queries'
+    outputs is taken after the window closes: it costs no measured energy.
     """
     label = f"repetition {index + 1}/{repeats}"
     meter.begin(f"rep{index}/total")
-    outcome = run_pass(workload.run_batch, items, batch_size, reporter.phase(label, len(items)), meter.live_power_w,
-                       keep_outputs_of=DIGEST_QUERIES)
+    outcome = run_window_pass(workload.run_batch, items, batch_size, min_window_s, reporter.phase(label, len(items)),
+                              meter.live_power_w, keep_outputs_of=DIGEST_QUERIES)
     total = meter.end(f"rep{index}/total")
     output_digest = digest(*outcome.kept_outputs) if outcome.kept_outputs else None
     readings = {"total": total.as_dict()}
     run_warnings.extend(_warning_dicts(total.warnings, index))
+    prefill_queries = None
     if workload.generative:
         meter.begin(f"rep{index}/prefill")
-        run_pass(workload.run_prefill_batch, items, batch_size, reporter.phase(f"{label} prefill", len(items)),
-                 meter.live_power_w)
+        prefill_outcome = run_window_pass(workload.run_prefill_batch, items, batch_size, min_window_s,
+                                          reporter.phase(f"{label} prefill", len(items)), meter.live_power_w)
         prefill = meter.end(f"rep{index}/prefill")
+        prefill_queries = prefill_outcome.num_queries
         readings["prefill"] = prefill.as_dict()
         run_warnings.extend(_warning_dicts(prefill.warnings, index))
     return {
@@ -290,4 +371,5 @@ def _measured_repetition(
         "images": outcome.images,
         "output_digest": output_digest,
         "output_digest_queries": outcome.kept_queries if output_digest is not None else None,
+        "prefill_num_queries": prefill_queries,
     }

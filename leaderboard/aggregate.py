@@ -26,13 +26,17 @@ from harness.errors import HarnessError, ResultFileError
 from harness.files import read_bounded, slugify
 from harness.results.identity import result_workload_key
 from harness.results.schema import ResultFile
+from harness.results.statistics import usability_problem
 from harness.results.store import iter_result_files, load_valid_result
 
 logger = logging.getLogger(__name__)
 
-Status = Literal["gpu", "cpu", "test-meter"]
+Status = Literal["gpu", "cpu", "test-meter", "non-standard", "unusable"]
 """`gpu`: measured with NVML on a real GPU (rated); `cpu`: no GPU figure (host energy only, often estimated);
-`test-meter`: measured with the fake NVML backend, a test artefact. Only `gpu` entries are ever rated."""
+`test-meter`: measured with the fake NVML backend, a test artefact; `non-standard`: a real GPU measurement under
+conditions that change the number (power limit, persistence, MIG, contention, throttling); `unusable`: a real GPU
+headline with no interval (one repetition) or one marked unusable (interval below zero, wider than ±50 %, or a
+window whose edge error exceeds 1 %). Only `gpu` entries are ever rated."""
 
 SIZE_CLASS_LIMITS = (("A", 20e9), ("B", 66e9))
 """Text-generation size classes, as AI Energy Score: A <= 20B parameters, B <= 66B, C above."""
@@ -55,9 +59,11 @@ class Figure:
     """A measured figure over repetitions (mean and 95 % CI), in the unit its name says."""
 
     mean: float
-    ci95_low: float
-    ci95_high: float
+    ci95_low: float | None
+    ci95_high: float | None
     n: int
+    unusable: str | None = None
+    """Why the figure must not be rated (None: it may be); one repetition has no interval (both bounds None)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,10 @@ class RunRecord:
     preset: str | None
     overrides_json: str
     """The run's overrides as typed: shown on its model page, never used to group (`workload_key` does)."""
+    protocol: str
+    """The measurement protocol the run followed (`harness` or `aies`); never ranked across protocols."""
+    non_standard_reasons: tuple[str, ...]
+    """Why the run's conditions were not standard (empty when they were)."""
     workload_key: str
     """`harness.results.identity.result_workload_key`: equal exactly when two runs did the same work."""
     gpu_wh: Figure | None
@@ -130,8 +140,23 @@ class RunRecord:
         if self.meter_backend == "fake-nvml":
             return "test-meter"
         if self.meter_backend == "nvml" and self.gpu_wh is not None:
+            if self.non_standard_reasons:
+                return "non-standard"
+            if self.gpu_wh.unusable or self.gpu_wh.ci95_low is None:
+                return "unusable"
             return "gpu"
         return "cpu"
+
+    @property
+    def unrated_reason(self) -> str | None:
+        """Why this run gets no stars, in words (None when it is rated)."""
+        if self.status == "non-standard":
+            return f"not rated: non-standard conditions ({'; '.join(self.non_standard_reasons)})"
+        if self.status == "unusable":
+            why = self.gpu_wh.unusable or f"no interval from {self.gpu_wh.n} repetition"
+            return f"not rated: the GPU figure is unusable ({why})"
+        return {"cpu": "not rated: no GPU measurement (CPU only)",
+                "test-meter": "not rated: fake NVML meter (test run)"}.get(self.status)
 
     @property
     def size_class(self) -> str | None:
@@ -144,8 +169,10 @@ class RunRecord:
         Built from the resolved settings the file records, never from how they were typed: a run with
         `--num-queries 1000` and one that left the task's default of 1000 read the same.
         """
-        return " · ".join([f"v{self.task_version}", f"{self.num_queries} queries", f"batch {self.batch_size}",
-                           self.dtype, f"workload {self.workload_key}"])
+        parts = [f"v{self.task_version}", f"{self.num_queries} queries", f"batch {self.batch_size}", self.dtype]
+        if self.protocol != "harness":
+            parts.append(f"protocol {self.protocol}")
+        return " · ".join([*parts, f"workload {self.workload_key}"])
 
 
 @dataclass(frozen=True)
@@ -164,9 +191,12 @@ class Entry:
     older: tuple[RunRecord, ...]
 
     @property
-    def key(self) -> tuple[str, str, str, str, str]:
+    def key(self) -> tuple[str, ...]:
+        """Task, hardware, size class, model and workload; the protocol too when it is not the default one (so
+        existing entries keep their slugs)."""
         r = self.latest
-        return (r.task_id, r.hardware_class, r.size_class or "", r.model_id, r.workload_key)
+        base = (r.task_id, r.hardware_class, r.size_class or "", r.model_id, r.workload_key)
+        return base if r.protocol == "harness" else (*base, r.protocol)
 
     @property
     def rating_group(self) -> str:
@@ -217,7 +247,9 @@ def size_class(num_parameters: int) -> str:
 def _figure(estimate) -> Figure | None:
     if estimate is None:
         return None
-    return Figure(estimate.mean, estimate.ci95_low, estimate.ci95_high, estimate.n)
+    # Files written before schema 1.2 carry no `unusable`: the same rule is applied to their interval here.
+    unusable = estimate.unusable or usability_problem(estimate.mean, estimate.ci95_low, estimate.ci95_high)
+    return Figure(estimate.mean, estimate.ci95_low, estimate.ci95_high, estimate.n, unusable)
 
 
 def _downsample(values: Sequence[float], max_points: int) -> tuple[float, ...]:
@@ -291,6 +323,8 @@ def record_from_result(result: ResultFile, source: str, findings: Iterable = ())
         repeats=result.settings.repeats,
         preset=result.settings.preset,
         overrides_json=json.dumps(result.settings.overrides, sort_keys=True),
+        protocol=result.settings.protocol or "harness",
+        non_standard_reasons=tuple(result.conditions.reasons) if result.conditions is not None else (),
         workload_key=result_workload_key(result),
         gpu_wh=_figure(figures.gpu_energy_per_1k_queries_wh),
         gpu_above_idle_wh=_figure(figures.gpu_energy_above_idle_per_1k_queries_wh),
@@ -324,7 +358,9 @@ def shown_figure_problem(result: ResultFile) -> str | None:
     for name, value in result.figures:
         if name.endswith("above_idle_per_1k_queries_wh"):
             continue
-        if hasattr(value, "mean") and (value.mean < 0 or value.ci95_high < value.ci95_low):
+        reversed_interval = (getattr(value, "ci95_low", None) is not None and value.ci95_high is not None
+                             and value.ci95_high < value.ci95_low)
+        if hasattr(value, "mean") and (value.mean < 0 or reversed_interval):
             return f"figures.{name}: {value.mean} is negative or its interval is reversed"
     return None
 
@@ -430,7 +466,7 @@ def group_entries(records: Iterable[RunRecord]) -> list[Entry]:
     runs: dict[tuple, list[RunRecord]] = defaultdict(list)
     for record in records:
         runs[(record.task_id, record.hardware_class, record.size_class or "", record.model_id,
-              record.workload_key, record.status)].append(record)
+              record.workload_key, record.protocol, record.status)].append(record)
     entries = []
     for group in runs.values():
         group.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)

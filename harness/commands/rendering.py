@@ -6,12 +6,17 @@ from harness.results.schema import Estimate, ResultFile
 
 
 def format_estimate(value: Estimate | None, unit: str, digits: int = 4) -> str:
-    """`12.31 Wh (95 % CI 12.10-12.52, n=3)`; `n/a` when not measured."""
+    """`12.31 Wh (95 % CI 12.10-12.52, n=3)`; `n/a` when not measured; just the mean for one repetition (the
+    summary says once that there are no intervals); an unusable figure says so and why."""
     if value is None:
         return "n/a"
     text = f"{value.mean:.{digits}g} {unit}"
-    if value.n > 1:
+    if value.ci95_low is not None and value.ci95_high is not None:
         text += f" (95 % CI {value.ci95_low:.{digits}g}-{value.ci95_high:.{digits}g}, n={value.n})"
+    elif value.n > 1:
+        text += f" (no interval, n={value.n})"
+    if value.unusable:
+        text += f" UNUSABLE: {value.unusable}"
     return text
 
 
@@ -20,7 +25,16 @@ def headline_lines(result: ResultFile) -> list[str]:
     figures = result.figures
     lines = [f"{result.task.id} v{result.task.version} | {result.model.id} | {result.hardware_class} | "
              f"{result.settings.num_queries} queries x {result.settings.repeats} repeats, batch "
-             f"{result.settings.batch_size}"]
+             f"{result.settings.batch_size}"
+             + (" (one repetition: no confidence intervals)" if len(result.repetitions) == 1 else "")]
+    settings = result.settings
+    if settings.target_ci_pct is not None:
+        stop = {"target-ci": f"the ±{settings.target_ci_pct:g} % target was reached",
+                "max-repeats": f"--max-repeats {settings.max_repeats} was reached before ±{settings.target_ci_pct:g} %"}
+        lines.append(f"adaptive repeats: stopped after {len(result.repetitions)} because "
+                     f"{stop.get(settings.stopped_by or '', settings.stopped_by)}")
+    if result.conditions is not None and not result.conditions.standard:
+        lines.append(f"non-standard conditions (never rated): {'; '.join(result.conditions.reasons)}")
     if figures.gpu_energy_per_1k_queries_wh is not None:
         backend = "" if result.environment.meter_backend == "nvml" else f" [{result.environment.meter_backend}]"
         lines.append(f"GPU energy per 1000 queries: {format_estimate(figures.gpu_energy_per_1k_queries_wh, 'Wh')}"

@@ -72,7 +72,15 @@ def run(
     dtype: str | None = typer.Option(None, help="float32, float16 or bfloat16 (default: the task's)."),
     num_queries: int | None = typer.Option(None, help="Queries per repetition (default: the task's, 1000)."),
     batch_size: int | None = typer.Option(None, help="Queries per batch (default: the task's, 1)."),
-    repeats: int | None = typer.Option(None, help="Measured repetitions (default 3 on GPU, 1 on CPU)."),
+    repeats: int | None = typer.Option(None, help="Measured repetitions (default 3 on GPU, 1 on CPU); with "
+                                       "--target-ci, the least."),
+    target_ci: float | None = typer.Option(None, "--target-ci", help="Repeat until the GPU headline's 95 % interval "
+                                           "is within ±PCT % of its mean (default 1 with --preset full or aies)."),
+    max_repeats: int | None = typer.Option(None, help="With --target-ci: the most repetitions (default 20)."),
+    min_window_s: float | None = typer.Option(None, help="Repeat each measured pass within its window until it "
+                                              "lasts this long (default 10 s on GPU: counter-edge error <= 1 %)."),
+    idle_settle_s: float | None = typer.Option(None, help="Longest wait for GPU power to settle before each idle "
+                                               "measurement (default 30 s on GPU)."),
     warmup_queries: int | None = typer.Option(None, help="Unmeasured warm-up queries (default 10)."),
     idle_seconds: float | None = typer.Option(None, help="Idle baseline length in seconds (default 5 on GPU)."),
     sample_hz: float = typer.Option(20.0, help="Power sampler rate for the timeline and cross-check."),
@@ -83,7 +91,9 @@ def run(
     measure_gpus: str | None = typer.Option(None, help="GPU indices to measure (default: those the model uses)."),
     preset: str | None = typer.Option(None, help="Run preset from configs/presets (e.g. smoke, full)."),
     set_: list[str] = typer.Option([], "--set", help="Override any task setting: key=value (dotted keys)."),
-    strict: bool = typer.Option(False, "--strict", help="Refuse to measure when other processes use the GPU."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse to measure when other processes use the GPU, and to "
+                                "write a result under non-standard conditions (power limit, persistence, MIG, "
+                                "throttling)."),
     results_dir: Path = typer.Option(Path("results"), help="Where result files are filed."),
     output: Path | None = typer.Option(None, help="Result file path (.json) or folder (default: --results-dir)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -93,8 +103,10 @@ def run(
 
     request = RunRequest(
         task=task, model=model, model_name=model_id, device=device, dtype=dtype, num_queries=num_queries,
-        batch_size=batch_size, repeats=repeats, warmup_queries=warmup_queries, idle_seconds=idle_seconds,
-        sample_hz=sample_hz, revision=revision, random_weights=random_weights, trust_remote_code=trust_remote_code,
+        batch_size=batch_size, repeats=repeats, target_ci_pct=target_ci, max_repeats=max_repeats,
+        min_window_s=min_window_s, idle_settle_s=idle_settle_s, warmup_queries=warmup_queries,
+        idle_seconds=idle_seconds, sample_hz=sample_hz, revision=revision, random_weights=random_weights,
+        trust_remote_code=trust_remote_code,
         device_map=device_map, measure_gpus=parse_gpu_list(measure_gpus), preset=preset,
         overrides=parse_assignments(set_), strict=strict, results_dir=results_dir, output=output,
     )

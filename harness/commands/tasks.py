@@ -35,8 +35,14 @@ def generation_label(spec: TaskSpec) -> str:
     if {"min_new_tokens", "max_new_tokens"} <= settings.keys():
         return f"{settings['max_new_tokens']} new tokens, greedy"
     if "num_inference_steps" in settings:
-        return (f"{settings['num_inference_steps']} steps, {settings['width']}x{settings['height']}, "
-                f"guidance {settings['guidance_scale']}, seed {settings['seed']}")
+        size = f"{settings['width']}x{settings['height']}" if settings["width"] and settings["height"] else None
+        guidance = settings["guidance_scale"]
+        if size is None and guidance is None:
+            middle = "pipeline's own size and guidance"
+        else:
+            middle = (f"{size or 'pipeline size'}, guidance "
+                      f"{guidance if guidance is not None else 'pipeline default'}")
+        return f"{settings['num_inference_steps']} steps, {middle}, seed {settings['seed']}"
     return ", ".join(f"{key}={value}" for key, value in settings.items())
 
 

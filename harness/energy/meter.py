@@ -37,8 +37,17 @@ logger = logging.getLogger(__name__)
 
 MIN_COUNTER_WINDOW_S = 0.1
 """NVML's energy counter updates about every 100 ms: a shorter window may not see it move."""
+COUNTER_UPDATE_PERIOD_S = 0.1
+"""The energy counter's update period: at each edge the value read may lag the truth by up to this long, so a
+window's counter delta is within ±period x power of the truth (its edge-error bound: period / duration)."""
 DISAGREEMENT_TOLERANCE = 0.05
-"""Counter and sampled integral further apart than this (relative) are flagged on the reading."""
+"""Counter and sampled integral further apart than this (relative) are flagged on the reading; the check runs only
+where the window's edge-error bound is below it (windows over period / tolerance = 2 s), so it never fires on
+short windows by construction."""
+SETTLE_CHUNK_S = 1.0
+"""Idle settling compares the mean sampled power of consecutive chunks this long."""
+SETTLE_TOLERANCE = 0.02
+"""Power has settled when two consecutive chunks' means differ by less than this share."""
 AVERAGE_POWER_CHECK_MIN_S = 10.0
 """Where samples are NVML's 1 s averaged power (no instant field), the cross-check waits for windows this long:
 the average lags a step by about half a second, which would flag every short window."""
@@ -56,11 +65,14 @@ class IdleBaseline:
     cpu_power_w: float | None
     method: GpuMethod
     warnings: tuple[MeasurementWarning, ...] = field(default=(), compare=False)
+    settle_s: float | None = None
+    settled: bool | None = None
 
     def as_dict(self) -> dict:
         """JSON-ready form that validates as `harness.results.schema.IdleBaseline` (GPU keys as strings)."""
         return {"duration_s": self.duration_s, "gpu_power_w": {str(k): v for k, v in self.gpu_power_w.items()},
-                "cpu_power_w": self.cpu_power_w, "method": self.method}
+                "cpu_power_w": self.cpu_power_w, "method": self.method, "settle_s": self.settle_s,
+                "settled": self.settled}
 
 
 @dataclass(frozen=True)
@@ -71,12 +83,14 @@ class _OpenWindow:
     host: HostSnapshot
 
 
-def cuda_synchronize() -> None:
-    """Wait for queued CUDA work on every device, if this process has initialised CUDA through torch."""
+def cuda_synchronize(devices: Sequence[int] | None = None) -> None:
+    """Wait for queued CUDA work on `devices` (torch numbering; None: every device), if this process has
+    initialised CUDA through torch. The runner passes the model's own devices, so a window edge never waits on a
+    GPU the model does not use."""
     torch = sys.modules.get("torch")
     if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
         return
-    for device in range(torch.cuda.device_count()):
+    for device in (range(torch.cuda.device_count()) if devices is None else devices):
         torch.cuda.synchronize(device)
 
 
@@ -85,7 +99,8 @@ class EnergyMeter:
 
     def __init__(self, *, session: NvmlSession | None, gpus: Sequence[NvmlGpu], host: HostMeter,
                  sample_hz: float, strict: bool, clock: Callable[[], float],
-                 sleep: Callable[[float], None] = time.sleep, background_sampling: bool = True) -> None:
+                 sleep: Callable[[float], None] = time.sleep, background_sampling: bool = True,
+                 cuda_devices: Sequence[int] | None = None) -> None:
         self.backend_name = "none" if session is None else session.backend_name
         self.gpu_indices = tuple(gpu.index for gpu in gpus)
         self.sample_hz = sample_hz
@@ -97,6 +112,7 @@ class EnergyMeter:
         self._clock = clock
         self._sleep = sleep
         self._background = background_sampling
+        self._cuda_devices = None if cuda_devices is None else tuple(cuda_devices)
         self._anchor = (clock(), time.time())
         self._conditions = Conditions(self._gpus)
         self._sampler = Sampler(self._gpus, sample_hz, clock=clock,
@@ -162,7 +178,12 @@ class EnergyMeter:
             enforced, default = info["power_limit_enforced_w"], info["power_limit_default_w"]
             if enforced is not None and default is not None and abs(enforced - default) > 0.5:
                 found.append(MeasurementWarning("power-limit-non-default", f"GPU {gpu.index} power limit is "
-                                                f"{enforced:.0f} W, default {default:.0f} W", "info", gpu.index))
+                                                f"{enforced:.0f} W, default {default:.0f} W: a power cap changes "
+                                                "the energy", "warning", gpu.index))
+            if info.get("persistence_mode") is False:
+                found.append(MeasurementWarning("persistence-off", f"GPU {gpu.index} has persistence mode off: the "
+                                                "driver may unload between runs and idle power differs",
+                                                "warning", gpu.index))
         if self._host.enabled and self._host.rapl is None:
             found.append(MeasurementWarning("host-energy-estimated", f"CPU and RAM energy are estimated: "
                                             f"{self._host.rapl_unavailable_reason}", "info"))
@@ -175,7 +196,7 @@ class EnergyMeter:
 
     def _edge(self) -> tuple[float, dict[int, int | None]]:
         """Synchronise CUDA, then read the clock and every raw energy counter (mJ) as close together as possible."""
-        cuda_synchronize()
+        cuda_synchronize(self._cuda_devices)
         t_s = self._clock()
         counters = {}
         for gpu in self._gpus:
@@ -242,6 +263,9 @@ class EnergyMeter:
         warnings.extend(throttling_warnings(masks, "in this window"))
         host = self._host.energy(window.host, host_end)
         gpu_method: GpuMethod = "none" if not self._gpus else ("counter" if methods == {"counter"} else "sampled")
+        edge_error_j = None
+        if gpu_method == "counter" and duration_s > 0:
+            edge_error_j = {i: COUNTER_UPDATE_PERIOD_S * j / duration_s for i, j in energy_j.items()}
         idle_j = None
         if self.idle is not None and self._gpus:
             idle_j = {i: self.idle.gpu_power_w.get(i, 0.0) * duration_s for i in self.gpu_indices}
@@ -249,6 +273,7 @@ class EnergyMeter:
             key=window.key, start_unix_s=self._to_unix(window.t_s), duration_s=duration_s,
             gpu_energy_j=energy_j, gpu_method=gpu_method, gpu_idle_energy_j=idle_j,
             gpu_sampled_energy_j=sampled_j if len(sampled_j) == len(self._gpus) and self._gpus else None,
+            gpu_edge_error_j=edge_error_j,
             cpu_energy_j=host.cpu_energy_j, cpu_method=host.cpu_method,
             ram_energy_j=host.ram_energy_j, ram_method=host.ram_method, warnings=tuple(warnings),
         )
@@ -268,8 +293,9 @@ class EnergyMeter:
                 if delta_j == 0:
                     raise MeasurementError(f"GPU {index}: the energy counter did not move in {duration_s:.2f} s "
                                            f"(window {window.key!r}); zero is not a measurement")
-                checkable = duration_s >= (AVERAGE_POWER_CHECK_MIN_S if gpu.power_source == "average"
-                                           else MIN_COUNTER_WINDOW_S)
+                # Only where the counter's own edge error is below the tolerance can a disagreement mean anything.
+                checkable = (DISAGREEMENT_TOLERANCE * duration_s > COUNTER_UPDATE_PERIOD_S
+                             and (gpu.power_source != "average" or duration_s >= AVERAGE_POWER_CHECK_MIN_S))
                 if checkable and sampled_j is not None and abs(sampled_j - delta_j) > DISAGREEMENT_TOLERANCE * delta_j:
                     warnings.append(MeasurementWarning(
                         "counter-sample-disagreement", f"GPU {index}: sampled power integrates to {sampled_j:.1f} J, "
@@ -284,11 +310,48 @@ class EnergyMeter:
                                    f"{duration_s:.3f} s (window {window.key!r}); zero is not a measurement")
         return sampled_j, "sampled"
 
-    def measure_idle(self, seconds: float) -> IdleBaseline:
-        """Measure power with nothing running for `seconds`; later readings carry idle energy for their duration."""
+    def settle(self, max_seconds: float) -> tuple[float, bool]:
+        """Wait until GPU power has settled: two consecutive `SETTLE_CHUNK_S` chunks whose mean sampled power differs
+        by under `SETTLE_TOLERANCE`, for at most `max_seconds`. Returns (seconds waited, settled)."""
+        self._require_entered()
+        if max_seconds <= 0 or not self._gpus:
+            return 0.0, True
+        start_s = self._clock()
+        chunk_s = min(SETTLE_CHUNK_S, max_seconds / 2)
+        previous: float | None = None
+        while True:
+            t0_s = self._clock()
+            self._sampler.sample_once()
+            self._sleep(chunk_s)
+            t1_s = self._clock()
+            self._sampler.sample_once()
+            mean_w = self._mean_sampled_power_w(t0_s, t1_s)
+            waited_s = t1_s - start_s
+            if mean_w is None:  # no power samples on this card: nothing to wait for
+                return waited_s, False
+            if previous is not None and abs(mean_w - previous) <= SETTLE_TOLERANCE * max(previous, 1e-9):
+                return waited_s, True
+            if waited_s >= max_seconds - 1e-9:  # bounded: at most `max_seconds` plus clock overshoot
+                return waited_s, False
+            previous = mean_w
+
+    def _mean_sampled_power_w(self, t0_s: float, t1_s: float) -> float | None:
+        total = 0.0
+        for gpu in self._gpus:
+            joules = self._sampler.window(gpu.index, t0_s, t1_s).energy_j
+            if joules is None or t1_s <= t0_s:
+                return None
+            total += joules / (t1_s - t0_s)
+        return total
+
+    def measure_idle(self, seconds: float, *, settle_max_s: float = 0.0, as_baseline: bool = True) -> IdleBaseline:
+        """Wait for power to settle (at most `settle_max_s`), then measure power with nothing running for
+        `seconds`. With `as_baseline`, later readings carry idle energy for their duration (the baseline
+        "above idle" uses); without, the measurement is only returned (the idle after the repetitions)."""
         self._require_entered()
         if not seconds > 0:
             raise ConfigError(f"idle baseline length must be positive, not {seconds} s")
+        settle_s, settled = self.settle(settle_max_s)
         self.begin(IDLE_KEY)
         self._sleep(seconds)
         reading = self.end(IDLE_KEY)
@@ -296,11 +359,19 @@ class EnergyMeter:
         cpu_power_w = None
         if reading.cpu_energy_j is not None and duration_s > 0:
             cpu_power_w = reading.cpu_energy_j / duration_s
-        self.idle = IdleBaseline(
+        idle = IdleBaseline(
             duration_s=duration_s,
             gpu_power_w={i: j / duration_s for i, j in reading.gpu_energy_j.items()},
             cpu_power_w=cpu_power_w, method=reading.gpu_method, warnings=reading.warnings,
+            settle_s=settle_s if settle_max_s > 0 else None, settled=settled if settle_max_s > 0 else None,
         )
+        if not as_baseline:
+            return idle
+        self.idle = idle
+        if settle_max_s > 0 and not settled and self._gpus:
+            self._static_warnings.append(MeasurementWarning(
+                "idle-not-settled", f"GPU power had not settled within {settle_max_s:g} s before the idle baseline",
+                "warning"))
         return self.idle
 
     def sample(self) -> float:
@@ -399,13 +470,14 @@ def _pids_text(others: Mapping[int, Sequence[int]]) -> str:
 def open_meter(gpu_indices: Sequence[int] | None, *, sample_hz: float = 20.0, strict: bool = False,
                nvml: Any | None = None, measure_host: bool = True, clock: Callable[[], float] | None = None,
                sleep: Callable[[float], None] | None = None, background_sampling: bool = True,
-               rapl_root: Path = POWERCAP_ROOT) -> EnergyMeter:
+               rapl_root: Path = POWERCAP_ROOT, cuda_devices: Sequence[int] | None = None) -> EnergyMeter:
     """A meter for the given NVML GPU indices (None or []: host only); use it as a context manager.
 
     `nvml` is a pynvml-like object (default: `pynvml`, or the scripted fake named by `$HARNESS_FAKE_NVML`).
     `clock` defaults to the NVML object's own `clock` (the fake's traces run on it), else `time.monotonic`;
     tests that drive a manual clock pass `sleep` (to advance it) and `background_sampling=False` (and call
     `sample()` themselves).
+    `cuda_devices` (torch numbering) are the devices synchronised at each window edge (default: all).
     Raises MeasurementError / NotFoundError with one line when NVML or a GPU is not there.
     """
     if not (isinstance(sample_hz, (int, float)) and math.isfinite(sample_hz) and sample_hz > 0):
@@ -425,4 +497,5 @@ def open_meter(gpu_indices: Sequence[int] | None, *, sample_hz: float = 20.0, st
     if clock is None:
         clock = session.clock if session is not None else time.monotonic
     return EnergyMeter(session=session, gpus=gpus, host=host, sample_hz=float(sample_hz), strict=strict,
-                       clock=clock, sleep=sleep or time.sleep, background_sampling=background_sampling)
+                       clock=clock, sleep=sleep or time.sleep, background_sampling=background_sampling,
+                       cuda_devices=cuda_devices)

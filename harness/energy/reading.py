@@ -27,8 +27,8 @@ class MeasurementWarning:
 
     Codes in use: `short-window`, `counter-sample-disagreement`, `contention`, `throttling`,
     `no-energy-counter`, `host-energy-estimated`, `power-limit-changed`, `sampler-gaps`, and from the
-    meter's start: `mig-enabled`, `power-limit-non-default`, `power-average-only`, `no-power-samples`,
-    `process-list-unavailable`.
+    meter's start: `mig-enabled`, `power-limit-non-default`, `persistence-off`, `power-average-only`,
+    `no-power-samples`, `process-list-unavailable`, `idle-not-settled`.
     """
 
     code: str
@@ -60,6 +60,8 @@ class EnergyReading:
     gpu_method: GpuMethod = "none"
     gpu_idle_energy_j: Mapping[int, float] | None = None
     gpu_sampled_energy_j: Mapping[int, float] | None = None
+    gpu_edge_error_j: Mapping[int, float] | None = None
+    """Bound on the counter-edge error per GPU (update period x mean power), in J; None without a counter."""
     cpu_energy_j: float | None = None
     cpu_method: HostMethod = "none"
     ram_energy_j: float | None = None
@@ -70,6 +72,7 @@ class EnergyReading:
         object.__setattr__(self, "gpu_energy_j", _frozen(self.gpu_energy_j) or MappingProxyType({}))
         object.__setattr__(self, "gpu_idle_energy_j", _frozen(self.gpu_idle_energy_j))
         object.__setattr__(self, "gpu_sampled_energy_j", _frozen(self.gpu_sampled_energy_j))
+        object.__setattr__(self, "gpu_edge_error_j", _frozen(self.gpu_edge_error_j))
         object.__setattr__(self, "warnings", tuple(self.warnings))
 
     @property
@@ -104,6 +107,7 @@ class EnergyReading:
             "gpu_method": self.gpu_method,
             "gpu_idle_energy_j": keyed(self.gpu_idle_energy_j),
             "gpu_sampled_energy_j": keyed(self.gpu_sampled_energy_j),
+            "gpu_edge_error_j": keyed(self.gpu_edge_error_j),
             "cpu_energy_j": self.cpu_energy_j,
             "cpu_method": self.cpu_method,
             "ram_energy_j": self.ram_energy_j,

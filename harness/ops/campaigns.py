@@ -25,7 +25,7 @@ from pydantic import Field, ValidationError, field_validator
 from harness.errors import ConfigError, HarnessError, validation_problem
 from harness.files import canonical_json, read_yaml_mapping
 from harness.kinds import StrictModel
-from harness.results.identity import result_workload_key, workload_key
+from harness.results.identity import result_planned_workload_key, workload_key
 from harness.results.schema import ResultFile
 from harness.results.store import iter_result_files, load_valid_result
 from harness.tasks.resolution import ResolvedRun, SettingsRequest, resolve
@@ -369,7 +369,7 @@ def result_satisfies(job: Job, result: ResultFile, *, result_workload: str | Non
                 "idle_seconds": settings.idle_seconds}
     if measured != protocol(job.resolved):
         return False
-    if (result_workload or result_workload_key(result)) != job.workload_key:
+    if (result_workload or result_planned_workload_key(result)) != job.workload_key:
         return False
     return hardware_matches(job.hardware, result)
 
@@ -409,7 +409,7 @@ def plan(campaign_path: Path, results_dir: Path | None = None) -> Plan:
     index: dict[tuple[str, str, str], list[tuple[Path, ResultFile, str]]] = {}
     for path, result in results:
         key = (result.task.id, result.task.version, model_key(result.model.id))
-        index.setdefault(key, []).append((path, result, result_workload_key(result)))
+        index.setdefault(key, []).append((path, result, result_planned_workload_key(result)))
     todo, done = [], []
     for job in jobs:
         candidates = index.get((job.task_id, job.task_version, model_key(job.model.id)), [])

@@ -15,6 +15,7 @@ from typing import Literal
 from harness.files import unprintable
 from harness.results.figures import derive_figures
 from harness.results.schema import ResultFile
+from harness.tasks.resolution import PROTOCOLS
 
 POWER_LIMIT_MARGIN = 1.1
 """Mean power above 1.1x the enforced power limit is not physical for a window longer than a second."""
@@ -92,13 +93,27 @@ def check_power_within_limit(result: ResultFile) -> list[CheckResult]:
 def check_counts_match(result: ResultFile) -> list[CheckResult]:
     found = []
     settings = result.settings
-    if len(result.repetitions) != settings.repeats:
+    count = len(result.repetitions)
+    if settings.target_ci_pct is not None and settings.max_repeats is not None:
+        if not settings.repeats <= count <= settings.max_repeats:
+            found.append(CheckResult("repetition-count", "error",
+                                     f"{count} repetitions recorded, adaptive settings say "
+                                     f"{settings.repeats}..{settings.max_repeats}"))
+    elif count != settings.repeats:
         found.append(CheckResult("repetition-count", "error",
-                                 f"{len(result.repetitions)} repetitions recorded, settings say {settings.repeats}"))
+                                 f"{count} repetitions recorded, settings say {settings.repeats}"))
     if sorted(rep.index for rep in result.repetitions) != list(range(len(result.repetitions))):
         found.append(CheckResult("repetition-index", "error", "repetition indices are not 0..n-1"))
     for rep in result.repetitions:
-        if rep.num_queries != settings.num_queries:
+        # A window extended to the minimum length runs whole passes again: a multiple of the task's queries.
+        extended = bool(settings.min_window_s)
+        for queries in ([rep.num_queries, rep.prefill_num_queries or rep.num_queries] if extended
+                        else [rep.num_queries]):
+            if queries % settings.num_queries != 0 or queries < settings.num_queries:
+                found.append(CheckResult("query-count", "error",
+                                         f"repetition {rep.index} ran {queries} queries, not whole passes of "
+                                         f"{settings.num_queries}"))
+        if not extended and rep.num_queries != settings.num_queries:
             found.append(CheckResult("query-count", "error",
                                      f"repetition {rep.index} ran {rep.num_queries} queries, settings say "
                                      f"{settings.num_queries}"))
@@ -143,6 +158,25 @@ def check_window_length(result: ResultFile) -> list[CheckResult]:
                                      f"repetition {rep.index} lasted {total.duration_s * 1000:.0f} ms, under the "
                                      f"energy counter's ~100 ms update period"))
     return found
+
+
+def check_protocol_known(result: ResultFile) -> list[CheckResult]:
+    protocol = result.settings.protocol
+    if protocol is not None and protocol not in PROTOCOLS:
+        return [CheckResult("protocol", "error", f"unknown protocol {protocol!r} (protocols: {', '.join(PROTOCOLS)})")]
+    return []
+
+
+def check_usability_matches_readings(result: ResultFile) -> list[CheckResult]:
+    """From schema 1.2 the headline's `unusable` must be what the readings give (a file cannot drop the mark)."""
+    if result.schema_version in ("1.0", "1.1"):
+        return []
+    derived, _ = derive_figures(result.repetitions, result.idle)
+    stated, expected = result.figures.gpu_energy_per_1k_queries_wh, derived.gpu_energy_per_1k_queries_wh
+    if stated is not None and expected is not None and (stated.unusable is None) != (expected.unusable is None):
+        return [CheckResult("usability", "error", f"the GPU headline is {'not ' if stated.unusable is None else ''}"
+                            f"marked unusable, but the readings say {expected.unusable or 'it is usable'}")]
+    return []
 
 
 def check_headline_matches_readings(result: ResultFile) -> list[CheckResult]:
@@ -199,6 +233,8 @@ CHECKS: tuple[Callable[[ResultFile], list[CheckResult]], ...] = (
     check_timestamps,
     check_window_length,
     check_headline_matches_readings,
+    check_usability_matches_readings,
+    check_protocol_known,
     check_figures_non_negative,
 )
 

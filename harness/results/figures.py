@@ -3,16 +3,27 @@
 Pure functions: the same code derives the figures when a run ends and re-derives them when a result file
 is checked, so a headline cannot drift from the readings it summarises. Every figure is per repetition
 first, then summarised with a mean, standard deviation and 95 % confidence interval.
+
+GPU energy figures carry the counter-edge error of the windows they rest on: each window's bound (update period x
+mean power, recorded on the reading) is scaled like the figure and added in quadrature to the t half-width; the
+decode figure, a difference of two windows, carries both windows' bounds. A GPU figure resting on a window whose
+relative edge-error bound exceeds `MAX_EDGE_ERROR` (1 %) is marked unusable, as is one whose interval reaches
+below zero or spans more than ±50 % of its mean (`harness.results.statistics.usability_problem`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-from harness.results.schema import Estimate, Figures, IdleBaseline, Repetition, RunWarning
-from harness.results.statistics import estimate, percentile
+from harness.results.schema import Estimate, Figures, IdleBaseline, IdleProtocol, Repetition, RunWarning, Timeline
+from harness.results.statistics import estimate, percentile, relative_half_width, trend
+from harness.tasks.resolution import MAX_EDGE_ERROR
 
 JOULES_PER_WH = 3600.0
+
+IDLE_DRIFT_TOLERANCE = 0.05
+"""Idle power after the repetitions more than 5 % away from before is flagged (`idle-drift`)."""
 
 
 def per_1k_queries_wh(joules: float, num_queries: int) -> float:
@@ -20,11 +31,42 @@ def per_1k_queries_wh(joules: float, num_queries: int) -> float:
     return joules / JOULES_PER_WH * 1000.0 / num_queries
 
 
-def _maybe(values: Sequence[float | None]) -> Estimate | None:
-    """An estimate when every repetition has the value, else None (a partial mean would mislead)."""
+def _maybe(values: Sequence[float | None], edge_errors: Sequence[float | None] | None = None,
+           edge_shares: Sequence[float | None] | None = None) -> Estimate | None:
+    """An estimate when every repetition has the value, else None (a partial mean would mislead).
+
+    `edge_errors` (same unit as the values, per repetition) widen the interval by their mean; `edge_shares` (each
+    window's relative edge-error bound) above `MAX_EDGE_ERROR` make the figure unusable.
+    """
     if not values or any(v is None for v in values):
         return None
-    return estimate([float(v) for v in values])
+    known = [float(e) for e in (edge_errors or ()) if e is not None]
+    extra = math.fsum(known) / len(known) if known else 0.0
+    result = estimate([float(v) for v in values], extra_half_width=extra)
+    worst = max((float(s) for s in (edge_shares or ()) if s is not None), default=None)
+    if worst is not None and worst > MAX_EDGE_ERROR and result.unusable is None:
+        result = result.model_copy(update={"unusable": f"it rests on a window whose counter-edge error can reach "
+                                                      f"{worst * 100:.1f} % (more than {MAX_EDGE_ERROR * 100:g} %)"})
+    return result
+
+
+def _edge_error_j(rep: Repetition, phase: str) -> float | None:
+    reading = rep.readings.get(phase)
+    if reading is None or reading.gpu_edge_error_j is None:
+        return None
+    return sum(reading.gpu_edge_error_j.values())
+
+
+def _edge_share(rep: Repetition, phase: str) -> float | None:
+    """The window's relative counter-edge error bound (edge error / energy)."""
+    error_j, total_j = _edge_error_j(rep, phase), _gpu_total_j(rep, phase)
+    if error_j is None or not total_j:
+        return None
+    return error_j / total_j
+
+
+def _prefill_queries(rep: Repetition) -> int:
+    return rep.prefill_num_queries or rep.num_queries
 
 
 def _gpu_total_j(rep: Repetition, phase: str) -> float | None:
@@ -43,11 +85,74 @@ def _gpu_above_idle_j(rep: Repetition, phase: str) -> float | None:
 
 
 def decode_energy_j(rep: Repetition) -> float | None:
-    """Decode energy: the full pass minus the prefill pass (None for non-generative tasks)."""
+    """Decode energy of the repetition's `num_queries` queries: the full pass minus the prefill pass, each per query
+    (the two windows may have run different numbers of queries to reach the minimum window); None for
+    non-generative tasks."""
     total, prefill = _gpu_total_j(rep, "total"), _gpu_total_j(rep, "prefill")
     if total is None or prefill is None:
         return None
-    return total - prefill
+    return total - prefill * rep.num_queries / _prefill_queries(rep)
+
+
+def _decode_edge_error_j(rep: Repetition) -> float | None:
+    """The decode figure's edge-error bound: both windows' bounds, scaled to the repetition's queries, added."""
+    total, prefill = _edge_error_j(rep, "total"), _edge_error_j(rep, "prefill")
+    if total is None or prefill is None:
+        return None
+    return total + prefill * rep.num_queries / _prefill_queries(rep)
+
+
+def adaptive_stop(repetitions: Sequence[Repetition], target_ci_pct: float) -> bool:
+    """True when the GPU headline's 95 % interval (edge error included) is within ±`target_ci_pct` % of its mean."""
+    n = [rep.num_queries for rep in repetitions]
+    values = [_gpu_total_j(rep, "total") for rep in repetitions]
+    if len(values) < 2 or any(v is None for v in values):
+        return False
+    headline = _maybe([per_1k_queries_wh(v, q) for v, q in zip(values, n)],
+                      [None if e is None else per_1k_queries_wh(e, q)
+                       for e, q in zip((_edge_error_j(r, "total") for r in repetitions), n)])
+    share = relative_half_width(headline)
+    return share is not None and share <= target_ci_pct / 100.0
+
+
+def temperature_trend_warnings(repetitions: Sequence[Repetition], timelines: Sequence[Timeline],
+                               started_unix_s: float) -> list[RunWarning]:
+    """A `trend-across-repetitions` warning when the measured GPUs' mean temperature per repetition window (from
+    the run's timelines, `t_s` seconds after `started_unix_s`) rises or falls significantly over the run."""
+    per_rep: list[float] = []
+    for rep in repetitions:
+        reading = rep.readings["total"]
+        t0, t1 = reading.start_unix_s - started_unix_s, reading.start_unix_s - started_unix_s + reading.duration_s
+        values = [temp for line in timelines for t, temp in zip(line.t_s, line.temperature_c)
+                  if temp is not None and t0 <= t <= t1]
+        if not values:
+            return []
+        per_rep.append(math.fsum(values) / len(values))
+    found = trend(per_rep)
+    if found is None:
+        return []
+    return [RunWarning(code="trend-across-repetitions",
+                       message=f"GPU temperature moved {found.change_over_run:+.1f} °C from the first repetition to "
+                               f"the last ({found.slope_per_repetition:+.2f} °C per repetition, significant at 95 %): "
+                               "the card had not reached a steady state")]
+
+
+def idle_drift(before: IdleBaseline | None, after: IdleBaseline | None) -> tuple[IdleProtocol | None,
+                                                                                 list[RunWarning]]:
+    """The idle protocol's record: the baseline after the repetitions and its drift from the one before."""
+    if before is None:
+        return None, []
+    drift_pct = None
+    before_w = sum(before.gpu_power_w.values())
+    if after is not None and before.gpu_power_w and before_w > 0:
+        drift_pct = (sum(after.gpu_power_w.values()) / before_w - 1.0) * 100.0
+    flagged = drift_pct is not None and abs(drift_pct) > IDLE_DRIFT_TOLERANCE * 100
+    warnings = []
+    if flagged:
+        warnings.append(RunWarning(
+            code="idle-drift", message=f"idle GPU power moved {drift_pct:+.1f} % between before and after the "
+                                       f"repetitions ({before_w:.1f} W before); \"above idle\" uses the one before"))
+    return IdleProtocol(after=after, drift_pct=drift_pct, drift_flagged=flagged), warnings
 
 
 def derive_figures(repetitions: Sequence[Repetition], idle: IdleBaseline | None) -> tuple[Figures, list[RunWarning]]:
@@ -57,9 +162,10 @@ def derive_figures(repetitions: Sequence[Repetition], idle: IdleBaseline | None)
     gpu_j = [_gpu_total_j(rep, "total") for rep in repetitions]
     n = [rep.num_queries for rep in repetitions]
 
-    def scaled(values: Sequence[float | None]) -> list[float | None]:
-        return [None if v is None else per_1k_queries_wh(v, q) for v, q in zip(values, n)]
+    def scaled(values: Sequence[float | None], queries: Sequence[int] | None = None) -> list[float | None]:
+        return [None if v is None else per_1k_queries_wh(v, q) for v, q in zip(values, queries or n)]
 
+    prefill_n = [_prefill_queries(rep) for rep in repetitions]
     prefill_j = [_gpu_total_j(rep, "prefill") for rep in repetitions]
     decode_j = [decode_energy_j(rep) for rep in repetitions]
     if any(v is not None and v <= 0 for v in decode_j):
@@ -69,6 +175,17 @@ def derive_figures(repetitions: Sequence[Repetition], idle: IdleBaseline | None)
                     "the decode figure is left out (the workload is too short to separate the phases)",
         ))
         decode_j = [None] * len(repetitions)
+    total_edge = scaled([_edge_error_j(rep, "total") for rep in repetitions])
+    total_share = [_edge_share(rep, "total") for rep in repetitions]
+    prefill_share = [_edge_share(rep, "prefill") for rep in repetitions]
+    power_w = [None if j is None else j / d for j, d in zip(gpu_j, [r.duration_s for r in totals])]
+    if all(p is not None for p in power_w):
+        rising = trend(power_w)
+        if rising is not None:
+            warnings.append(RunWarning(
+                code="trend-across-repetitions", message=f"GPU mean power moved {rising.relative_change * 100:+.1f} % "
+                f"from the first repetition to the last ({rising.slope_per_repetition:+.2f} W per repetition, "
+                "significant at 95 %): the card had not reached a steady state (heating up?)"))
 
     cpu_j = [r.cpu_energy_j for r in totals]
     ram_j = [r.ram_energy_j for r in totals]
@@ -84,10 +201,16 @@ def derive_figures(repetitions: Sequence[Repetition], idle: IdleBaseline | None)
         images_per_wh = estimate([i / (j / JOULES_PER_WH) for i, j in zip(images, gpu_j)])
 
     figures = Figures(
-        gpu_energy_per_1k_queries_wh=_maybe(scaled(gpu_j)),
-        gpu_energy_above_idle_per_1k_queries_wh=_maybe(scaled([_gpu_above_idle_j(r, "total") for r in repetitions])),
-        gpu_prefill_energy_per_1k_queries_wh=_maybe(scaled(prefill_j)),
-        gpu_decode_energy_per_1k_queries_wh=_maybe(scaled(decode_j)),
+        gpu_energy_per_1k_queries_wh=_maybe(scaled(gpu_j), total_edge, total_share),
+        gpu_energy_above_idle_per_1k_queries_wh=_maybe(scaled([_gpu_above_idle_j(r, "total") for r in repetitions]),
+                                                       total_edge, total_share),
+        gpu_prefill_energy_per_1k_queries_wh=_maybe(scaled(prefill_j, prefill_n),
+                                                    scaled([_edge_error_j(r, "prefill") for r in repetitions],
+                                                           prefill_n), prefill_share),
+        gpu_decode_energy_per_1k_queries_wh=_maybe(scaled(decode_j),
+                                                   scaled([_decode_edge_error_j(r) for r in repetitions]),
+                                                   [max(a, b) if a is not None and b is not None else None
+                                                    for a, b in zip(total_share, prefill_share)]),
         gpu_mean_power_w=_maybe([None if j is None else j / d for j, d in zip(gpu_j, durations)]),
         cpu_energy_per_1k_queries_wh=_maybe(scaled(cpu_j)),
         cpu_energy_estimated=any(r.cpu_method == "estimated" for r in totals),

@@ -4,8 +4,10 @@ Two results are the same workload when their resolved task specs agree on everyt
 work: task id and version, inputs, number of queries, batch size, dtype, input truncation and generation
 settings. How a setting was typed (a task default, a preset, `--num-queries 1000`) never enters; neither
 does documentation (description, sources, aliases), nor a dataset block the built-in inputs do not read.
-The leaderboard's grouping, the campaign planner's "already measured" check and `harness collect` all
-compare this key.
+What the workload took from the model where the task left a setting unset (image-gen: size and guidance at the
+pipeline's defaults, `ResultFile.workload_settings`) is part of a result's identity: two pipelines run at their
+own 512 and 1024 pixels did different work. The leaderboard's grouping and `harness collect` compare
+`result_workload_key`; the campaign planner, which decides before any model loads, compares the planned key.
 """
 
 from __future__ import annotations
@@ -22,21 +24,37 @@ DOCUMENTATION_KEYS = ("description", "sources", "aliases")
 """Spec keys that say what a task is or where its settings come from, but change no work."""
 
 
-def workload_identity(spec: TaskSpec | Mapping[str, Any]) -> dict[str, Any]:
-    """The parts of a resolved spec (a `TaskSpec` or its JSON form, as a result records it) that make the work."""
+def workload_identity(spec: TaskSpec | Mapping[str, Any],
+                      workload_settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The parts of a resolved spec (a `TaskSpec` or its JSON form, as a result records it) that make the work,
+    with the generation settings left unset filled in from `workload_settings` (what the model's defaults made
+    them)."""
     data = spec.model_dump(mode="json") if isinstance(spec, TaskSpec) else dict(spec)
     identity = {key: value for key, value in data.items() if key not in DOCUMENTATION_KEYS}
     if identity.get("inputs") != "dataset":
         identity.pop("dataset", None)
+    if workload_settings and isinstance(identity.get("generation"), Mapping):
+        generation = dict(identity["generation"])
+        for name, value in workload_settings.items():
+            if generation.get(name) is None:
+                generation[name] = value
+        identity["generation"] = generation
     return identity
 
 
-def workload_key(spec: TaskSpec | Mapping[str, Any]) -> str:
-    """sha256 (first 16 hex digits) of the canonical JSON of `workload_identity(spec)`."""
-    text = canonical_json(workload_identity(spec))
+def workload_key(spec: TaskSpec | Mapping[str, Any], workload_settings: Mapping[str, Any] | None = None) -> str:
+    """sha256 (first 16 hex digits) of the canonical JSON of `workload_identity(spec, workload_settings)`."""
+    text = canonical_json(workload_identity(spec, workload_settings))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def result_workload_key(result: ResultFile) -> str:
-    """The workload key of what a result file measured (its recorded, resolved spec)."""
+    """The workload key of what a result file measured: its recorded, resolved spec and the settings the model's
+    defaults filled in."""
+    return workload_key(result.task.spec, result.workload_settings)
+
+
+def result_planned_workload_key(result: ResultFile) -> str:
+    """The key of the spec the result was planned from (before the model filled in its defaults): what the
+    campaign planner, which never loads a model, compares with its jobs."""
     return workload_key(result.task.spec)

@@ -17,9 +17,10 @@ from pydantic import Field, field_validator
 from harness.kinds import StrictModel, TaskKind
 
 SCHEMA_VERSION = "1.2"
-"""1.2 added accelerate, datasets, huggingface_hub and tokenizers versions and `host_estimate` (method and
-inputs of an estimated CPU/RAM energy) to `environment`; 1.1 added
-`output_digest` to repetitions; 1.0 and 1.1 files are still read."""
+"""1.1 added `output_digest` to repetitions; 1.2 added accelerate, datasets, huggingface_hub and tokenizers
+versions and `host_estimate` (method and inputs of an estimated CPU/RAM energy) to `environment`, and the
+protocol fields (null intervals for one repetition, `unusable`, edge-error bounds, idle after the
+repetitions, adaptive repeats, conditions, input lengths). 1.0 and 1.1 files are still read."""
 
 SchemaVersion = Literal["1.0", "1.1", "1.2"]
 SUPPORTED_SCHEMA_VERSIONS: tuple[str, ...] = typing.get_args(SchemaVersion)
@@ -28,14 +29,17 @@ SUPPORTED_SCHEMA_VERSIONS: tuple[str, ...] = typing.get_args(SchemaVersion)
 class Estimate(StrictModel):
     """A figure measured over repetitions: mean, sample standard deviation and 95 % confidence interval.
 
-    With one repetition, `std` is 0 and the interval collapses to the mean; `n` says so.
+    With one repetition there is no interval: `ci95_low` and `ci95_high` are None (schema 1.2; older files wrote
+    the mean for both). `unusable` says why a figure must not be rated (interval below zero, or wider than
+    ±50 % of the mean), None when it may be.
     """
 
     mean: float
     std: float = Field(ge=0)
-    ci95_low: float
-    ci95_high: float
+    ci95_low: float | None
+    ci95_high: float | None
     n: int = Field(ge=1)
+    unusable: str | None = None
 
 
 class RunWarning(StrictModel):
@@ -141,6 +145,19 @@ class RunSettings(StrictModel):
     preset: str | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
     strict: bool = False
+    protocol: str | None = None
+    """The measurement protocol followed (`harness` or `aies`, schema 1.2; None in older files means `harness`).
+    The leaderboard never ranks results of different protocols together."""
+    min_window_s: float | None = Field(None, ge=0)
+    """Each measured pass was repeated within its window until it lasted at least this long (schema 1.2)."""
+    target_ci_pct: float | None = Field(None, gt=0)
+    """Adaptive repeats: repeat until the GPU headline's 95 % interval is within ±this % of its mean."""
+    max_repeats: int | None = Field(None, ge=1)
+    """Adaptive repeats: the most repetitions run; `repeats` is then the least."""
+    stopped_by: Literal["repeats", "target-ci", "max-repeats"] | None = None
+    """What ended the repetitions: the fixed count, the target interval reached, or the maximum reached."""
+    idle_settle_max_s: float | None = Field(None, ge=0)
+    """The longest the run waited for GPU power to settle before each idle measurement."""
 
 
 class Reading(StrictModel):
@@ -153,6 +170,9 @@ class Reading(StrictModel):
     gpu_method: Literal["counter", "sampled", "none"]
     gpu_idle_energy_j: dict[str, float] | None = None
     gpu_sampled_energy_j: dict[str, float] | None = None
+    gpu_edge_error_j: dict[str, float] | None = None
+    """Bound on the counter-edge error per GPU: the counter's update period times the window's mean power, in J
+    (schema 1.2). Relative to the energy it is update period / duration."""
     cpu_energy_j: float | None = None
     cpu_method: Literal["rapl", "estimated", "none"] = "none"
     ram_energy_j: float | None = None
@@ -179,15 +199,52 @@ class Repetition(StrictModel):
     """SHA-256 of the outputs of the repetition's first queries, hashed after its window closed (schema 1.1)."""
     output_digest_queries: int | None = Field(None, ge=1)
     """How many queries' outputs `output_digest` covers."""
+    prefill_num_queries: int | None = Field(None, ge=1)
+    """Queries in the prefill window (it is extended to the minimum window on its own; schema 1.2). None: the
+    same as `num_queries`."""
 
 
 class IdleBaseline(StrictModel):
-    """Power with the model loaded and nothing running, measured before the repetitions."""
+    """Power with the model loaded and nothing running, measured before (and, schema 1.2, after) the repetitions."""
 
     duration_s: float = Field(ge=0)
     gpu_power_w: dict[str, float] = Field(default_factory=dict)
     cpu_power_w: float | None = None
     method: Literal["counter", "sampled", "none"]
+    settle_s: float | None = Field(None, ge=0)
+    """Seconds waited for GPU power to settle before this measurement (schema 1.2)."""
+    settled: bool | None = None
+    """False when power had not settled within the bound (the idle figure may include a tail of the work)."""
+
+
+class IdleProtocol(StrictModel):
+    """How idle was measured (schema 1.2): the baseline after the repetitions, their drift, and which one
+    "above idle" used."""
+
+    after: IdleBaseline | None = None
+    drift_pct: float | None = None
+    """(after - before) / before, in %, summed over measured GPUs."""
+    drift_flagged: bool = False
+    above_idle_uses: Literal["before"] = "before"
+    """Every reading's `gpu_idle_energy_j` is the baseline measured before the repetitions times its duration."""
+
+
+class InputLengths(StrictModel):
+    """Input tokens per query of what the model was actually fed, counted with its own tokenizer (schema 1.2)."""
+
+    mean: float = Field(ge=0)
+    p50: float = Field(ge=0)
+    p90: float = Field(ge=0)
+    num_queries: int = Field(ge=1)
+
+
+class RunConditions(StrictModel):
+    """Whether the run met the standard conditions (schema 1.2): default power limit, persistence on, no MIG,
+    no other process on a measured GPU, no throttling in a measured window. Non-standard results are shown
+    apart and never rated; `--strict` refuses to write them."""
+
+    standard: bool
+    reasons: list[str] = Field(default_factory=list)
 
 
 class Timeline(StrictModel):
@@ -245,6 +302,12 @@ class ResultFile(StrictModel):
     settings: RunSettings
     environment: Environment
     idle: IdleBaseline | None = None
+    idle_protocol: IdleProtocol | None = None
+    conditions: RunConditions | None = None
+    input_lengths: InputLengths | None = None
+    workload_settings: dict[str, Any] | None = None
+    """Settings the workload took from the model where the task left them unset (image-gen: `height`, `width`,
+    `guidance_scale` at the pipeline's defaults), as used (schema 1.2). Part of the workload identity."""
     repetitions: list[Repetition] = Field(min_length=1)
     timelines: list[Timeline] = Field(default_factory=list)
     warnings: list[RunWarning] = Field(default_factory=list)

@@ -1,6 +1,7 @@
 """Run presets: named bundles of run settings in `configs/presets/<name>.yaml` (`smoke`, `demo`, `full`).
 
-A preset sets what a run does around the task (`repeats`, `warmup_queries`, `idle_seconds`) and may
+A preset sets what a run does around the task (`repeats`, `warmup_queries`, `idle_seconds`, adaptive repeats
+`target_ci_pct` / `max_repeats`, `min_window_s`, `idle_settle_s`, the `protocol` it follows) and may
 override task settings (`num_queries`, `batch_size`, `dtype`, and dotted keys under `set`). Every field is
 optional: None means "not set here", and the next source down decides.
 
@@ -50,6 +51,12 @@ class Preset(StrictModel):
     warmup_queries: int | None = Field(None, ge=0)
     idle_seconds: float | None = Field(None, ge=0)
     dtype: Dtype | None = None
+    target_ci_pct: float | None = Field(None, gt=0, lt=100)
+    max_repeats: int | None = Field(None, ge=1)
+    min_window_s: float | None = Field(None, ge=0)
+    idle_settle_s: float | None = Field(None, ge=0)
+    protocol: str | None = None
+    """The measurement protocol this preset reproduces (`harness.tasks.resolution.PROTOCOLS`)."""
     set: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("set")

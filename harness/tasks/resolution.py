@@ -1,8 +1,10 @@
 """Resolving a run: the one place where precedence and every run default live.
 
 Precedence, lowest first: the task file < the preset < explicit command-line options and `--set`. What a
-run does around the task (repeats, warm-up queries, idle seconds, sample rate) has its defaults here too,
-so `harness run`, `harness plan` and anything else that asks "what would this run do?" get one answer.
+run does around the task (repeats, adaptive repeats, the minimum window, warm-up queries, idle seconds and
+settling, sample rate, the protocol) has its defaults here too, so `harness run`, `harness plan` and anything
+else that asks "what would this run do?" get one answer. Every bad setting is a one-line ConfigError here,
+before any model loads.
 """
 
 from __future__ import annotations
@@ -38,6 +40,50 @@ MAX_IDLE_SECONDS = 3600.0
 MAX_SAMPLE_HZ = 1000.0
 """NVML refreshes power every few milliseconds at best; a faster sampler only reads the same value again."""
 
+MAX_EDGE_ERROR = 0.01
+"""No published GPU figure rests on a window whose counter-edge error bound can exceed 1 %."""
+
+COUNTER_UPDATE_PERIOD_S = 0.1
+"""NVML's energy counter update period (the same value as `harness.energy.meter.COUNTER_UPDATE_PERIOD_S`, which
+the meter's edge-error bound uses; a test keeps the two equal, since `tasks` may not import `energy`)."""
+
+DEFAULT_MIN_WINDOW_S = {"gpu": COUNTER_UPDATE_PERIOD_S / MAX_EDGE_ERROR, "cpu": 0.0}
+"""Each measured pass is repeated within its window until it lasts this long: 10 s on GPU (edge error <= 1 %);
+no minimum on CPU, where no GPU counter is read (RAPL updates every millisecond)."""
+
+DEFAULT_IDLE_SETTLE_S = {"gpu": 30.0, "cpu": 0.0}
+"""The longest a run waits for GPU power to settle before each idle measurement."""
+
+DEFAULT_MAX_REPEATS = 20
+"""With `--target-ci` and no `--max-repeats`: the most repetitions run."""
+
+PROTOCOLS = ("harness", "aies")
+"""`harness`: this project's default protocol; `aies`: AI Energy Score's published protocol (the `aies` preset;
+docs/comparability.md lists every difference). The leaderboard never ranks two protocols together."""
+DEFAULT_PROTOCOL = "harness"
+
+PROTOCOL_FIXED = ("num_queries", "batch_size", "dtype", "repeats", "warmup_queries", "target_ci_pct", "max_repeats")
+"""Settings a protocol preset fixes when it sets them: changing one on the command line is a ConfigError, so a
+result that says `protocol: aies` followed it (inputs, devices and the sampler may still be chosen)."""
+
+
+def _check_protocol_kept(request: SettingsRequest, preset: Preset, task: TaskSpec) -> None:
+    """Refuse command-line values that change what a protocol preset fixes (its settings and `set` keys, and the
+    task file's precision where the preset leaves it to the task)."""
+    changed = [name for name in PROTOCOL_FIXED
+               if getattr(preset, name, None) is not None and getattr(request, name) is not None
+               and getattr(request, name) != getattr(preset, name)]
+    if preset.dtype is None:
+        asked = request.dtype if request.dtype is not None else request.overrides.get("dtype")
+        if asked is not None and str(asked) != task.dtype:
+            changed.append("dtype")
+    fixed_keys = {str(key) for key in (preset.set or {})}
+    changed += [key for key in request.overrides if key in fixed_keys
+                and str(request.overrides[key]) != str(preset.set[key])]
+    if changed:
+        raise ConfigError(f"--preset {preset.name} fixes {', '.join(changed)} (protocol {preset.protocol}); a run "
+                          f"that changes it does not follow that protocol: drop the option or the preset")
+
 TASK_FIELDS = ("num_queries", "batch_size", "dtype")
 """Run options that are task settings too: a preset or an option sets them as overrides of the task."""
 
@@ -55,6 +101,10 @@ class SettingsRequest:
     warmup_queries: int | None = None
     idle_seconds: float | None = None
     sample_hz: float | None = None
+    target_ci_pct: float | None = None
+    max_repeats: int | None = None
+    min_window_s: float | None = None
+    idle_settle_s: float | None = None
     preset: str | None = None
     overrides: Mapping[str, str] = field(default_factory=dict)
 
@@ -75,6 +125,13 @@ class ResolvedRun:
     preset: str | None
     overrides: dict[str, str]
     """The overrides that took effect for this task's kind, keys as given (what the result records)."""
+    target_ci_pct: float | None = None
+    """Adaptive repeats: stop once the GPU headline's 95 % interval is within ±this % of its mean (None: fixed)."""
+    max_repeats: int | None = None
+    """Adaptive repeats: the most repetitions (`repeats` is then the least); None with fixed repeats."""
+    min_window_s: float = 0.0
+    idle_settle_s: float = 0.0
+    protocol: str = DEFAULT_PROTOCOL
 
 
 def _task_fields_set(source: object) -> dict[str, str]:
@@ -94,6 +151,11 @@ def resolve(request: SettingsRequest) -> ResolvedRun:
     """Apply precedence task file < preset < command line, fill every default, and validate the result."""
     spec = load_task(request.task)
     preset = load_preset(request.preset) if request.preset else None
+    protocol = (preset.protocol if preset is not None and preset.protocol else None) or DEFAULT_PROTOCOL
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {protocol!r} (protocols: {', '.join(PROTOCOLS)})")
+    if preset is not None and protocol != DEFAULT_PROTOCOL:
+        _check_protocol_kept(request, preset, spec)
     overrides: dict[str, str] = {}
     if preset is not None:
         overrides.update({k: str(v) for k, v in (preset.set or {}).items()})
@@ -107,8 +169,16 @@ def resolve(request: SettingsRequest) -> ResolvedRun:
     warmup = _pick("warmup_queries", request, preset, DEFAULT_WARMUP_QUERIES)
     idle_s = _pick("idle_seconds", request, preset, DEFAULT_IDLE_SECONDS[hardware])
     sample_hz = _pick("sample_hz", request, preset, DEFAULT_SAMPLE_HZ)
-    for name, value in (("repeats", repeats), ("warm-up queries", warmup), ("idle seconds", idle_s),
-                        ("sample rate", sample_hz)):
+    target_ci = _pick("target_ci_pct", request, preset, None)
+    max_repeats = _pick("max_repeats", request, preset, None)
+    min_window_s = _pick("min_window_s", request, preset, DEFAULT_MIN_WINDOW_S[hardware])
+    settle_s = _pick("idle_settle_s", request, preset, DEFAULT_IDLE_SETTLE_S[hardware])
+    checked = [("repeats", repeats), ("warm-up queries", warmup), ("idle seconds", idle_s),
+               ("sample rate", sample_hz), ("minimum window seconds", min_window_s),
+               ("idle settle seconds", settle_s)]
+    checked += [(name, value) for name, value in (("--target-ci", target_ci), ("--max-repeats", max_repeats))
+                if value is not None]
+    for name, value in checked:
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise ConfigError(f"{name} must be a finite number (got {value!r})")
     if int(repeats) != repeats or repeats < 1:
@@ -124,5 +194,27 @@ def resolve(request: SettingsRequest) -> ResolvedRun:
                                ("num_queries", spec.num_queries, MAX_QUERIES)):
         if value > limit:
             raise ConfigError(f"{name} {value:g} is more than the {limit:g} a run accepts")
+
+    if min_window_s < 0:
+        raise ConfigError(f"--min-window-s cannot be negative (got {min_window_s})")
+    if settle_s < 0:
+        raise ConfigError(f"--idle-settle-s cannot be negative (got {settle_s})")
+    if target_ci is not None and not 0 < target_ci < 100:
+        raise ConfigError(f"--target-ci must be a percentage above 0 and below 100 (got {target_ci})")
+    if max_repeats is not None:
+        if int(max_repeats) != max_repeats or max_repeats < 1:
+            raise ConfigError(f"--max-repeats must be a whole number of at least 1 (got {max_repeats})")
+        if target_ci is None:
+            raise ConfigError("--max-repeats needs --target-ci (without a target the run makes exactly --repeats)")
+        if max_repeats < repeats:
+            raise ConfigError(f"--max-repeats ({max_repeats}) cannot be below --repeats ({repeats})")
+    if target_ci is not None:
+        max_repeats = int(max_repeats) if max_repeats is not None else max(DEFAULT_MAX_REPEATS, int(repeats))
+        if max_repeats < 2:
+            raise ConfigError("--target-ci needs at least 2 repetitions (--max-repeats 2 or more): one repetition "
+                              "has no interval")
     return ResolvedRun(spec, int(repeats), int(warmup), float(idle_s), float(sample_hz), request.preset,
-                       applicable_overrides(spec.kind, overrides))
+                       applicable_overrides(spec.kind, overrides),
+                       target_ci_pct=None if target_ci is None else float(target_ci),
+                       max_repeats=max_repeats, min_window_s=float(min_window_s), idle_settle_s=float(settle_s),
+                       protocol=protocol)

@@ -46,18 +46,22 @@ class TextGenerationSettings(StrictModel):
 
 
 class ImageGenerationSettings(StrictModel):
-    """One image per prompt: fixed denoising steps, size in pixels, guidance and seed (image-gen)."""
+    """One image per prompt: fixed denoising steps, size in pixels, guidance and seed (image-gen).
+
+    `height`, `width` and `guidance_scale` left unset (null) mean the pipeline's own defaults, as AI Energy Score
+    runs each pipeline; the result records the values used (`workload_settings`) and they are part of its identity.
+    """
 
     num_inference_steps: int = Field(30, ge=1)
-    height: int = Field(512, ge=8)
-    width: int = Field(512, ge=8)
-    guidance_scale: float = Field(7.5, ge=0)
+    height: int | None = Field(None, ge=8)
+    width: int | None = Field(None, ge=8)
+    guidance_scale: float | None = Field(None, ge=0)
     seed: int = Field(0, ge=0)
 
     @field_validator("height", "width")
     @classmethod
-    def _multiple_of_8(cls, value: int) -> int:
-        if value % 8:
+    def _multiple_of_8(cls, value: int | None) -> int | None:
+        if value is not None and value % 8:
             raise ValueError(f"must be a multiple of 8 (the VAE's downsampling factor), got {value}")
         return value
 

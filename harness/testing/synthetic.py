@@ -30,6 +30,9 @@ def make_result(
     seed: int = 0,
     task_version: str = "1.0",
     batch_size: int = 1,
+    protocol: str | None = None,
+    non_standard: tuple[str, ...] = (),
+    jitter_share: float = 0.01,
 ) -> ResultFile:
     """One result whose readings, latencies and figures agree with each other (so every check passes)."""
     rng = random.Random(seed)
@@ -39,7 +42,7 @@ def make_result(
     repetitions = []
     start = created_at.timestamp()
     for index in range(repeats):
-        jitter = 1.0 + rng.uniform(-0.01, 0.01)
+        jitter = 1.0 + rng.uniform(-jitter_share, jitter_share)
         duration_s = num_queries * seconds_per_query * jitter
         gpu_j = {} if cpu_only else {"0": mean_power_w * duration_s}
         reading = {
@@ -108,4 +111,8 @@ def make_result(
         }],
         "figures": figures.model_dump(),
     }
+    if protocol is not None or non_standard:  # schema 1.2 fields
+        data["schema_version"] = "1.2"
+        data["settings"]["protocol"] = protocol or "harness"
+        data["conditions"] = {"standard": not non_standard, "reasons": list(non_standard)}
     return ResultFile.model_validate(data)

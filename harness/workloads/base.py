@@ -64,6 +64,9 @@ class Workload:
         self.loaded = loaded
         self.spec = spec
         self.model = loaded.model
+        self.workload_settings: dict[str, Any] | None = None
+        """Settings the workload resolved from the model when the task left them to it (image-gen: size and
+        guidance at the pipeline's defaults); recorded in the result and part of its workload identity."""
 
     def run_batch(self, batch: Sequence[str]) -> BatchOutput:
         """Run one batch of the task's workload; returns once the device has finished."""
@@ -74,6 +77,16 @@ class Workload:
         if not self.generative:
             raise TypeError(f"the {self.kind} workload has no prefill phase")
         return self._guarded(self._run_prefill, batch)
+
+    def input_token_counts(self, items: Sequence[str]) -> list[int] | None:
+        """Input tokens per query as this workload feeds them (its tokenizer and truncation); None where inputs are
+        not tokens the harness counts (image generation). Called outside any measured window."""
+        tokenizer, limit = getattr(self, "tokenizer", None), getattr(self, "max_input_tokens", None)
+        if tokenizer is None or not items:
+            return None
+        from harness.workloads.text_inputs import tokens_per_item
+
+        return tokens_per_item(tokenizer, list(items), limit)
 
     def _run(self, batch: list[str]) -> BatchOutput:
         raise NotImplementedError

@@ -68,6 +68,12 @@ def encode(tokenizer: Any, batch: list[str], max_length: int | None, device: Any
     return {name: tensor.to(device) for name, tensor in encoding.items() if keys is None or name in keys}
 
 
+def tokens_per_item(tokenizer: Any, items: list[str], max_length: int | None) -> list[int]:
+    """Input tokens of each item as the model is fed it (special tokens included, truncated to `max_length`)."""
+    encoding = tokenizer(list(items), padding=False, truncation=max_length is not None, max_length=max_length)
+    return [len(ids) for ids in encoding["input_ids"]]
+
+
 def count_input_tokens(encoding: dict) -> int:
     """Real (unpadded) input tokens in the batch, special tokens included."""
     return int(encoding["attention_mask"].sum().item())

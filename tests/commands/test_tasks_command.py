@@ -16,7 +16,7 @@ def test_narrow_terminal_lists_every_task_as_a_block(capsys, monkeypatch):
     for spec in list_tasks():
         assert f"{spec.id}  version {spec.version}, kind {spec.kind}" in out
     assert "1000 queries, batch 1, bfloat16, inputs cut to 512 tokens" in out
-    assert "generation: 30 steps, 512x512, guidance 7.5, seed 0" in out
+    assert "generation: 30 steps, pipeline's own size and guidance, seed 0" in out
     assert "inputs: summarization-builtin-v1" in out
 
 

@@ -54,3 +54,18 @@ def test_short_window_is_a_warning_not_an_error():
     result = make_result(num_queries=1, seconds_per_query=0.01, repeats=1)
     assert "short-window" in _names(result, "warning")
     assert _names(result) == set()
+
+
+def test_a_file_cannot_drop_its_unusable_mark_or_claim_an_unknown_protocol():
+    from harness.results.checks import run_checks
+    from harness.testing.synthetic import make_result
+
+    wide = make_result(repeats=2, jitter_share=0.6, seed=3, protocol="harness")
+    assert wide.figures.gpu_energy_per_1k_queries_wh.unusable is not None
+    assert not [f for f in run_checks(wide) if f.severity == "error"]
+    data = wide.model_dump(mode="json")
+    data["figures"]["gpu_energy_per_1k_queries_wh"]["unusable"] = None
+    data["settings"]["protocol"] = "mlperf"
+    edited = type(wide).model_validate(data)
+    names = {f.name for f in run_checks(edited) if f.severity == "error"}
+    assert {"usability", "protocol"} <= names

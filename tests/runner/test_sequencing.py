@@ -62,8 +62,11 @@ def test_warm_up_then_idle_then_one_window_per_repetition(events, tiny_models_di
         ("measure_idle", None),
         ("begin", "rep0/total"), ("batch", None), ("batch", None), ("end", "rep0/total"),
         ("begin", "rep1/total"), ("batch", None), ("batch", None), ("end", "rep1/total"),
+        ("measure_idle", None),                                        # idle again after: drift
     ]
     assert path.is_file() and len(result.repetitions) == 2
+    assert result.idle_protocol.after is not None and result.idle_protocol.above_idle_uses == "before"
+    assert result.settings.stopped_by == "repeats" and result.settings.protocol == "harness"
 
 
 def test_generative_tasks_measure_prefill_after_each_full_pass(events, tiny_models_dir, fake_gpu, tmp_path):
@@ -72,6 +75,7 @@ def test_generative_tasks_measure_prefill_after_each_full_pass(events, tiny_mode
         ("measure_idle", None),
         ("begin", "rep0/total"), ("batch", None), ("batch", None), ("end", "rep0/total"),
         ("begin", "rep0/prefill"), ("prefill-batch", None), ("prefill-batch", None), ("end", "rep0/prefill"),
+        ("measure_idle", None),
     ]
     digest = result.repetitions[0].output_digest
     assert digest is not None and result.repetitions[0].output_digest_queries == 2

@@ -31,6 +31,28 @@ def test_images_have_the_task_size(workload):
     assert result.images[0].size == (32, 32)
 
 
+def test_a_pipeline_runs_at_its_own_native_size_and_guidance_unless_told(load_tiny):
+    """The tiny pipeline's UNet samples 8 x 8 latents and its VAE scales by 8: native 64 px, not a forced 512."""
+    spec = task_spec("image-gen", generation__num_inference_steps=1)
+    native = WORKLOADS["image-gen"](load_tiny("image-gen"), spec)
+    assert native.workload_settings == {"height": 64, "width": 64, "guidance_scale": 7.5}  # SD's call default
+    assert native.run_batch(PROMPTS[:1]).outputs[0].size == (64, 64)
+    told = WORKLOADS["image-gen"](load_tiny("image-gen"), task_spec("image-gen", generation__num_inference_steps=1,
+                                                                    generation__height=32,
+                                                                    generation__guidance_scale=1.0))
+    assert told.workload_settings == {"height": 32, "width": 64, "guidance_scale": 1.0}
+
+
+def test_resolution_is_part_of_the_workload_identity():
+    from harness.results.identity import workload_key
+
+    spec = task_spec("image-gen")
+    assert workload_key(spec, {"height": 512, "width": 512}) != workload_key(spec, {"height": 1024, "width": 1024})
+    explicit = task_spec("image-gen", generation__height=512, generation__width=512)
+    # A task that says 512 and a pipeline whose default is 512 did the same work.
+    assert workload_key(explicit, {"height": 512, "width": 512}) == workload_key(spec, {"height": 512, "width": 512})
+
+
 def test_same_prompts_same_images(workload):
     assert workload.run_batch(PROMPTS) == workload.run_batch(PROMPTS)
 
