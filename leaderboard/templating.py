@@ -16,6 +16,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 
 
+def interval(figure) -> str:
+    """A figure's 95 % interval in words: `1.2–1.4`, or why there is none (a single repetition has no spread)."""
+    if figure is None:
+        return "—"
+    if figure.ci95_low is None or figure.ci95_high is None:
+        return "no interval (one repetition)" if figure.n == 1 else "no interval"
+    return f"{sig(figure.ci95_low)}–{sig(figure.ci95_high)}"
+
+
 def sig(value: float | None, digits: int = 3) -> str:
     """A number with `digits` significant digits, plain notation (no exponent) for readers; '—' when missing."""
     if value is None or not math.isfinite(value):
@@ -62,7 +71,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(num=num, sig=sig, params=params, day=day, minute=minute, stars_text=stars_text)
+    env.filters.update(num=num, sig=sig, params=params, day=day, minute=minute, stars_text=stars_text,
+                       interval=interval)
     return env
 
 

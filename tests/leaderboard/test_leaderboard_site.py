@@ -232,3 +232,13 @@ def test_labels_name_the_meter_and_the_task(add_result, results_dir, tmp_path):
     assert "GPU energy measured with NVML" in labels["org__gpu"]
     badges = [p.read_text() for p in (tmp_path / "site" / "labels").rglob("*-badge.svg")]
     assert all("image generation energy" in b for b in badges)
+
+
+def test_a_single_repetition_shows_no_interval_rather_than_a_blank_one(add_result, results_dir, tmp_path):
+    add_result(model_id="org/once", repeats=1)
+    for model in ("org/b", "org/c", "org/d"):
+        add_result(model_id=model)
+    site = _site(results_dir, tmp_path)
+    page = (site.out_dir / "models" / "org__once.html").read_text()
+    assert "95 % CI no interval (one repetition), n=1" in page
+    assert "—–—" not in page and "—–—" not in (site.out_dir / "index.html").read_text()
