@@ -329,10 +329,10 @@ def _input_lengths(workload: Workload, items: Sequence[str]) -> dict | None:
     counts = workload.input_token_counts(items)
     if not counts:
         return None
-    from harness.results.statistics import percentile
+    from harness.results.statistics import percentiles
 
-    return {"mean": sum(counts) / len(counts), "p50": percentile(counts, 0.5), "p90": percentile(counts, 0.9),
-            "num_queries": len(counts)}
+    p50, p90 = percentiles(counts, (0.5, 0.9))
+    return {"mean": sum(counts) / len(counts), "p50": p50, "p90": p90, "num_queries": len(counts)}
 
 
 def _measured_repetition(

@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 
 from harness.results.schema import Estimate, Figures, IdleBaseline, IdleProtocol, Repetition, RunWarning, Timeline
-from harness.results.statistics import estimate, percentile, relative_half_width, trend
+from harness.results.statistics import estimate, percentiles, relative_half_width, trend
 from harness.tasks.resolution import MAX_EDGE_ERROR
 
 JOULES_PER_WH = 3600.0
@@ -200,6 +200,7 @@ def derive_figures(repetitions: Sequence[Repetition], idle: IdleBaseline | None)
     if all(i for i in images) and all(j for j in gpu_j):
         images_per_wh = estimate([i / (j / JOULES_PER_WH) for i, j in zip(images, gpu_j)])
 
+    latency_percentiles = [percentiles(rep.query_latencies_s, (0.50, 0.95)) for rep in repetitions]
     figures = Figures(
         gpu_energy_per_1k_queries_wh=_maybe(scaled(gpu_j), total_edge, total_share),
         gpu_energy_above_idle_per_1k_queries_wh=_maybe(scaled([_gpu_above_idle_j(r, "total") for r in repetitions]),
@@ -216,8 +217,8 @@ def derive_figures(repetitions: Sequence[Repetition], idle: IdleBaseline | None)
         cpu_energy_estimated=any(r.cpu_method == "estimated" for r in totals),
         ram_energy_per_1k_queries_wh=_maybe(scaled(ram_j)),
         ram_energy_estimated=any(r.ram_method == "estimated" for r in totals),
-        latency_p50_s=estimate([percentile(rep.query_latencies_s, 0.50) for rep in repetitions]),
-        latency_p95_s=estimate([percentile(rep.query_latencies_s, 0.95) for rep in repetitions]),
+        latency_p50_s=estimate([p50 for p50, _ in latency_percentiles]),
+        latency_p95_s=estimate([p95 for _, p95 in latency_percentiles]),
         throughput_queries_per_s=estimate([q / d for q, d in zip(n, durations)]),
         output_tokens_per_j=tokens_per_j,
         images_per_wh=images_per_wh,

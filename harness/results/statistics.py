@@ -171,12 +171,25 @@ def trend(values: Sequence[float]) -> Trend | None:
     return Trend(slope, change, change / abs(y_mean))
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Linear-interpolated percentile (numpy's default method), `fraction` in [0, 1]."""
-    ordered = sorted(float(v) for v in values)
+def percentiles(values: Sequence[float], fractions: Sequence[float]) -> list[float]:
+    """Linear-interpolated percentiles (numpy's default method), each `fraction` in [0, 1], from one sort.
+
+    A leaderboard build re-derives every file's latency percentiles: sorting once per list, not once per
+    percentile, is most of what validating a result costs.
+    """
+    ordered = sorted(map(float, values))
     if not ordered:
         raise ValueError("no values")
-    position = fraction * (len(ordered) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    last = len(ordered) - 1
+    found = []
+    for fraction in fractions:
+        position = fraction * last
+        low = math.floor(position)
+        high = min(low + 1, last)
+        found.append(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
+    return found
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Linear-interpolated percentile (numpy's default method), `fraction` in [0, 1]."""
+    return percentiles(values, (fraction,))[0]
