@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from harness.energy.host_estimate import RAM_W_PER_GIB, HostEstimate
+from harness.energy.host_estimate import RAM_W_PER_GIB, HostEstimate, cpu_model_name
 from harness.energy.nvml_gpu import NvmlGpu, check_indices, device_count, init_nvml, system_versions
 from harness.energy.rapl import rapl_status
 from harness.errors import HarnessError
@@ -48,13 +48,9 @@ def torch_build() -> dict:
 
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
-    try:
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
+    """The CPU's model name as the kernel reports it (what the host estimate looks its TDP up by), else the
+    platform's processor string."""
+    return cpu_model_name(cpuinfo) or platform.processor() or None
 
 
 def host_facts() -> dict:

@@ -84,6 +84,7 @@ def lookup_tdp_w(cpu_model: str | None) -> tuple[float, str] | None:
 
 
 def cpu_model_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The `model name` line of /proc/cpuinfo (None where there is none)."""
     try:
         for line in cpuinfo.read_text().splitlines():
             if line.startswith("model name"):
