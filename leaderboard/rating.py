@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness.errors import ConfigError, HarnessError, NotFoundError
 from harness.files import write_json_atomic
-from leaderboard.aggregate import Entry
+from leaderboard.aggregate import Entry, Refusal, aggregate
 
 Banding = Literal["linear", "log"]
 BANDINGS: tuple[str, ...] = ("linear", "log")
@@ -262,3 +262,17 @@ def rate(entries: Sequence[Entry], release: Release | None, banding: str = "line
     if release is None:
         return rate_live(entries, banding)
     return rate_with_release(entries, release)
+
+
+def release_from_results(results_dir: Path, release_id: str, banding: str = "linear",
+                         releases_dir: Path = RELEASES_DIR) -> tuple[Path, Release, tuple[Refusal, ...]]:
+    """Cut a release from the rated entries of a results folder and write it (never over an existing one).
+
+    Returns where it was written, the release, and the files left out (each with its reason).
+    """
+    if not Path(results_dir).exists():
+        raise NotFoundError(f"results folder {results_dir} does not exist")
+    board = aggregate(Path(results_dir))
+    entries = [entry for task in board.tasks.values() for entry in task.rated]
+    release = cut_release(entries, release_id, banding)
+    return write_release(release, releases_dir), release, tuple(board.refused)

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from harness.errors import NotFoundError
-
 DEFAULT_RESULTS_DIR = Path("results")
 
 
@@ -48,17 +46,11 @@ def register(app: typer.Typer) -> None:
         releases_dir: Path | None = typer.Option(None, "--releases-dir", help="Folder of release files."),
     ) -> None:
         """Freeze the current band edges of every rating group as a new release (never overwrites one)."""
-        from leaderboard.aggregate import aggregate
-        from leaderboard.rating import RELEASES_DIR, cut_release, write_release
+        from leaderboard.rating import RELEASES_DIR, release_from_results
 
-        if not results_dir.exists():
-            raise NotFoundError(f"results folder {results_dir} does not exist")
-        board = aggregate(results_dir)
-        for refusal in board.refused:
+        path, new, refused = release_from_results(results_dir, release_id, banding, releases_dir or RELEASES_DIR)
+        for refusal in refused:
             typer.echo(f"refused {refusal.source}: {refusal.reason}", err=True)
-        entries = [e for task in board.tasks.values() for e in task.rated]
-        new = cut_release(entries, release_id, banding)
-        path = write_release(new, releases_dir or RELEASES_DIR)
         rated = sum(len(g.rated) for g in new.groups.values())
         typer.echo(f"wrote {path}: {len(new.groups)} rating groups, {rated} rated entries ({banding} bands)")
 
