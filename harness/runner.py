@@ -33,6 +33,7 @@ from harness.results.checks import run_checks
 from harness.results.conditions import non_standard_reasons, run_conditions
 from harness.results.figures import adaptive_stop, derive_figures, idle_drift, temperature_trend_warnings
 from harness.results.schema import IdleBaseline, Repetition, ResultFile, Timeline
+from harness.results.statistics import length_summary
 from harness.results.store import check_result_target, keep_unfiled, new_run_id, result_target, save_result
 from harness.tasks.inputs import load_inputs
 from harness.tasks.resolution import SettingsRequest, resolve
@@ -327,12 +328,7 @@ def _output_digest_warnings(repetitions: Sequence[dict]) -> list[dict]:
 def _input_lengths(workload: Workload, items: Sequence[str]) -> dict | None:
     """Input tokens per query as the model is fed them (its tokenizer, the task's truncation), before any window."""
     counts = workload.input_token_counts(items)
-    if not counts:
-        return None
-    from harness.results.statistics import percentiles
-
-    p50, p90 = percentiles(counts, (0.5, 0.9))
-    return {"mean": sum(counts) / len(counts), "p50": p50, "p90": p90, "num_queries": len(counts)}
+    return length_summary(counts) if counts else None
 
 
 def _measured_repetition(

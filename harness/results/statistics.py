@@ -193,3 +193,9 @@ def percentiles(values: Sequence[float], fractions: Sequence[float]) -> list[flo
 def percentile(values: Sequence[float], fraction: float) -> float:
     """Linear-interpolated percentile (numpy's default method), `fraction` in [0, 1]."""
     return percentiles(values, (fraction,))[0]
+
+
+def length_summary(counts: Sequence[int]) -> dict:
+    """Mean, p50 and p90 of per-query lengths (what `results.schema.InputLengths` records), from one sort."""
+    p50, p90 = percentiles(counts, (0.5, 0.9))
+    return {"mean": sum(counts) / len(counts), "p50": p50, "p90": p90, "num_queries": len(counts)}

@@ -88,3 +88,16 @@ def test_empty_inputs_are_refused():
         estimate([])
     with pytest.raises(ValueError):
         percentile([], 0.5)
+
+
+def test_length_summary_matches_numpy():
+    import numpy as np
+
+    from harness.results.statistics import length_summary
+
+    counts = [12, 40, 7, 128, 128, 55, 3, 90]
+    summary = length_summary(counts)
+    assert summary["mean"] == pytest.approx(np.mean(counts))
+    assert summary["p50"] == pytest.approx(np.percentile(counts, 50))
+    assert summary["p90"] == pytest.approx(np.percentile(counts, 90))
+    assert summary["num_queries"] == 8
