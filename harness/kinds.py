@@ -1,4 +1,5 @@
-"""The harness's vocabulary, defined once: task kinds, dtypes, and the strict base of every typed file.
+"""The harness's vocabulary, defined once: task kinds, dtypes, the strict base of every typed file, and the
+one hardware fact both run resolution and the meter build on (the energy counter's update period).
 
 Every other module imports these; a list of kinds written out anywhere else would drift from this one.
 """
@@ -25,3 +26,9 @@ class StrictModel(BaseModel):
     """Unknown keys are errors (a typo must not silently drop a setting), values are frozen, NaN refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+COUNTER_UPDATE_PERIOD_S = 0.1
+"""NVML's energy counter moves about every 100 ms: at each window edge the value read may lag the truth by up
+to this long, so a window's counter delta is within ±period x power of the truth (edge-error bound: period /
+duration). The meter bounds each reading with it; run resolution sizes the minimum window from it."""

@@ -32,14 +32,12 @@ from harness.energy.rapl import POWERCAP_ROOT
 from harness.energy.reading import EnergyReading, GpuMethod, MeasurementWarning
 from harness.energy.sampler import CONDITION_COLUMNS, Sampler, bucket_means
 from harness.errors import ConfigError, MeasurementError
+from harness.kinds import COUNTER_UPDATE_PERIOD_S
 
 logger = logging.getLogger(__name__)
 
-MIN_COUNTER_WINDOW_S = 0.1
-"""NVML's energy counter updates about every 100 ms: a shorter window may not see it move."""
-COUNTER_UPDATE_PERIOD_S = 0.1
-"""The energy counter's update period: at each edge the value read may lag the truth by up to this long, so a
-window's counter delta is within ±period x power of the truth (its edge-error bound: period / duration)."""
+MIN_COUNTER_WINDOW_S = COUNTER_UPDATE_PERIOD_S
+"""A window shorter than the counter's update period may not see it move."""
 DISAGREEMENT_TOLERANCE = 0.05
 """Counter and sampled integral further apart than this (relative) are flagged on the reading; the check runs only
 where the window's edge-error bound is below it (windows over period / tolerance = 2 s), so it never fires on

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from harness.errors import ConfigError
+from harness.kinds import COUNTER_UPDATE_PERIOD_S
 from harness.tasks.overrides import applicable_overrides, apply_overrides
 from harness.tasks.presets import Preset, load_preset
 from harness.tasks.registry import load_task
@@ -42,10 +43,6 @@ MAX_SAMPLE_HZ = 1000.0
 
 MAX_EDGE_ERROR = 0.01
 """No published GPU figure rests on a window whose counter-edge error bound can exceed 1 %."""
-
-COUNTER_UPDATE_PERIOD_S = 0.1
-"""NVML's energy counter update period (the same value as `harness.energy.meter.COUNTER_UPDATE_PERIOD_S`, which
-the meter's edge-error bound uses; a test keeps the two equal, since `tasks` may not import `energy`)."""
 
 DEFAULT_MIN_WINDOW_S = {"gpu": COUNTER_UPDATE_PERIOD_S / MAX_EDGE_ERROR, "cpu": 0.0}
 """Each measured pass is repeated within its window until it lasts this long: 10 s on GPU (edge error <= 1 %);

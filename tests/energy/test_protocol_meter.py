@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.energy.meter import COUNTER_UPDATE_PERIOD_S, DISAGREEMENT_TOLERANCE
+from harness.energy.meter import DISAGREEMENT_TOLERANCE
+from harness.kinds import COUNTER_UPDATE_PERIOD_S
 from harness.tasks import resolution
 
 
@@ -44,9 +45,8 @@ def test_the_cross_check_runs_only_where_the_edge_error_is_below_its_tolerance(d
     assert ("counter-sample-disagreement" in codes(reading.warnings)) is checked
 
 
-def test_the_runs_counter_period_matches_the_meters():
-    assert resolution.COUNTER_UPDATE_PERIOD_S == COUNTER_UPDATE_PERIOD_S
-    assert resolution.DEFAULT_MIN_WINDOW_S["gpu"] == pytest.approx(COUNTER_UPDATE_PERIOD_S / resolution.MAX_EDGE_ERROR)
+def test_the_default_gpu_window_keeps_the_meters_edge_error_under_the_bound():
+    assert COUNTER_UPDATE_PERIOD_S / resolution.DEFAULT_MIN_WINDOW_S["gpu"] <= resolution.MAX_EDGE_ERROR
 
 
 def test_idle_waits_for_power_to_settle(driven):
