@@ -72,10 +72,19 @@ def test_every_gpu_figure_carries_its_edge_error_and_short_windows_are_unusable(
 
 def test_adaptive_repeats_stop_at_the_target(tiny_models_dir, fake_gpu, tmp_path):
     result, _ = runner.execute(_request(tiny_models_dir, tmp_path, "text-classification", repeats=3,
-                                        target_ci_pct=99.0, max_repeats=6, min_window_s=0.3))
-    assert result.settings.stopped_by == "target-ci" and 3 <= len(result.repetitions) <= 6
+                                        target_ci_pct=99.0, max_repeats=6, min_window_s=1.0))
+    from harness.results.figures import adaptive_stop
     from harness.results.statistics import relative_half_width
-    assert relative_half_width(result.figures.gpu_energy_per_1k_queries_wh) <= 0.99
+
+    # Real CPU timings drive the fake card's energy, so how many repetitions the target takes depends on the
+    # machine's load; what must hold is the rule: stop at the first repetition count that meets the target.
+    width = relative_half_width(result.figures.gpu_energy_per_1k_queries_wh)
+    if result.settings.stopped_by == "target-ci":
+        assert 3 <= len(result.repetitions) <= 6 and width <= 0.99
+        if len(result.repetitions) > 3:  # it did not run past the first count that met the target
+            assert not adaptive_stop(result.repetitions[:-1], 99.0)
+    else:
+        assert result.settings.stopped_by == "max-repeats" and len(result.repetitions) == 6 and width > 0.99
     assert result.settings.repeats == 3 and result.settings.max_repeats == 6
 
 
