@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from harness.errors import ConfigError, HarnessError, NotFoundError
+from harness.errors import ConfigError, HarnessError, NotFoundError, validation_problem
 from harness.files import write_json_atomic
 from leaderboard.aggregate import Entry, Refusal, aggregate
 
@@ -231,9 +231,7 @@ def load_release(path: Path) -> Release:
     except OSError as error:
         raise NotFoundError(f"cannot read release {path} ({error.strerror or error})") from None
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ConfigError(f"release {path} is invalid: {where}: {first['msg']}") from None
+        raise ConfigError(f"release {path} is invalid: {validation_problem(error)}") from None
 
 
 def list_releases(releases_dir: Path = RELEASES_DIR) -> list[Release]:

@@ -29,7 +29,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness import __version__
-from harness.errors import ConfigError, HarnessError, NotFoundError, ResultFileError
+from harness.errors import ConfigError, HarnessError, NotFoundError, ResultFileError, validation_problem
 from harness.files import loads_json_bounded, read_bounded, write_bytes_atomic
 from harness.results.checks import CheckResult
 from harness.results.schema import ResultFile
@@ -316,9 +316,7 @@ def _parse_manifest(files: dict[str, bytes]) -> Manifest:
     try:
         return Manifest.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ResultFileError(f"{MANIFEST_NAME}: {where}: {first['msg']}") from None
+        raise ResultFileError(f"{MANIFEST_NAME}: {validation_problem(error)}") from None
 
 
 def verify_bundle(path: Path) -> VerifyReport:
