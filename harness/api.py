@@ -26,6 +26,7 @@ from harness.energy import open_meter
 from harness.energy.nvml_gpu import device_count, init_nvml
 from harness.energy.reading import EnergyReading, MeasurementWarning
 from harness.errors import ConfigError, HarnessError
+from harness.tasks.resolution import DEFAULT_SAMPLE_HZ
 
 BLOCK_KEY = "block"
 
@@ -79,7 +80,7 @@ def _every_gpu() -> list[int]:
 
 
 @contextmanager
-def measure(gpus: Sequence[int] | str | None = "all", *, sample_hz: float = 20.0, strict: bool = False,
+def measure(gpus: Sequence[int] | str | None = "all", *, sample_hz: float = DEFAULT_SAMPLE_HZ, strict: bool = False,
             measure_host: bool = True) -> Iterator[Measurement]:
     """Measure the energy of the `with` block, like the harness measures a repetition.
 

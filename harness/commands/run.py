@@ -83,7 +83,8 @@ def run(
                                                "measurement (default 30 s on GPU)."),
     warmup_queries: int | None = typer.Option(None, help="Unmeasured warm-up queries (default 10)."),
     idle_seconds: float | None = typer.Option(None, help="Idle baseline length in seconds (default 5 on GPU)."),
-    sample_hz: float = typer.Option(20.0, help="Power sampler rate for the timeline and cross-check."),
+    sample_hz: float | None = typer.Option(
+        None, help="Power sampler rate in Hz for the timeline and cross-check (default 20)."),
     revision: str | None = typer.Option(None, help="Model revision (branch, tag or commit)."),
     random_weights: bool = typer.Option(False, "--random-weights", help="Build from config with random weights."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model repo's own code."),
