@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -67,7 +68,7 @@ class RunRequest(SettingsRequest):
     """False: return the checked result without writing a file (the Python API's default)."""
 
 
-def batches(items: Sequence[str], batch_size: int) -> list[Sequence[str]]:
+def batches(items: Sequence[Any], batch_size: int) -> list[Sequence[Any]]:
     """Consecutive batches; the last one may be smaller (its queries still count once each)."""
     return [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
 
@@ -89,8 +90,8 @@ class PassOutcome:
 
 
 def run_pass(
-    run_batch: Callable[[Sequence[str]], object],
-    items: Sequence[str],
+    run_batch: Callable[[Sequence[Any]], object],
+    items: Sequence[Any],
     batch_size: int,
     on_batch: ProgressCallback | None = None,
     live_power_w: Callable[[], float | None] = lambda: None,
@@ -133,8 +134,8 @@ def run_pass(
 
 
 def run_window_pass(
-    run_batch: Callable[[Sequence[str]], object],
-    items: Sequence[str],
+    run_batch: Callable[[Sequence[Any]], object],
+    items: Sequence[Any],
     batch_size: int,
     min_window_s: float,
     on_batch: ProgressCallback | None = None,
@@ -325,14 +326,15 @@ def _output_digest_warnings(repetitions: Sequence[dict]) -> list[dict]:
                         "digests): the model did not do the same work each time (non-deterministic kernels?)"}]
 
 
-def _input_lengths(workload: Workload, items: Sequence[str]) -> dict | None:
-    """Input tokens per query as the model is fed them (its tokenizer, the task's truncation), before any window."""
-    counts = workload.input_token_counts(items)
-    return length_summary(counts) if counts else None
+def _input_lengths(workload: Workload, items: Sequence[Any]) -> dict | None:
+    """Input size per query as the model is fed them (tokens in its tokenizer after the task's truncation, pixels,
+    seconds of audio), before any window."""
+    sizes = workload.input_sizes(items)
+    return length_summary(sizes, workload.input_size_unit) if sizes else None
 
 
 def _measured_repetition(
-    meter: EnergyMeter, workload: Workload, items: Sequence[str], batch_size: int, index: int, repeats: int,
+    meter: EnergyMeter, workload: Workload, items: Sequence[Any], batch_size: int, index: int, repeats: int,
     reporter: Reporter, run_warnings: list[dict], min_window_s: float = 0.0,
 ) -> dict:
     """One measured pass over every query, then (generative tasks) a prefill-only pass in its own window.

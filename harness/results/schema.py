@@ -16,13 +16,14 @@ from pydantic import Field, field_validator
 
 from harness.kinds import StrictModel, TaskKind
 
-SCHEMA_VERSION = "1.2"
-"""1.1 added `output_digest` to repetitions; 1.2 added accelerate, datasets, huggingface_hub and tokenizers
+SCHEMA_VERSION = "1.3"
+"""1.3 added the unit of `input_lengths` (tokens, pixels, seconds of audio) and `output_lengths`; 1.1 added
+`output_digest` to repetitions; 1.2 added accelerate, datasets, huggingface_hub and tokenizers
 versions and `host_estimate` (method and inputs of an estimated CPU/RAM energy) to `environment`, and the
 protocol fields (null intervals for one repetition, `unusable`, edge-error bounds, idle after the
-repetitions, adaptive repeats, conditions, input lengths). 1.0 and 1.1 files are still read."""
+repetitions, adaptive repeats, conditions, input lengths). 1.0 to 1.2 files are still read."""
 
-SchemaVersion = Literal["1.0", "1.1", "1.2"]
+SchemaVersion = Literal["1.0", "1.1", "1.2", "1.3"]
 SUPPORTED_SCHEMA_VERSIONS: tuple[str, ...] = typing.get_args(SchemaVersion)
 
 
@@ -229,13 +230,20 @@ class IdleProtocol(StrictModel):
     """Every reading's `gpu_idle_energy_j` is the baseline measured before the repetitions times its duration."""
 
 
+LengthUnit = Literal["tokens", "pixels", "seconds"]
+"""What a per-query length counts: tokens in the model's own tokenizer, image pixels, or seconds of audio."""
+
+
 class InputLengths(StrictModel):
-    """Input tokens per query of what the model was actually fed, counted with its own tokenizer (schema 1.2)."""
+    """The per-query size of what the model was actually fed (schema 1.2): input tokens counted with its own
+    tokenizer, or (schema 1.3, `unit`) pixels per image or seconds per audio clip. Also the shape of
+    `output_lengths` (new tokens per query, schema 1.3)."""
 
     mean: float = Field(ge=0)
     p50: float = Field(ge=0)
     p90: float = Field(ge=0)
     num_queries: int = Field(ge=1)
+    unit: LengthUnit = "tokens"
 
 
 class RunConditions(StrictModel):
@@ -305,6 +313,8 @@ class ResultFile(StrictModel):
     idle_protocol: IdleProtocol | None = None
     conditions: RunConditions | None = None
     input_lengths: InputLengths | None = None
+    output_lengths: InputLengths | None = None
+    """New tokens per query where their number is the model's choice (natural-length generation, schema 1.3)."""
     workload_settings: dict[str, Any] | None = None
     """Settings the workload took from the model where the task left them unset (image-gen: `height`, `width`,
     `guidance_scale` at the pipeline's defaults), as used (schema 1.2). Part of the workload identity."""

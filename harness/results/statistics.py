@@ -195,7 +195,7 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return percentiles(values, (fraction,))[0]
 
 
-def length_summary(counts: Sequence[int]) -> dict:
+def length_summary(counts: Sequence[float], unit: str = "tokens") -> dict:
     """Mean, p50 and p90 of per-query lengths (what `results.schema.InputLengths` records), from one sort."""
     p50, p90 = percentiles(counts, (0.5, 0.9))
-    return {"mean": sum(counts) / len(counts), "p50": p50, "p90": p90, "num_queries": len(counts)}
+    return {"mean": sum(counts) / len(counts), "p50": p50, "p90": p90, "num_queries": len(counts), "unit": unit}

@@ -7,8 +7,14 @@ Item *i* of a set never depends on how many items were asked for, so the first N
 same for every N. Lengths are representative of each task, in words: prompts 20-60, articles 400-800,
 reviews 40-200, image prompts 10-30.
 
+An item is one query's input (`InputItem`): a string for text kinds, a tuple of strings for pair kinds, or a
+decoded image or audio clip (an object with `content_bytes()`) for media kinds. Text kinds' sets come from the
+word-list generators below; other kinds register a per-item maker in `ITEM_MAKERS` and, for datasets, a row
+reader in `ROW_READERS`.
+
 Every input set records its content hash: sha256 of the items as a JSON list (UTF-8, no spaces, no ASCII
-escaping), so any change to the inputs shows in the result file. A change to a generator or a word list
+escaping) when they are all strings, else of each item's canonical bytes, so any change to the inputs shows in
+the result file. A change to a generator or a word list
 bumps the set's version in `BUILTIN_VERSIONS` (its name, e.g. `text-gen-builtin-v1`).
 """
 
@@ -42,18 +48,59 @@ WORD_RANGES = {
 """Inclusive range of each built-in item's length in words (whitespace-separated)."""
 
 
+InputItem = Any
+"""One query's input: `str` (text kinds), `tuple[str, ...]` (pair kinds: question and context, two sentences) or
+an object with a `content_bytes() -> bytes` method (a decoded image or audio clip)."""
+
+ItemMaker = Callable[[int], InputItem]
+"""Builds item *i* of a non-text kind's built-in set from the item's own seed (so item i never depends on how
+many items were asked for). Seeded with `random.Random(seed).random()` or numpy's legacy `RandomState`, whose
+streams are frozen across versions."""
+
+ITEM_MAKERS: dict[str, ItemMaker] = {}
+"""Kind -> per-item maker, for kinds whose built-in items are not generated from the word lists."""
+
+RowReader = Callable[[Any, str], InputItem]
+"""Turns one dataset row's value (of `DatasetSource.column`) into an item, or raises ValueError saying why the
+row cannot be used (the caller names the dataset, row and column)."""
+
+
+def _text_row(value: Any, kind: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("is not non-empty text")
+    return value
+
+
+ROW_READERS: dict[str, RowReader] = {}
+"""Kind -> row reader, for kinds whose dataset rows are not plain text (`_text_row` is the default)."""
+
+
 @dataclass(frozen=True)
 class InputSet:
     """The items a repetition runs, in order, and `info` (validates as `harness.results.schema.InputSetInfo`)."""
 
-    items: tuple[str, ...]
+    items: tuple[InputItem, ...]
     info: dict
 
 
-def content_sha256(items: Sequence[str]) -> str:
-    """sha256 (hex) of the items as a compact JSON list, the hash results record."""
-    text = json.dumps(list(items), ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def _item_bytes(item: InputItem) -> bytes:
+    if isinstance(item, str | tuple | list):
+        return json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return item.content_bytes()
+
+
+def content_sha256(items: Sequence[InputItem]) -> str:
+    """sha256 (hex) of the items, the hash results record: a compact JSON list when every item is text (the
+    hash every text set has always had), else each item's length-prefixed canonical bytes in order."""
+    if all(isinstance(item, str) for item in items):
+        text = json.dumps(list(items), ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    hasher = hashlib.sha256()
+    for item in items:
+        data = _item_bytes(item)
+        hasher.update(len(data).to_bytes(8, "big"))
+        hasher.update(data)
+    return hasher.hexdigest()
 
 
 def builtin_set_name(kind: str) -> str:
@@ -222,16 +269,19 @@ GENERATORS: dict[str, Callable[[_Draw, int, int], str]] = {
 
 
 @functools.lru_cache(maxsize=8)
-def builtin_items(kind: str, num_items: int) -> tuple[str, ...]:
+def builtin_items(kind: str, num_items: int) -> tuple[InputItem, ...]:
     """The first `num_items` items of a kind's built-in set (deterministic; cached)."""
-    if kind not in GENERATORS:
+    if kind not in GENERATORS and kind not in ITEM_MAKERS:
         raise ConfigError(f"no built-in input set for task kind {kind!r}")
     if num_items < 1:
         raise ConfigError(f"the number of inputs must be at least 1 (got {num_items})")
-    low, high = WORD_RANGES[kind]
-    generator = GENERATORS[kind]
     base = BUILTIN_SEEDS[kind] * 1_000_003
     # One generator per item: item i does not depend on num_items, and the set can grow without changing.
+    if kind in ITEM_MAKERS:
+        maker = ITEM_MAKERS[kind]
+        return tuple(maker(base + index) for index in range(num_items))
+    low, high = WORD_RANGES[kind]
+    generator = GENERATORS[kind]
     return tuple(generator(_Draw(base + index), low, high) for index in range(num_items))
 
 
@@ -271,7 +321,7 @@ def _load_rows(source: DatasetSource) -> Any:
         raise NotFoundError(f"{where} could not be loaded: {error.__class__.__name__}: {first_line}") from None
 
 
-def dataset_inputs(source: DatasetSource, num_items: int) -> InputSet:
+def dataset_inputs(source: DatasetSource, num_items: int, kind: str = "text-gen") -> InputSet:
     """The first `num_items` rows of `source.column`, cycled when the split is shorter (the name says so)."""
     table = _load_rows(source)
     if source.column not in table.column_names:
@@ -281,10 +331,14 @@ def dataset_inputs(source: DatasetSource, num_items: int) -> InputSet:
     available = len(table)
     if available == 0:
         raise ConfigError(f"dataset {source.path!r} is empty")
-    rows = list(table.select(range(min(available, num_items)))[source.column])
-    for index, value in enumerate(rows):
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"dataset {source.path!r}: row {index} of column {source.column!r} is not non-empty text")
+    values = list(table.select(range(min(available, num_items)))[source.column])
+    read_row = ROW_READERS.get(kind, _text_row)
+    rows = []
+    for index, value in enumerate(values):
+        try:
+            rows.append(read_row(value, kind))
+        except ValueError as error:
+            raise ConfigError(f"dataset {source.path!r}: row {index} of column {source.column!r} {error}") from None
     name = source.path
     if available < num_items:
         repeats = math.ceil(num_items / available)
@@ -312,4 +366,4 @@ def load_inputs(spec: TaskSpec, num_queries: int) -> InputSet:
         return builtin_inputs(spec.kind, num_queries)
     if spec.dataset is None:
         raise ConfigError(f"task {spec.id!r} asks for dataset inputs but names no dataset")
-    return dataset_inputs(spec.dataset, num_queries)
+    return dataset_inputs(spec.dataset, num_queries, spec.kind)

@@ -1,6 +1,7 @@
 """What every workload shares: the batch result, and the guard around each timed batch.
 
-A workload turns a batch of input strings into the model's real work (generate, forward pass, diffusion). The
+A workload turns a batch of input items (`harness.tasks.inputs.InputItem`) into the model's real work (generate,
+forward pass, diffusion). The
 runner times `run_batch` and reads the meter around whole passes, so each call does all its device work before
 returning (CUDA synchronised) and turns an out-of-memory error into one line naming model, batch size and device.
 """
@@ -55,6 +56,8 @@ class Workload:
 
     kind: ClassVar[str] = ""
     generative: ClassVar[bool] = False
+    input_size_unit: ClassVar[str] = "tokens"
+    """What `input_sizes` counts per query (`results.schema.LengthUnit`): tokens, pixels or seconds of audio."""
 
     def __init__(self, loaded: LoadedModel, spec: Any) -> None:
         if loaded.kind != self.kind or spec.kind != self.kind:
@@ -68,19 +71,19 @@ class Workload:
         """Settings the workload resolved from the model when the task left them to it (image-gen: size and
         guidance at the pipeline's defaults); recorded in the result and part of its workload identity."""
 
-    def run_batch(self, batch: Sequence[str]) -> BatchOutput:
+    def run_batch(self, batch: Sequence[Any]) -> BatchOutput:
         """Run one batch of the task's workload; returns once the device has finished."""
         return self._guarded(self._run, batch)
 
-    def run_prefill_batch(self, batch: Sequence[str]) -> BatchOutput:
+    def run_prefill_batch(self, batch: Sequence[Any]) -> BatchOutput:
         """Generative kinds only: the same inputs with one new token (prefill and first token)."""
         if not self.generative:
             raise TypeError(f"the {self.kind} workload has no prefill phase")
         return self._guarded(self._run_prefill, batch)
 
-    def input_token_counts(self, items: Sequence[str]) -> list[int] | None:
-        """Input tokens per query as this workload feeds them (its tokenizer and truncation); None where inputs are
-        not tokens the harness counts (image generation). Called outside any measured window."""
+    def input_sizes(self, items: Sequence[Any]) -> list[float] | None:
+        """Each query's input size in `input_size_unit` as this workload feeds it (for text: its tokenizer and
+        truncation); None where the harness cannot count it. Called outside any measured window."""
         tokenizer, limit = getattr(self, "tokenizer", None), getattr(self, "max_input_tokens", None)
         if tokenizer is None or not items:
             return None

@@ -59,7 +59,7 @@ class ImageGenerationWorkload(Workload):
         self.workload_settings = {"height": int(height), "width": int(width),
                                   "guidance_scale": None if guidance is None else float(guidance)}
 
-    def input_token_counts(self, items):
+    def input_sizes(self, items):
         """Prompt tokens per query in the pipeline's (first) text tokenizer, truncated to its limit as the pipeline
         truncates them; None for a pipeline with no tokenizer the harness can find."""
         tokenizer = getattr(self.model, "tokenizer", None)

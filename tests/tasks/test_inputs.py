@@ -170,3 +170,24 @@ def test_hub_dataset_offline_fails_fast_with_one_line():
         load_inputs(spec, 5)
     message = str(caught.value)
     assert message.startswith("dataset 'AIEnergyScore/text_generation'") and "\n" not in message
+
+
+class _Clip:
+    """A stand-in media item: only its canonical bytes matter to the hash."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def content_bytes(self) -> bytes:
+        return self.data
+
+
+def test_the_hash_of_non_text_items_covers_every_item_and_its_order():
+    clips = [_Clip(b"\x00\x01"), _Clip(b"\x02")]
+    original = content_sha256(clips)
+    assert content_sha256([_Clip(b"\x00\x01"), _Clip(b"\x03")]) != original
+    assert content_sha256(list(reversed(clips))) != original
+    # Length prefixes keep item boundaries: the same bytes split differently are different inputs.
+    assert content_sha256([_Clip(b"\x00"), _Clip(b"\x01\x02")]) != original
+    pairs = [("what is it?", "a context"), ("why?", "because")]
+    assert content_sha256(pairs) != content_sha256([("what is it?", "a context")])
