@@ -1,9 +1,9 @@
 """What every workload shares: the batch result, and the guard around each timed batch.
 
 A workload turns a batch of input items (`harness.tasks.inputs.InputItem`) into the model's real work (generate,
-forward pass, diffusion). The
-runner times `run_batch` and reads the meter around whole passes, so each call does all its device work before
-returning (CUDA synchronised) and turns an out-of-memory error into one line naming model, batch size and device.
+forward pass, diffusion). The runner times `run_batch` and reads the meter around whole passes, so each call does
+all its device work before returning (CUDA synchronised) and turns an out-of-memory error into one line naming
+model, batch size and device.
 """
 
 from __future__ import annotations
