@@ -11,12 +11,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-TaskKind = Literal["text-gen", "summarization", "text-classification", "image-gen"]
+TaskKind = Literal[
+    "text-gen", "summarization", "text-classification", "question-answering", "sentence-similarity",
+    "image-gen", "speech-to-text",
+]
 TASK_KINDS: tuple[str, ...] = typing.get_args(TaskKind)
 """Every task kind, in the order people read them (generation first)."""
 
-TEXT_KINDS: tuple[str, ...] = ("text-gen", "summarization", "text-classification")
+TEXT_KINDS: tuple[str, ...] = (
+    "text-gen", "summarization", "text-classification", "question-answering", "sentence-similarity",
+)
 """Kinds whose inputs are tokenised text (and so need `max_input_tokens`)."""
+
+PAIR_KINDS: tuple[str, ...] = ("question-answering", "sentence-similarity")
+"""Text kinds whose every query is a pair of texts (question and context; two sentences): their datasets name
+two columns."""
 
 Dtype = Literal["float32", "float16", "bfloat16"]
 DTYPES: tuple[str, ...] = typing.get_args(Dtype)

@@ -25,7 +25,7 @@ def input_set_label(spec: TaskSpec) -> str:
         return builtin_set_name(spec.kind)
     assert spec.dataset is not None
     revision = f"@{spec.dataset.revision[:12]}" if spec.dataset.revision else ""
-    return f"{spec.dataset.path}{revision} [{spec.dataset.column}]"
+    return f"{spec.dataset.path}{revision} [{spec.dataset.column_label}]"
 
 
 def generation_label(spec: TaskSpec) -> str:

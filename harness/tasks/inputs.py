@@ -33,14 +33,17 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, NotFoundError
+from harness.tasks import audio, text_pairs
 from harness.tasks.spec import LOCAL_DATASET_SUFFIXES, DatasetSource, TaskSpec, is_local_dataset
 
 logger = logging.getLogger(__name__)
 
 WORDLIST_FILE = Path(__file__).with_name("wordlists") / "builtin_v1.json"
 
-BUILTIN_VERSIONS = {"text-gen": 1, "summarization": 1, "text-classification": 1, "image-gen": 1}
-BUILTIN_SEEDS = {"text-gen": 101, "summarization": 202, "text-classification": 303, "image-gen": 404}
+BUILTIN_VERSIONS = {"text-gen": 1, "summarization": 1, "text-classification": 1, "image-gen": 1,
+                    "question-answering": 1, "sentence-similarity": 1, "speech-to-text": 1}
+BUILTIN_SEEDS = {"text-gen": 101, "summarization": 202, "text-classification": 303, "image-gen": 404,
+                 "question-answering": 505, "sentence-similarity": 606, "speech-to-text": 1010}
 
 WORD_RANGES = {
     "text-gen": (20, 60), "summarization": (400, 800), "text-classification": (40, 200), "image-gen": (10, 30),
@@ -61,7 +64,7 @@ ITEM_MAKERS: dict[str, ItemMaker] = {}
 """Kind -> per-item maker, for kinds whose built-in items are not generated from the word lists."""
 
 RowReader = Callable[[Any, str], InputItem]
-"""Turns one dataset row's value (of `DatasetSource.column`) into an item, or raises ValueError saying why the
+"""Turns one dataset row's value (of `DatasetSource.column`, or a tuple of `columns`) into an item, or raises ValueError saying why the
 row cannot be used (the caller names the dataset, row and column)."""
 
 
@@ -71,8 +74,25 @@ def _text_row(value: Any, kind: str) -> str:
     return value
 
 
-ROW_READERS: dict[str, RowReader] = {}
-"""Kind -> row reader, for kinds whose dataset rows are not plain text (`_text_row` is the default)."""
+def _text_pair_row(value: Any, kind: str) -> tuple[str, ...]:
+    if not all(isinstance(text, str) and text.strip() for text in value):
+        raise ValueError("is not non-empty text in every column")
+    return tuple(value)
+
+
+ROW_READERS: dict[str, RowReader] = {
+    "question-answering": _text_pair_row,
+    "sentence-similarity": _text_pair_row,
+    "speech-to-text": audio.read_audio_row,
+}
+"""Kind -> row reader, for kinds whose dataset rows are not plain text (`_text_row` is the default). A pair kind's
+reader gets a tuple of its columns' values."""
+
+FILE_ROW_KINDS: set[str] = {"speech-to-text"}
+"""Kinds whose dataset rows may name a media file: a relative path there is relative to the local dataset file."""
+
+TABLE_PREPARERS: dict[str, Callable[[Any, str], Any]] = {"speech-to-text": audio.undecoded_audio}
+"""Kind -> (table, column) -> table, run before rows are read (e.g. leave an Audio column undecoded)."""
 
 
 @dataclass(frozen=True)
@@ -260,6 +280,12 @@ def _image_prompt(draw: _Draw, low: int, high: int) -> str:
     return " ".join(words[:high]).rstrip(",")
 
 
+ITEM_MAKERS.update({
+    "question-answering": lambda seed: text_pairs.question_and_context(_Draw(seed), _compose),
+    "sentence-similarity": lambda seed: text_pairs.sentence_pair(_Draw(seed)),
+    "speech-to-text": audio.speech_like_clip,
+})
+
 GENERATORS: dict[str, Callable[[_Draw, int, int], str]] = {
     "text-gen": _text_gen_prompt,
     "summarization": _news_article,
@@ -321,37 +347,58 @@ def _load_rows(source: DatasetSource) -> Any:
         raise NotFoundError(f"{where} could not be loaded: {error.__class__.__name__}: {first_line}") from None
 
 
+def _relative_to(value: Any, folder: Path) -> Any:
+    """A file named by a relative path in a local dataset's row, as a path relative to the dataset's folder."""
+    if isinstance(value, str) and value.strip() and not Path(value).expanduser().is_absolute():
+        return str(folder / value)
+    if isinstance(value, dict) and not value.get("bytes") and isinstance(value.get("path"), str):
+        return {**value, "path": _relative_to(value["path"], folder)}
+    return value
+
+
 def dataset_inputs(source: DatasetSource, num_items: int, kind: str = "text-gen") -> InputSet:
-    """The first `num_items` rows of `source.column`, cycled when the split is shorter (the name says so)."""
+    """The first `num_items` rows of the source's column (a tuple of its columns for pair kinds), cycled when the
+    split is shorter (the name says so)."""
     table = _load_rows(source)
-    if source.column not in table.column_names:
-        raise ConfigError(
-            f"dataset {source.path!r} has no column {source.column!r}; its columns are: {', '.join(table.column_names)}"
-        )
+    columns = source.column_names
+    for column in columns:
+        if column not in table.column_names:
+            raise ConfigError(
+                f"dataset {source.path!r} has no column {column!r}; its columns are: {', '.join(table.column_names)}"
+            )
     available = len(table)
     if available == 0:
         raise ConfigError(f"dataset {source.path!r} is empty")
-    values = list(table.select(range(min(available, num_items)))[source.column])
+    for column in columns:
+        if kind in TABLE_PREPARERS:
+            table = TABLE_PREPARERS[kind](table, column)
+    selected = table.select(range(min(available, num_items)))
+    per_column = [list(selected[column]) for column in columns]
+    values = per_column[0] if len(columns) == 1 else list(zip(*per_column))
+    local = is_local_dataset(source.path)
+    if local and kind in FILE_ROW_KINDS:
+        folder = Path(source.path).expanduser().parent
+        values = [_relative_to(value, folder) for value in values]
     read_row = ROW_READERS.get(kind, _text_row)
     rows = []
     for index, value in enumerate(values):
         try:
             rows.append(read_row(value, kind))
         except ValueError as error:
-            raise ConfigError(f"dataset {source.path!r}: row {index} of column {source.column!r} {error}") from None
+            raise ConfigError(f"dataset {source.path!r}: row {index} of column {source.column_label!r} {error}"
+                              ) from None
     name = source.path
     if available < num_items:
         repeats = math.ceil(num_items / available)
         rows = (rows * repeats)[:num_items]
         name = f"{source.path} (cycled: {available} rows repeated to {num_items})"
         logger.warning("%s has %d rows; cycling them to %d queries", source.path, available, num_items)
-    local = is_local_dataset(source.path)
     info = {
         "source": "file" if local else "dataset",
         "name": name,
         "revision": None if local else source.revision,
         "split": None if local else source.split,
-        "column": source.column,
+        "column": source.column_label,
         "num_items": len(rows),
         "sha256": content_sha256(rows),
     }

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import ConfigError, validation_problem
-from harness.kinds import DTYPES, TEXT_KINDS, StrictModel, TaskKind
+from harness.kinds import DTYPES, PAIR_KINDS, TEXT_KINDS, StrictModel, TaskKind
 
 LOCAL_DATASET_SUFFIXES = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet", ".txt": "text"}
 """Local file suffix -> the `datasets` builder that reads it."""
@@ -67,16 +67,33 @@ class ImageGenerationSettings(StrictModel):
 
 
 class ClassificationSettings(StrictModel):
-    """A single forward pass per batch: nothing to generate, nothing to set (kind text-classification)."""
+    """A single forward pass per batch: nothing to generate, nothing to set (text-classification, question-answering,
+    sentence-similarity)."""
 
 
-GenerationSettings = TextGenerationSettings | ImageGenerationSettings | ClassificationSettings
+class SpeechRecognitionSettings(TextGenerationSettings):
+    """Greedy transcription of a fixed number of new tokens in a forced language and task (speech-to-text).
+
+    Forcing both keeps the model from detecting a language per clip (extra decoder work that varies with the audio)
+    and fixes the decoder prompt, so every clip costs the same decoding.
+    """
+
+    language: str = Field("en", min_length=1)
+    task: Literal["transcribe", "translate"] = "transcribe"
+
+
+GenerationSettings = (
+    SpeechRecognitionSettings | TextGenerationSettings | ImageGenerationSettings | ClassificationSettings
+)
 
 SETTINGS_BY_KIND: dict[str, type[StrictModel]] = {
     "text-gen": TextGenerationSettings,
     "summarization": TextGenerationSettings,
     "text-classification": ClassificationSettings,
+    "question-answering": ClassificationSettings,
+    "sentence-similarity": ClassificationSettings,
     "image-gen": ImageGenerationSettings,
+    "speech-to-text": SpeechRecognitionSettings,
 }
 
 
@@ -86,16 +103,36 @@ def is_local_dataset(path: str) -> bool:
 
 
 class DatasetSource(StrictModel):
-    """A hub dataset (id + revision + split) or a local .json/.jsonl/.csv/.parquet/.txt file, and its text column.
+    """A hub dataset (id + revision + split) or a local .json/.jsonl/.csv/.parquet/.txt file, and its input column.
 
     Relative local paths are relative to the working directory. A file is one split: `split` is ignored for it.
+    Pair kinds (`harness.kinds.PAIR_KINDS`) read two columns, `columns` (e.g. question and context), in order.
     """
 
     path: str = Field(min_length=1)
     revision: str | None = None
     name: str | None = None
     split: str = "test"
-    column: str = Field(min_length=1)
+    column: str | None = Field(None, min_length=1)
+    columns: list[str] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_way_to_name_columns(self) -> DatasetSource:
+        if (self.column is None) == (self.columns is None):
+            raise ValueError("give either dataset.column (one input column) or dataset.columns (a pair kind's two)")
+        if self.columns is not None and any(not name for name in self.columns):
+            raise ValueError("dataset.columns holds an empty column name")
+        return self
+
+    @property
+    def column_names(self) -> list[str]:
+        """The columns each query is read from, in order."""
+        return list(self.columns) if self.columns is not None else [str(self.column)]
+
+    @property
+    def column_label(self) -> str:
+        """How results record the columns (`InputSetInfo.column`): `text`, or `question,context` for a pair."""
+        return ",".join(self.column_names)
 
 
 class TaskSpec(StrictModel):
@@ -155,6 +192,13 @@ class TaskSpec(StrictModel):
             raise ValueError("max_input_tokens is required for text tasks (inputs are truncated to it)")
         if self.kind == "image-gen" and self.max_input_tokens is not None:
             raise ValueError("max_input_tokens does not apply to image-gen (the text encoder truncates prompts)")
+        if self.kind == "speech-to-text" and self.max_input_tokens is not None:
+            raise ValueError("max_input_tokens does not apply to speech-to-text (its inputs are audio)")
+        if self.dataset is not None:
+            wanted = 2 if self.kind in PAIR_KINDS else 1
+            if len(self.dataset.column_names) != wanted:
+                what = "two columns (dataset.columns: [first, second])" if wanted == 2 else "one column (dataset.column)"
+                raise ValueError(f"a {self.kind} dataset names {what}; got {self.dataset.column_label!r}")
         if self.inputs == "dataset":
             if self.dataset is None:
                 raise ValueError("inputs is 'dataset' but no dataset is given (set dataset.path and dataset.column)")

@@ -2,7 +2,7 @@
 
 They exist so that tests, CI and `harness demo` run the real loading and workload code (`from_pretrained`,
 `generate`, a diffusers pipeline) on a CPU with no download. Each is a real architecture (Llama, BART, BERT,
-Stable Diffusion) shrunk to a few hundred kilobytes, with a tokenizer trained on a small built-in corpus, saved
+Stable Diffusion, Whisper) shrunk to a few hundred kilobytes, with a tokenizer trained on a small built-in corpus, saved
 with `save_pretrained` exactly like a model on the hub. Builds are seeded and deterministic.
 """
 
@@ -439,9 +439,82 @@ def _build_image_gen(directory: Path) -> None:
     pipeline.save_pretrained(directory)
 
 
+def _build_question_answering(directory: Path) -> None:
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    tokenizer = _bert_tokenizer()
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                        num_attention_heads=4, max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id)
+    BertForQuestionAnswering(config).eval().save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+
+
+def _build_sentence_similarity(directory: Path) -> None:
+    """A BERT encoder saved as a sentence-transformers folder would be: the model, plus its mean-pooling config."""
+    import json
+
+    from transformers import BertConfig, BertModel
+
+    tokenizer = _bert_tokenizer()
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                        num_attention_heads=4, max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id)
+    BertModel(config, add_pooling_layer=False).eval().save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+    (directory / "modules.json").write_text(json.dumps(modules, indent=2), encoding="utf-8")
+    (directory / "1_Pooling").mkdir()
+    pooling = {"word_embedding_dimension": 32, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True,
+               "pooling_mode_max_tokens": False}
+    (directory / "1_Pooling" / "config.json").write_text(json.dumps(pooling, indent=2), encoding="utf-8")
+
+
+_WHISPER_SPECIAL_TOKENS = ("<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|fr|>", "<|translate|>",
+                           "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nospeech|>", "<|notimestamps|>")
+
+
+def _build_speech_to_text(directory: Path) -> None:
+    """Whisper: a 2-layer encoder over the real 80-bin log-mel input (30 s window), a 2-layer decoder, a byte-level
+    BPE tokenizer with Whisper's special tokens (two languages) and the real feature extractor."""
+    from transformers import (
+        GenerationConfig,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+        WhisperTokenizerFast,
+    )
+
+    special = list(_WHISPER_SPECIAL_TOKENS)
+    tokenizer = WhisperTokenizerFast(tokenizer_object=_byte_level_bpe(special, None), unk_token=special[0],
+                                     bos_token=special[0], eos_token=special[0], pad_token=special[0],
+                                     model_max_length=448)
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in special}
+    eos, start = ids["<|endoftext|>"], ids["<|startoftranscript|>"]
+    config = WhisperConfig(
+        vocab_size=len(tokenizer), num_mel_bins=80, d_model=32, encoder_layers=2, decoder_layers=2,
+        encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64,
+        max_source_positions=1500, max_target_positions=64, pad_token_id=eos, bos_token_id=eos, eos_token_id=eos,
+        decoder_start_token_id=start, suppress_tokens=[], begin_suppress_tokens=[eos],
+    )
+    model = WhisperForConditionalGeneration(config).eval()
+    model.generation_config = GenerationConfig(
+        decoder_start_token_id=start, bos_token_id=eos, eos_token_id=eos, pad_token_id=eos,
+        lang_to_id={"<|en|>": ids["<|en|>"], "<|fr|>": ids["<|fr|>"]},
+        task_to_id={"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]},
+        no_timestamps_token_id=ids["<|notimestamps|>"], is_multilingual=True, suppress_tokens=[],
+        begin_suppress_tokens=[eos],
+    )
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    WhisperFeatureExtractor(feature_size=80).save_pretrained(directory)
+
+
 _BUILDERS = {
     "text-gen": _build_text_gen,
     "summarization": _build_summarization,
     "text-classification": _build_text_classification,
+    "question-answering": _build_question_answering,
+    "sentence-similarity": _build_sentence_similarity,
     "image-gen": _build_image_gen,
+    "speech-to-text": _build_speech_to_text,
 }

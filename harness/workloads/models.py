@@ -49,6 +49,9 @@ _TEXT_LOADERS = {
     "text-gen": "AutoModelForCausalLM",
     "summarization": "AutoModelForSeq2SeqLM",
     "text-classification": "AutoModelForSequenceClassification",
+    "question-answering": "AutoModelForQuestionAnswering",
+    "sentence-similarity": "AutoModel",
+    "speech-to-text": "AutoModelForSpeechSeq2Seq",
 }
 
 # Architecture name endings that identify a kind when the class is not in transformers' own mappings (remote code).
@@ -56,12 +59,18 @@ _ARCHITECTURE_SUFFIXES = {
     "text-gen": ("ForCausalLM", "LMHeadModel"),
     "summarization": ("ForConditionalGeneration", "Seq2SeqLM"),
     "text-classification": ("ForSequenceClassification",),
+    "question-answering": ("ForQuestionAnswering",),
+    "sentence-similarity": ("Model", "ForMaskedLM"),
+    "speech-to-text": ("WhisperForConditionalGeneration",),
 }
 
 _KIND_NEEDS = {
     "text-gen": "a decoder-only causal language model (…ForCausalLM)",
     "summarization": "an encoder-decoder (seq2seq) model such as BART or T5",
     "text-classification": "a sequence classifier (…ForSequenceClassification)",
+    "question-answering": "an extractive question-answering model (…ForQuestionAnswering)",
+    "sentence-similarity": "a text embedding model (an encoder such as BERT, its hidden states mean-pooled)",
+    "speech-to-text": "a Whisper-family speech-to-text model (WhisperForConditionalGeneration)",
     "image-gen": "a diffusers text-to-image pipeline",
 }
 
@@ -82,6 +91,8 @@ class LoadedModel:
     gpu_indices: list[int]
     info: dict
     cuda_indices: list[int] = field(default_factory=list)
+    processor: Any | None = None
+    """What turns media into model inputs (speech-to-text: the feature extractor); None for text and pipelines."""
 
 
 RUN_EXTRA_MODULES = ("torch", "transformers", "diffusers", "accelerate", "datasets", "safetensors")
@@ -357,6 +368,7 @@ def _load_text_model(kind, model_id, revision, dtype_name, primary, random_weigh
     check_text_kind(kind, config, model_id)
     tokenizer = _load_tokenizer(model_id, revision, trust_remote_code)
     check_tokenizer(tokenizer, model_id)
+    processor = _load_feature_extractor(model_id, revision, trust_remote_code) if kind == "speech-to-text" else None
     auto_class = getattr(transformers, _TEXT_LOADERS[kind])
     torch_dtype = _torch_dtype(dtype_name)
     common = {"trust_remote_code": trust_remote_code} if trust_remote_code else {}
@@ -397,7 +409,19 @@ def _load_text_model(kind, model_id, revision, dtype_name, primary, random_weigh
         "device_map": _jsonable_map(used_map),
     }
     return LoadedModel(kind=kind, model=model, tokenizer=tokenizer, device=device,
-                       gpu_indices=_nvml_indices(cuda_indices), info=info, cuda_indices=cuda_indices)
+                       gpu_indices=_nvml_indices(cuda_indices), info=info, cuda_indices=cuda_indices,
+                       processor=processor)
+
+
+def _load_feature_extractor(model_id, revision, trust_remote_code):
+    """The audio feature extractor saved with a speech model (`preprocessor_config.json`), or one ConfigError line."""
+    from transformers import AutoFeatureExtractor
+
+    try:
+        return AutoFeatureExtractor.from_pretrained(model_id, revision=revision, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, TypeError) as error:
+        raise ConfigError(f"{model_id} has no usable audio feature extractor (preprocessor_config.json): "
+                          f"{_first_line(error)}") from None
 
 
 def _load_config(kind, model_id, revision, trust_remote_code):
@@ -430,6 +454,9 @@ def check_text_kind(kind: str, config, model_id: str) -> None:
         "text-gen": set(modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values()),
         "summarization": set(modeling_auto.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES.values()),
         "text-classification": set(modeling_auto.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES.values()),
+        "question-answering": set(modeling_auto.MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES.values()),
+        "sentence-similarity": set(modeling_auto.MODEL_MAPPING_NAMES.values()),
+        "speech-to-text": {"WhisperForConditionalGeneration"},
     }[kind]
     architectures = list(getattr(config, "architectures", None) or [])
     described = architectures[0] if architectures else getattr(config, "model_type", "model")
@@ -437,6 +464,11 @@ def check_text_kind(kind: str, config, model_id: str) -> None:
     if kind == "text-gen" and is_encoder_decoder:
         raise ConfigError(f"{model_id} is an encoder-decoder model ({described}); task kind 'text-gen' needs "
                           f"{_KIND_NEEDS[kind]} (seq2seq models run the summarization task)")
+    if kind in ("question-answering", "sentence-similarity") and is_encoder_decoder:
+        raise ConfigError(f"{model_id} is an encoder-decoder model ({described}); task kind '{kind}' needs "
+                          f"{_KIND_NEEDS[kind]}")
+    if kind == "speech-to-text" and getattr(config, "model_type", None) != "whisper":
+        raise ConfigError(f"{model_id} is a {described}; task kind '{kind}' needs {_KIND_NEEDS[kind]}")
     if kind == "summarization" and not is_encoder_decoder:
         raise ConfigError(f"{model_id} is not an encoder-decoder model ({described}); task kind 'summarization' "
                           f"needs {_KIND_NEEDS[kind]}")
