@@ -18,7 +18,10 @@ TASK_TITLES = {
     "text-gen": "Text generation",
     "summarization": "Summarisation",
     "text-classification": "Text classification",
+    "question-answering": "Question answering",
+    "sentence-similarity": "Sentence similarity",
     "image-gen": "Image generation",
+    "speech-to-text": "Speech to text",
 }
 """Human names of the task kinds, in the order the index shows them (the order readers meet them)."""
 
@@ -81,6 +84,18 @@ def describe_query(kind: str, spec: dict, batch_size: int) -> str:
         return f"One query: {what}{cut} {verb} {out} (greedy decoding){batch}."
     if kind == "text-classification":
         return f"One query: a short text{cut} sorted into a class with one forward pass{batch}."
+    if kind == "question-answering":
+        return (f"One query: a question and a context paragraph{cut}, the answer span found in the context with one "
+                f"forward pass{batch}.")
+    if kind == "sentence-similarity":
+        each = f" (each at most {limit} tokens)" if limit else ""
+        return f"One query: two sentences{each} embedded and compared by cosine similarity{batch}."
+    if kind == "speech-to-text":
+        tokens = gen.get("max_new_tokens")
+        out = f"exactly {tokens} transcript tokens" if tokens and gen.get("min_new_tokens") == tokens else (
+            "a transcript")
+        language = f" ({gen['language']}, {gen.get('task', 'transcribe')})" if gen.get("language") else ""
+        return f"One query: a speech clip of up to 30 seconds transcribed into {out}{language}, greedy decoding{batch}."
     if kind == "image-gen":
         size = f"{gen['width']}×{gen['height']} " if gen.get("width") and gen.get("height") else ""
         steps = f" with {gen['num_inference_steps']} denoising steps" if gen.get("num_inference_steps") else ""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,12 @@ class AudioClip:
     def content_bytes(self) -> bytes:
         """Canonical bytes for the input set's hash: the rate (4 bytes, big-endian) then little-endian int16 PCM."""
         return self.sampling_rate.to_bytes(4, "big") + self.pcm.astype("<i2").tobytes()
+
+    def __eq__(self, other: object) -> bool:  # the same sound, not the same array object
+        return isinstance(other, AudioClip) and self.content_bytes() == other.content_bytes()
+
+    def __hash__(self) -> int:
+        return hash(self.content_bytes())
 
 
 # --------------------------------------------------------------------------------------------- built-in clips
@@ -126,8 +133,10 @@ def decode_wav(data: bytes, where: str) -> AudioClip:
         with wave.open(io.BytesIO(data), "rb") as reader:
             channels, width, rate = reader.getnchannels(), reader.getsampwidth(), reader.getframerate()
             frames = reader.readframes(reader.getnframes())
-    except (wave.Error, EOFError, ValueError) as error:
-        raise ValueError(f"({where}) is not a readable WAV file: {error}") from None
+    except (wave.Error, EOFError, ValueError, RuntimeError, OSError, struct.error) as error:
+        # `wave` meets a broken header in several ways (RuntimeError on a chunk it cannot skip).
+        detail = str(error) or error.__class__.__name__
+        raise ValueError(f"({where}) is not a readable WAV file: {detail}") from None
     if not frames:
         raise ValueError(f"({where}) is a WAV file with no samples")
     pcm = _pcm_to_float(frames, width, where)

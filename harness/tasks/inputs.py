@@ -64,8 +64,8 @@ ITEM_MAKERS: dict[str, ItemMaker] = {}
 """Kind -> per-item maker, for kinds whose built-in items are not generated from the word lists."""
 
 RowReader = Callable[[Any, str], InputItem]
-"""Turns one dataset row's value (of `DatasetSource.column`, or a tuple of `columns`) into an item, or raises ValueError saying why the
-row cannot be used (the caller names the dataset, row and column)."""
+"""Turns one dataset row's value (of `DatasetSource.column`, or a tuple of `columns`) into an item, or raises
+ValueError saying why the row cannot be used (the caller names the dataset, row and column)."""
 
 
 def _text_row(value: Any, kind: str) -> str:

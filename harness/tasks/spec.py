@@ -197,7 +197,8 @@ class TaskSpec(StrictModel):
         if self.dataset is not None:
             wanted = 2 if self.kind in PAIR_KINDS else 1
             if len(self.dataset.column_names) != wanted:
-                what = "two columns (dataset.columns: [first, second])" if wanted == 2 else "one column (dataset.column)"
+                what = ("two columns (dataset.columns: [first, second])" if wanted == 2
+                        else "one column (dataset.column)")
                 raise ValueError(f"a {self.kind} dataset names {what}; got {self.dataset.column_label!r}")
         if self.inputs == "dataset":
             if self.dataset is None:

@@ -70,6 +70,12 @@ def _nan_script(tmp: Path, monkeypatch) -> None:
     monkeypatch.setenv("HARNESS_FAKE_NVML", str(_file(tmp, "nan.json", '{"gpus": [{"power_w": NaN}]}')))
 
 
+def _broken_clip_dataset(tmp: Path) -> Path:
+    """A local speech dataset whose one row names a WAV file that is not audio (refused before any model loads)."""
+    _file(tmp, "clip.wav", "RIFF....WAVEnot audio")
+    return _file(tmp, "speech.jsonl", json.dumps({"audio": "clip.wav"}) + "\n")
+
+
 Case = tuple[str, Callable[..., list[str]], int, str]
 
 CASES: list[Case] = [
@@ -120,6 +126,9 @@ CASES: list[Case] = [
                                                  str(_file(t, "f", "x") / "site")], 1, "cannot write the site"),
     ("run-idle-inf", lambda t, m: ["run", "--task", "text-gen", "--model", "/nonexistent", "--device", "cpu",
                                    "--idle-seconds", "inf", "--results-dir", str(t)], 2, "finite"),
+    ("run-undecodable-audio", lambda t, m: ["run", "--task", "speech-to-text", "--model", "/nonexistent",
+                                            "--device", "cpu", "--set", "inputs=dataset", "--set",
+                                            f"dataset.path={_broken_clip_dataset(t)}"], 2, "not a readable WAV file"),
     ("run-output-dev-null", lambda t, m: ["run", "--task", "text-gen", "--model", "/nonexistent", "--device", "cpu",
                                           "--output", "/dev/null"], 2, "nothing was measured"),
 ]

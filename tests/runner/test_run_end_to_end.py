@@ -129,6 +129,9 @@ def earlier_result(tiny_models_dir, tmp_path, monkeypatch):
         (["--set", "missing-equals"], 2, "key=value"),
         (["--device", "cuda"], 3, "GPU"),
         (["--repeats", "0"], 2, "repeats"),
+        (["--task", "question-answering"], 2, "LlamaForCausalLM; task kind 'question-answering' needs"),
+        (["--task", "sentence-similarity", "--set", "dataset.column=text"], 2, "either dataset.column"),
+        (["--task", "speech-to-text"], 2, "task kind 'speech-to-text' needs a Whisper-family"),
     ],
 )
 def test_user_errors_end_in_one_line_and_touch_nothing(args, code, message, earlier_result, tiny_models_dir,

@@ -33,10 +33,16 @@ PINNED_SHA256_1000 = {
     "summarization": "4873c48edd26de694353bd6b8b382b68170931ddbb4f51945e219b5e1f6ff979",
     "text-classification": "cc932789793b82ee5b53586494400f204c9c4b27bf0cd3f31f41d7badb6e2fab",
     "image-gen": "9628eb85941c24cb5c86c4c02edb655e6d16e79eb4b4806125049c24e402dc90",
+    "question-answering": "6831bbe3b1c49e0590e531ab1fe60fb0530b7aa18e47968398e20db4e0f28be1",
+    "sentence-similarity": "5508d060380e9b9506630256520ec983909ac7dd4023ec56b350a1539e4202ae",
 }
+"""Media kinds' sets cost seconds per thousand items; each is pinned on a shorter prefix in its own tests."""
+
+PINNED_KINDS = tuple(kind for kind in TASK_KINDS if kind in PINNED_SHA256_1000)
+WORD_KINDS = tuple(kind for kind in TASK_KINDS if kind in WORD_RANGES)
 
 
-@pytest.mark.parametrize("kind", TASK_KINDS)
+@pytest.mark.parametrize("kind", PINNED_KINDS)
 def test_builtin_set_is_pinned(kind):
     info = builtin_inputs(kind, 1000).info
     assert info["name"] == f"{kind}-builtin-v{BUILTIN_VERSIONS[kind]}" == builtin_set_name(kind)
@@ -63,7 +69,7 @@ def test_builtin_set_does_not_depend_on_the_hash_seed():
     assert hashes == {builtin_inputs("text-gen", 200).info["sha256"]}
 
 
-@pytest.mark.parametrize("kind", TASK_KINDS)
+@pytest.mark.parametrize("kind", WORD_KINDS)
 def test_builtin_lengths_are_representative(kind):
     low, high = WORD_RANGES[kind]
     lengths = [len(item.split()) for item in builtin_items(kind, 1000)]
@@ -73,7 +79,7 @@ def test_builtin_lengths_are_representative(kind):
     assert len(set(builtin_items(kind, 1000))) == 1000
 
 
-@pytest.mark.parametrize("kind", TASK_KINDS)
+@pytest.mark.parametrize("kind", PINNED_KINDS)
 @pytest.mark.parametrize("n", [1, 7, 1000])
 def test_builtin_set_has_exactly_n_items_and_a_stable_prefix(kind, n):
     inputs = builtin_inputs(kind, n)

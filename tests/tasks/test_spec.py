@@ -33,7 +33,7 @@ def write(path, text: str):
 def test_every_shipped_task_file_loads_and_is_named_after_its_id():
     tasks_dir = default_tasks_dir()
     specs = list_tasks()
-    assert {spec.id for spec in specs} == {"text-gen", "summarization", "text-classification", "image-gen"}
+    assert {spec.id for spec in specs} == set(TASK_KINDS)  # one shipped task per kind, named after it
     for spec in specs:
         assert (tasks_dir / f"{spec.id}.yaml").is_file()
         assert load_task_file(tasks_dir / f"{spec.id}.yaml") == spec
@@ -278,3 +278,6 @@ def test_override_keys_cover_each_kind():
     assert "generation.num_inference_steps" in override_keys("image-gen")
     assert "generation.max_new_tokens" in override_keys("summarization")
     assert not any(key.startswith("generation.") for key in override_keys("text-classification"))
+    speech_keys = override_keys("speech-to-text").keys()
+    assert {"generation.language", "generation.task", "generation.max_new_tokens"} <= speech_keys
+    assert "dataset.columns" in override_keys("question-answering")

@@ -13,6 +13,9 @@ WEIGHT_FILES = {
     "text-gen": ["model.safetensors", "tokenizer.json"],
     "summarization": ["model.safetensors", "tokenizer.json"],
     "text-classification": ["model.safetensors", "tokenizer.json"],
+    "question-answering": ["model.safetensors", "tokenizer.json"],
+    "sentence-similarity": ["model.safetensors", "tokenizer.json", "1_Pooling/config.json"],
+    "speech-to-text": ["model.safetensors", "tokenizer.json", "preprocessor_config.json", "generation_config.json"],
     "image-gen": [
         "unet/diffusion_pytorch_model.safetensors",
         "vae/diffusion_pytorch_model.safetensors",

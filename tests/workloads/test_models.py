@@ -9,12 +9,16 @@ from harness.errors import ConfigError, NotFoundError
 from harness.results.schema import ModelInfo
 from harness.workloads.models import check_pipeline_kind, is_out_of_memory, load_model
 
-KINDS = ("text-gen", "summarization", "text-classification", "image-gen")
+KINDS = ("text-gen", "summarization", "text-classification", "question-answering", "sentence-similarity", "image-gen",
+         "speech-to-text")
 ARCHITECTURES = {
     "text-gen": "LlamaForCausalLM",
     "summarization": "BartForConditionalGeneration",
     "text-classification": "BertForSequenceClassification",
+    "question-answering": "BertForQuestionAnswering",
+    "sentence-similarity": "BertModel",
     "image-gen": "StableDiffusionPipeline",
+    "speech-to-text": "WhisperForConditionalGeneration",
 }
 
 
@@ -44,6 +48,7 @@ def test_loads_a_saved_model_through_from_pretrained(tiny_models_dir, kind):
     assert info.id == str(tiny_models_dir / kind)
     assert info.loader.startswith("diffusers." if kind == "image-gen" else "transformers.Auto")
     assert (loaded.tokenizer is None) == (kind == "image-gen")
+    assert (loaded.processor is not None) == (kind == "speech-to-text")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -81,6 +86,11 @@ def test_auto_dtype_keeps_the_checkpoints_own(tiny_models_dir):
         ("text-classification", "text-gen", "LlamaForCausalLM"),
         ("image-gen", "text-gen", "model_index.json"),
         ("text-gen", "image-gen", "diffusers pipeline"),
+        ("question-answering", "text-classification", "BertForSequenceClassification"),
+        ("sentence-similarity", "text-gen", "LlamaForCausalLM"),
+        ("sentence-similarity", "speech-to-text", "encoder-decoder"),
+        ("speech-to-text", "summarization", "BartForConditionalGeneration; task kind 'speech-to-text' needs a Whisper"),
+        ("speech-to-text", "question-answering", "BertForQuestionAnswering"),
     ],
 )
 def test_a_model_of_the_wrong_kind_is_a_config_error(tiny_models_dir, kind, model_kind, says):
