@@ -33,3 +33,19 @@ def test_a_query_and_the_settings_are_words():
     assert "512×512 image with 30 denoising steps; 4 queries per batch" in image
     assert settings_words('{"generation.max_new_tokens": 20}') == "max new tokens 20"
     assert settings_words("{}") == ""
+
+
+def test_the_text_pair_and_speech_tasks_are_named_and_described_from_their_specs():
+    from harness.kinds import TASK_KINDS
+    from harness.tasks.registry import load_task
+    from leaderboard.views import TASK_TITLES
+
+    assert list(TASK_TITLES) == [kind for kind in TASK_KINDS if kind in TASK_TITLES]  # the vocabulary's order
+    assert task_title("asr-long", "speech-to-text") == "Speech to text (asr-long)"
+    qa = describe_query("question-answering", load_task("question-answering").model_dump(mode="json"), 1)
+    assert qa == ("One query: a question and a context paragraph (at most 512 tokens), the answer span found in the "
+                  "context with one forward pass; 1 query per batch.")
+    pairs = describe_query("sentence-similarity", load_task("sentence-similarity").model_dump(mode="json"), 8)
+    assert "two sentences (each at most 512 tokens) embedded and compared by cosine similarity; 8 queries" in pairs
+    speech = describe_query("speech-to-text", load_task("speech-to-text").model_dump(mode="json"), 1)
+    assert "transcribed into exactly 32 transcript tokens (en, transcribe)" in speech
