@@ -12,22 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.workloads.base import BatchOutput, Workload
-from harness.workloads.models import LoadedModel
-from harness.workloads.text_inputs import count_input_tokens, input_token_limit, prepare_tokenizer
+from harness.workloads.base import BatchOutput
+from harness.workloads.encoder_text import EncoderTextWorkload
+from harness.workloads.text_inputs import count_input_tokens
 
 
-class QuestionAnsweringWorkload(Workload):
+class QuestionAnsweringWorkload(EncoderTextWorkload):
     """(question, context) pairs in, one (start, end) token span out per pair; no generation."""
 
     kind = "question-answering"
-    generative = False
-
-    def __init__(self, loaded: LoadedModel, spec: Any) -> None:
-        super().__init__(loaded, spec)
-        self.tokenizer = loaded.tokenizer
-        prepare_tokenizer(self.tokenizer, "right", loaded.info.get("id", "model"))
-        self.max_input_tokens = input_token_limit(self.tokenizer, self.model.config, spec.max_input_tokens)
 
     def _encode(self, batch: list[tuple[str, str]], **options: Any):
         questions, contexts = [pair[0] for pair in batch], [pair[1] for pair in batch]

@@ -13,9 +13,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from harness.workloads.base import BatchOutput, Workload
+from harness.workloads.base import BatchOutput
+from harness.workloads.encoder_text import EncoderTextWorkload
 from harness.workloads.models import LoadedModel
-from harness.workloads.text_inputs import count_input_tokens, encode, input_token_limit, prepare_tokenizer
+from harness.workloads.text_inputs import count_input_tokens, encode
 
 logger = logging.getLogger(__name__)
 
@@ -44,17 +45,13 @@ def pooling_of(model_id: str) -> str:
     return "mean"
 
 
-class SentenceSimilarityWorkload(Workload):
+class SentenceSimilarityWorkload(EncoderTextWorkload):
     """Sentence pairs in (each sentence right-padded, truncated), one cosine similarity out per pair."""
 
     kind = "sentence-similarity"
-    generative = False
 
     def __init__(self, loaded: LoadedModel, spec: Any) -> None:
         super().__init__(loaded, spec)
-        self.tokenizer = loaded.tokenizer
-        prepare_tokenizer(self.tokenizer, "right", loaded.info.get("id", "model"))
-        self.max_input_tokens = input_token_limit(self.tokenizer, self.model.config, spec.max_input_tokens)
         self.pooling = pooling_of(str(loaded.info.get("id", "")))
         self.workload_settings = {"pooling": self.pooling}
 

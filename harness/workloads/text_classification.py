@@ -5,24 +5,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from harness.workloads.base import BatchOutput, Workload
+from harness.workloads.base import BatchOutput
+from harness.workloads.encoder_text import EncoderTextWorkload
 from harness.workloads.models import LoadedModel
-from harness.workloads.text_inputs import count_input_tokens, encode, input_token_limit, prepare_tokenizer
+from harness.workloads.text_inputs import count_input_tokens, encode
 
 logger = logging.getLogger(__name__)
 
 
-class TextClassificationWorkload(Workload):
+class TextClassificationWorkload(EncoderTextWorkload):
     """Texts in (right-padded, truncated to `max_input_tokens`), one label out per text; no generation."""
 
     kind = "text-classification"
-    generative = False
 
     def __init__(self, loaded: LoadedModel, spec: Any) -> None:
         super().__init__(loaded, spec)
-        self.tokenizer = loaded.tokenizer
-        prepare_tokenizer(self.tokenizer, "right", loaded.info.get("id", "model"))
-        self.max_input_tokens = input_token_limit(self.tokenizer, self.model.config, spec.max_input_tokens)
         if getattr(self.model.config, "pad_token_id", None) is None:
             # Decoder-based classifiers find each text's last token through the pad id; without one they refuse
             # batches of more than one.
