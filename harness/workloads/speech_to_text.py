@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.tasks.audio import SAMPLING_RATE
 from harness.workloads.base import BatchOutput, Workload
 from harness.workloads.models import LoadedModel
 from harness.workloads.text_inputs import greedy_generation_config
@@ -33,7 +34,10 @@ class SpeechToTextWorkload(Workload):
         self.feature_extractor = loaded.processor
         if self.feature_extractor is None:
             raise ConfigError(f"{model_id} has no audio feature extractor; speech-to-text needs one")
-        self.sampling_rate = int(getattr(self.feature_extractor, "sampling_rate", 16_000))
+        self.sampling_rate = int(getattr(self.feature_extractor, "sampling_rate", SAMPLING_RATE))
+        if self.sampling_rate != SAMPLING_RATE:
+            raise ConfigError(f"{model_id}'s feature extractor takes {self.sampling_rate} Hz audio; the harness's "
+                              f"clips are {SAMPLING_RATE} Hz (Whisper's rate)")
         self.window_s = float(getattr(self.feature_extractor, "chunk_length", 30))
         settings = spec.generation
         self.new_tokens = int(settings.max_new_tokens)

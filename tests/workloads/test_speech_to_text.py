@@ -54,6 +54,17 @@ def test_input_sizes_are_seconds_cut_at_the_30_second_window(workload):
     assert workload.run_batch([long_clip]).num_queries == 1
 
 
+def test_a_feature_extractor_at_another_rate_is_refused_before_any_work(load_tiny):
+    import copy
+    import dataclasses
+
+    loaded = load_tiny("speech-to-text")
+    processor = copy.deepcopy(loaded.processor)
+    processor.sampling_rate = 8000
+    with pytest.raises(ConfigError, match="takes 8000 Hz audio"):
+        WORKLOADS["speech-to-text"](dataclasses.replace(loaded, processor=processor), task_spec("speech-to-text"))
+
+
 @pytest.mark.parametrize(
     ("overrides", "says"),
     [
