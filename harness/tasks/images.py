@@ -95,26 +95,29 @@ def procedural_image(seed: int, width: int, height: int) -> np.ndarray:
     rng = np.random.RandomState(seed % 2**32)
     start, end = rng.randint(0, 256, size=3), rng.randint(0, 256, size=3)
     if rng.randint(0, 2):
-        position, span = np.arange(width, dtype=np.int64)[None, :, None], max(width - 1, 1)
+        position, span = np.arange(width, dtype=np.int32)[None, :, None], max(width - 1, 1)
     else:
-        position, span = np.arange(height, dtype=np.int64)[:, None, None], max(height - 1, 1)
-    image = (start * (span - position) + end * position) // span
-    image = np.broadcast_to(image, (height, width, 3)).astype(np.int64)
-    rows, cols = np.arange(height, dtype=np.int64)[:, None], np.arange(width, dtype=np.int64)[None, :]
+        position, span = np.arange(height, dtype=np.int32)[:, None, None], max(height - 1, 1)
+    ramp = (start * (span - position) + end * position) // span
+    image = np.empty((height, width, 3), dtype=np.int16)
+    image[...] = ramp
     for _ in range(int(rng.randint(2, 7))):
-        colour = rng.randint(0, 256, size=3)
+        colour = rng.randint(0, 256, size=3).astype(np.int16)
         x0, y0 = int(rng.randint(0, width)), int(rng.randint(0, height))
         rx, ry = int(rng.randint(8, max(9, width // 3))), int(rng.randint(8, max(9, height // 3)))
+        top, bottom, left, right = max(0, y0 - ry), min(height, y0 + ry + 1), max(0, x0 - rx), min(width, x0 + rx + 1)
+        region = image[top:bottom, left:right]
         if rng.randint(0, 2):
-            mask = (abs(cols - x0) <= rx) & (abs(rows - y0) <= ry)
+            region[...] = colour
         else:
-            mask = ((cols - x0) ** 2) * ry * ry + ((rows - y0) ** 2) * rx * rx <= (rx * ry) ** 2
-        image = np.where(mask[:, :, None], colour, image)
+            dy = np.arange(top, bottom, dtype=np.int64)[:, None] - y0
+            dx = np.arange(left, right, dtype=np.int64)[None, :] - x0
+            region[(dx * dx) * (ry * ry) + (dy * dy) * (rx * rx) <= (rx * ry) ** 2] = colour
     block = int(rng.randint(4, 17))
-    coarse = rng.randint(-24, 25, size=(height // block + 1, width // block + 1, 1))
-    texture = np.repeat(np.repeat(coarse, block, axis=0), block, axis=1)[:height, :width]
-    fine = rng.randint(-8, 9, size=(height, width, 3))
-    return np.clip(image + texture + fine, 0, 255).astype(np.uint8)
+    coarse = rng.randint(-24, 25, size=(height // block + 1, width // block + 1, 1)).astype(np.int16)
+    image += np.repeat(np.repeat(coarse, block, axis=0), block, axis=1)[:height, :width]
+    image += rng.randint(-8, 9, size=(height, width, 1), dtype=np.int16)  # grain, the same in each channel
+    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 def make_image_maker(kind: str):
