@@ -326,12 +326,17 @@ def _load_rows(source: DatasetSource) -> Any:
         call = lambda: datasets.load_dataset(  # noqa: E731
             source.path, source.name, revision=source.revision, split=source.split
         )
+    bars_were_on = not datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()  # "Generating train split" would break the one-line promise of an error
     try:
         return call()
     except Exception as error:  # datasets raises many types (offline, missing split, bad file): all user-fixable
         logger.debug("loading %s failed", where, exc_info=True)
         first_line = (str(error).strip().splitlines() or [""])[0][:300]
         raise NotFoundError(f"{where} could not be loaded: {error.__class__.__name__}: {first_line}") from None
+    finally:
+        if bars_were_on:
+            datasets.enable_progress_bars()
 
 
 def dataset_inputs(source: DatasetSource, num_items: int, kind: str = "text-gen") -> InputSet:
