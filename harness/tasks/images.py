@@ -75,12 +75,12 @@ class ImageItem:
 def _draw_size(rng: np.random.RandomState, table_name: str) -> tuple[int, int]:
     table = IMAGE_SIZE_TABLES[table_name]
     pick = int(rng.randint(0, sum(weight for _, _, weight in table)))
-    for width, height, weight in table:
+    for size_w, size_h, weight in table:
         if pick < weight:
+            if size_w:
+                return size_w, size_h
             break
         pick -= weight
-    if width:
-        return width, height
     (low, high), (ratio_low, ratio_high) = FREE_SIZE_RANGES[table_name]
     long_side = int(rng.randint(low, high + 1))
     ratio_per_mille = int(rng.randint(int(ratio_low * 1000), int(ratio_high * 1000) + 1))  # height / width

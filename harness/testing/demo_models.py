@@ -2,8 +2,9 @@
 
 They exist so that tests, CI and `harness demo` run the real loading and workload code (`from_pretrained`,
 `generate`, a diffusers pipeline) on a CPU with no download. Each is a real architecture (Llama, BART, BERT,
-Stable Diffusion, ViT, DETR, ViT + GPT-2) shrunk to a few hundred kilobytes, with a tokenizer trained on a small built-in corpus, saved
-with `save_pretrained` exactly like a model on the hub. Builds are seeded and deterministic.
+Stable Diffusion, ViT, DETR, ViT + GPT-2) shrunk to a few hundred kilobytes, with a tokenizer trained on a small
+built-in corpus (or its image processor), saved with `save_pretrained` exactly like a model on the hub. Builds
+are seeded and deterministic.
 """
 
 from __future__ import annotations
@@ -452,9 +453,15 @@ _DEMO_LABELS = {0: "circle", 1: "square", 2: "stripes"}
 def _vit_image_processor():
     """ViT's processor at the tiny model's 32 x 32 input (the real ViT's is 224 x 224): the PIL/numpy one, which
     needs no torchvision."""
-    from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil
+    return _pil_processor("ViT")(size={"height": 32, "width": 32})
 
-    return ViTImageProcessorPil(size={"height": 32, "width": 32})
+
+def _pil_processor(family: str):
+    """`<family>ImageProcessorPil` where transformers has one (5.x splits processors by backend), else the plain
+    class, which is the PIL/numpy one in the versions without the split."""
+    import transformers
+
+    return getattr(transformers, f"{family}ImageProcessorPil", None) or getattr(transformers, f"{family}ImageProcessor")
 
 
 def _build_image_classification(directory: Path) -> None:
@@ -470,7 +477,6 @@ def _build_object_detection(directory: Path) -> None:
     """DETR with a tiny transformers ResNet backbone (no timm, no pretrained backbone), 10 object queries; its
     processor resizes to a 64-pixel shortest edge (the real one: 800) and pads batches, as DETR's does."""
     from transformers import DetrConfig, DetrForObjectDetection, ResNetConfig
-    from transformers.models.detr.image_processing_pil_detr import DetrImageProcessorPil
 
     backbone = ResNetConfig(num_channels=3, embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic",
                             out_features=["stage2"])
@@ -480,7 +486,7 @@ def _build_object_detection(directory: Path) -> None:
                         num_labels=len(_DEMO_LABELS), id2label=_DEMO_LABELS,
                         label2id={name: index for index, name in _DEMO_LABELS.items()})
     DetrForObjectDetection(config).eval().save_pretrained(directory)
-    DetrImageProcessorPil(size={"shortest_edge": 64, "longest_edge": 96}).save_pretrained(directory)
+    _pil_processor("Detr")(size={"shortest_edge": 64, "longest_edge": 96}).save_pretrained(directory)
 
 
 def _build_image_captioning(directory: Path) -> None:
