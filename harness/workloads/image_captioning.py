@@ -12,31 +12,26 @@ from __future__ import annotations
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.workloads.base import BatchOutput, Workload
-from harness.workloads.image_inputs import encode_images, pixels_per_item, require_processor
+from harness.workloads.base import BatchOutput
+from harness.workloads.image_inputs import ImageInputWorkload
 from harness.workloads.models import LoadedModel
 from harness.workloads.text_inputs import greedy_generation_config
 
 
-class ImageCaptioningWorkload(Workload):
+class ImageCaptioningWorkload(ImageInputWorkload):
     """Images in, `generation.max_new_tokens` greedy caption tokens out per image."""
 
     kind = "image-captioning"
     generative = True
-    input_size_unit = "pixels"
 
     def __init__(self, loaded: LoadedModel, spec: Any) -> None:
         super().__init__(loaded, spec)
-        self.processor = require_processor(loaded.processor, loaded.info.get("id", "model"), self.kind)
         self.new_tokens = int(spec.generation.max_new_tokens)
         pad = getattr(getattr(self.model, "generation_config", None), "pad_token_id", None)
         if pad is None:
             pad = getattr(self.model.config, "pad_token_id", None)
         self.generation_config = greedy_generation_config(self.model, self.new_tokens, pad)
         self.prefill_config = greedy_generation_config(self.model, 1, pad)
-
-    def input_sizes(self, items):
-        return pixels_per_item(list(items)) if items else None
 
     def _run(self, batch: list) -> BatchOutput:
         return self._generate(batch, self.generation_config, self.new_tokens)
@@ -45,7 +40,7 @@ class ImageCaptioningWorkload(Workload):
         return self._generate(batch, self.prefill_config, 1)
 
     def _generate(self, batch: list, generation_config, new_tokens: int) -> BatchOutput:
-        inputs = encode_images(self.processor, batch, self.input_device, self.model.dtype)
+        inputs = self.encode(batch)
         try:
             output_ids = self.model.generate(**inputs, generation_config=generation_config)
         except ValueError as error:

@@ -9,33 +9,26 @@ from __future__ import annotations
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.workloads.base import BatchOutput, Workload
-from harness.workloads.image_inputs import encode_images, pixels_per_item, require_processor
+from harness.workloads.base import BatchOutput
+from harness.workloads.image_inputs import ImageInputWorkload
 from harness.workloads.models import LoadedModel
 
 
-class ObjectDetectionWorkload(Workload):
+class ObjectDetectionWorkload(ImageInputWorkload):
     """Images in, scored boxes out (`generation.threshold`); one forward pass per batch."""
 
     kind = "object-detection"
     generative = False
-    input_size_unit = "pixels"
 
     def __init__(self, loaded: LoadedModel, spec: Any) -> None:
         super().__init__(loaded, spec)
-        model_id = loaded.info.get("id", "model")
-        self.processor = require_processor(loaded.processor, model_id, self.kind)
         if not callable(getattr(self.processor, "post_process_object_detection", None)):
-            raise ConfigError(f"{model_id}'s image processor ({type(self.processor).__name__}) has no "
-                              "post_process_object_detection; task kind 'object-detection' needs a detector's")
+            raise ConfigError(f"{loaded.info.get('id', 'model')}'s image processor ({type(self.processor).__name__}) "
+                              "has no post_process_object_detection; task kind 'object-detection' needs a detector's")
         self.threshold = float(spec.generation.threshold)
 
-    def input_sizes(self, items):
-        return pixels_per_item(list(items)) if items else None
-
     def _run(self, batch: list) -> BatchOutput:
-        inputs = encode_images(self.processor, batch, self.input_device, self.model.dtype)
-        outputs = self.model(**inputs)
+        outputs = self.model(**self.encode(batch))
         detections = self.processor.post_process_object_detection(
             outputs, threshold=self.threshold, target_sizes=[(item.height, item.width) for item in batch]
         )
