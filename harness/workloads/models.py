@@ -397,6 +397,8 @@ def _load_text_model(kind, model_id, revision, dtype_name, primary, random_weigh
     except OSError as error:
         raise _not_found(model_id, revision, error) from None
     model.eval()
+    if processor is not None:  # which backend's processor ran (PIL, or torchvision's where installed) is recorded
+        loader = f"{loader} + {type(processor).__name__}"
     used_map = getattr(model, "hf_device_map", None) if device_map is not None else None
     cuda_indices = _cuda_indices_of(primary, used_map)
     device = str(primary) if not used_map else f"cuda:{cuda_indices[0]}"

@@ -89,3 +89,9 @@ def test_a_model_folder_without_its_image_processor_is_one_line(tiny_models_dir,
     with pytest.raises(ConfigError, match="has no usable image processor") as caught:
         load_model("image-classification", str(folder), dtype="float32", device="cpu")
     assert "\n" not in str(caught.value)
+
+
+def test_the_result_names_the_image_processor_that_ran(load_tiny):
+    loaded = load_tiny("object-detection")
+    assert loaded.info["loader"] == f"transformers.AutoModelForObjectDetection + {type(loaded.processor).__name__}"
+    assert loaded.tokenizer is None
