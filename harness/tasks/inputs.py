@@ -33,19 +33,23 @@ import math
 import random
 import re
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, NotFoundError
+from harness.tasks import images
 from harness.tasks.spec import LOCAL_DATASET_SUFFIXES, DatasetSource, TaskSpec, is_local_dataset
 
 logger = logging.getLogger(__name__)
 
 WORDLIST_FILE = Path(__file__).with_name("wordlists") / "builtin_v1.json"
 
-BUILTIN_VERSIONS = {"text-gen": 2, "summarization": 2, "text-classification": 2, "image-gen": 1}
-BUILTIN_SEEDS = {"text-gen": 101, "summarization": 202, "text-classification": 303, "image-gen": 404}
+BUILTIN_VERSIONS = {"text-gen": 2, "summarization": 2, "text-classification": 2, "image-gen": 1,
+                    "image-classification": 1, "object-detection": 1, "image-captioning": 1}
+BUILTIN_SEEDS = {"text-gen": 101, "summarization": 202, "text-classification": 303, "image-gen": 404,
+                 "image-classification": 707, "object-detection": 808, "image-captioning": 909}
 
 
 InputItem = Any
@@ -57,7 +61,7 @@ ItemMaker = Callable[[int], InputItem]
 many items were asked for). Seeded with `random.Random(seed).random()` or numpy's legacy `RandomState`, whose
 streams are frozen across versions."""
 
-ITEM_MAKERS: dict[str, ItemMaker] = {}
+ITEM_MAKERS: dict[str, ItemMaker] = {kind: images.make_image_maker(kind) for kind in images.SIZE_TABLE_BY_KIND}
 """Kind -> per-item maker, for kinds whose built-in items are not generated from the word lists."""
 
 RowReader = Callable[[Any, str], InputItem]
@@ -71,7 +75,16 @@ def _text_row(value: Any, kind: str) -> str:
     return value
 
 
-ROW_READERS: dict[str, RowReader] = {}
+DATASET_FOLDER: ContextVar[Path | None] = ContextVar("dataset_folder", default=None)
+"""While rows are read: the local dataset file's folder, which relative file paths in its rows are relative to
+(None for hub datasets: relative to the working directory)."""
+
+
+def _image_row(value: Any, kind: str) -> Any:
+    return images.read_image_row(value, kind, DATASET_FOLDER.get())
+
+
+ROW_READERS: dict[str, RowReader] = {kind: _image_row for kind in images.SIZE_TABLE_BY_KIND}
 """Kind -> row reader, for kinds whose dataset rows are not plain text (`_text_row` is the default)."""
 
 
@@ -469,12 +482,17 @@ def _load_rows(source: DatasetSource) -> Any:
         call = lambda: datasets.load_dataset(  # noqa: E731
             source.path, source.name, revision=source.revision, split=source.split
         )
+    bars_were_on = not datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()  # "Generating train split" would break the one-line promise of an error
     try:
         return call()
     except Exception as error:  # datasets raises many types (offline, missing split, bad file): all user-fixable
         logger.debug("loading %s failed", where, exc_info=True)
         first_line = (str(error).strip().splitlines() or [""])[0][:300]
         raise NotFoundError(f"{where} could not be loaded: {error.__class__.__name__}: {first_line}") from None
+    finally:
+        if bars_were_on:
+            datasets.enable_progress_bars()
 
 
 def dataset_inputs(source: DatasetSource, num_items: int, kind: str = "text-gen") -> InputSet:
@@ -487,14 +505,23 @@ def dataset_inputs(source: DatasetSource, num_items: int, kind: str = "text-gen"
     available = len(table)
     if available == 0:
         raise ConfigError(f"dataset {source.path!r} is empty")
-    values = list(table.select(range(min(available, num_items)))[source.column])
+    table = table.select(range(min(available, num_items)))
+    if hasattr(table.features.get(source.column), "decode"):
+        # An Image or Audio column: read its stored bytes, so an undecodable row is named, not a traceback.
+        table = table.cast_column(source.column, type(table.features[source.column])(decode=False))
+    values = list(table[source.column])
     read_row = ROW_READERS.get(kind, _text_row)
     rows = []
-    for index, value in enumerate(values):
-        try:
-            rows.append(read_row(value, kind))
-        except ValueError as error:
-            raise ConfigError(f"dataset {source.path!r}: row {index} of column {source.column!r} {error}") from None
+    folder = DATASET_FOLDER.set(Path(source.path).expanduser().parent if is_local_dataset(source.path) else None)
+    try:
+        for index, value in enumerate(values):
+            try:
+                rows.append(read_row(value, kind))
+            except ValueError as error:
+                raise ConfigError(f"dataset {source.path!r}: row {index} of column {source.column!r} {error}"
+                                  ) from None
+    finally:
+        DATASET_FOLDER.reset(folder)
     name = source.path
     if available < num_items:
         repeats = math.ceil(num_items / available)

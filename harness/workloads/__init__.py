@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from harness.workloads.base import BatchOutput, Workload
+from harness.workloads.image_captioning import ImageCaptioningWorkload
+from harness.workloads.image_classification import ImageClassificationWorkload
 from harness.workloads.image_generation import ImageGenerationWorkload
+from harness.workloads.object_detection import ObjectDetectionWorkload
 from harness.workloads.summarization import SummarizationWorkload
 from harness.workloads.text_classification import TextClassificationWorkload
 from harness.workloads.text_generation import TextGenerationWorkload
@@ -13,12 +16,18 @@ WORKLOADS: dict[str, type[Workload]] = {
     "summarization": SummarizationWorkload,
     "text-classification": TextClassificationWorkload,
     "image-gen": ImageGenerationWorkload,
+    "image-classification": ImageClassificationWorkload,
+    "object-detection": ObjectDetectionWorkload,
+    "image-captioning": ImageCaptioningWorkload,
 }
 
 __all__ = [
     "WORKLOADS",
     "BatchOutput",
+    "ImageCaptioningWorkload",
+    "ImageClassificationWorkload",
     "ImageGenerationWorkload",
+    "ObjectDetectionWorkload",
     "SummarizationWorkload",
     "TextClassificationWorkload",
     "TextGenerationWorkload",
