@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 TaskKind = Literal[
     "text-gen", "summarization", "text-classification", "question-answering", "sentence-similarity",
-    "image-gen", "speech-to-text",
+    "image-gen", "image-classification", "object-detection", "image-captioning", "speech-to-text",
 ]
 TASK_KINDS: tuple[str, ...] = typing.get_args(TaskKind)
 """Every task kind, in the order people read them (generation first)."""
@@ -22,6 +22,9 @@ TEXT_KINDS: tuple[str, ...] = (
     "text-gen", "summarization", "text-classification", "question-answering", "sentence-similarity",
 )
 """Kinds whose inputs are tokenised text (and so need `max_input_tokens`)."""
+
+IMAGE_KINDS: tuple[str, ...] = ("image-classification", "object-detection", "image-captioning")
+"""Kinds whose inputs are images, fed through the model's image processor (sizes in pixels, no token limit)."""
 
 PAIR_KINDS: tuple[str, ...] = ("question-answering", "sentence-similarity")
 """Text kinds whose every query is a pair of texts (question and context; two sentences): their datasets name

@@ -166,8 +166,9 @@ def _resample(samples: np.ndarray, rate: int) -> np.ndarray:
     return np.interp(np.arange(count) * (rate / SAMPLING_RATE), np.arange(len(samples)), samples)
 
 
-def read_audio_row(value: Any, kind: str) -> AudioClip:
-    """A dataset row's audio: a WAV path or `{bytes, path}` (relative paths already resolved by the caller)."""
+def read_audio_row(value: Any, kind: str, folder: Path | None = None) -> AudioClip:
+    """A dataset row's audio: `{bytes, path}` as `datasets` stores audio undecoded, or a WAV file path (relative
+    to `folder`, the local dataset file's own)."""
     if isinstance(value, dict):
         data, path = value.get("bytes"), value.get("path")
         if data:
@@ -176,17 +177,10 @@ def read_audio_row(value: Any, kind: str) -> AudioClip:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("is neither a WAV file path nor {bytes, path} audio")
     file = Path(value).expanduser()
+    if not file.is_absolute() and folder is not None:
+        file = folder / file
     try:
         data = file.read_bytes()
     except OSError as error:
         raise ValueError(f"names audio file {file}, which cannot be read ({error.strerror or error})") from None
     return decode_wav(data, str(file))
-
-
-def undecoded_audio(table: Any, column: str) -> Any:
-    """The table with an `Audio` column left as `{bytes, path}` (decoding it would need torchcodec)."""
-    import datasets
-
-    if isinstance(table.features.get(column), datasets.Audio):
-        return table.cast_column(column, datasets.Audio(decode=False))
-    return table

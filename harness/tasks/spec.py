@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import ConfigError, validation_problem
-from harness.kinds import DTYPES, PAIR_KINDS, TEXT_KINDS, StrictModel, TaskKind
+from harness.kinds import DTYPES, IMAGE_KINDS, PAIR_KINDS, TEXT_KINDS, StrictModel, TaskKind
 
 LOCAL_DATASET_SUFFIXES = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet", ".txt": "text"}
 """Local file suffix -> the `datasets` builder that reads it."""
@@ -68,7 +68,14 @@ class ImageGenerationSettings(StrictModel):
 
 class ClassificationSettings(StrictModel):
     """A single forward pass per batch: nothing to generate, nothing to set (text-classification, question-answering,
-    sentence-similarity)."""
+    sentence-similarity, image-classification)."""
+
+
+class ObjectDetectionSettings(StrictModel):
+    """The forward pass, then the processor's `post_process_object_detection` keeping boxes scored at least
+    `threshold` (how many boxes survive changes the post-processing's work a little; fixed per task)."""
+
+    threshold: float = Field(0.5, ge=0, le=1)
 
 
 class SpeechRecognitionSettings(TextGenerationSettings):
@@ -84,6 +91,7 @@ class SpeechRecognitionSettings(TextGenerationSettings):
 
 GenerationSettings = (
     SpeechRecognitionSettings | TextGenerationSettings | ImageGenerationSettings | ClassificationSettings
+    | ObjectDetectionSettings
 )
 
 SETTINGS_BY_KIND: dict[str, type[StrictModel]] = {
@@ -93,6 +101,9 @@ SETTINGS_BY_KIND: dict[str, type[StrictModel]] = {
     "question-answering": ClassificationSettings,
     "sentence-similarity": ClassificationSettings,
     "image-gen": ImageGenerationSettings,
+    "image-classification": ClassificationSettings,
+    "object-detection": ObjectDetectionSettings,
+    "image-captioning": TextGenerationSettings,
     "speech-to-text": SpeechRecognitionSettings,
 }
 
@@ -192,6 +203,9 @@ class TaskSpec(StrictModel):
             raise ValueError("max_input_tokens is required for text tasks (inputs are truncated to it)")
         if self.kind == "image-gen" and self.max_input_tokens is not None:
             raise ValueError("max_input_tokens does not apply to image-gen (the text encoder truncates prompts)")
+        if self.kind in IMAGE_KINDS and self.max_input_tokens is not None:
+            raise ValueError(f"max_input_tokens does not apply to {self.kind} (its inputs are images, sized by the "
+                             "model's image processor)")
         if self.kind == "speech-to-text" and self.max_input_tokens is not None:
             raise ValueError("max_input_tokens does not apply to speech-to-text (its inputs are audio)")
         if self.dataset is not None:

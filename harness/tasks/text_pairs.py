@@ -71,10 +71,9 @@ def _words_between(text: str, low: int, high: int) -> str:
 def question_and_context(draw: Any, compose: Any) -> tuple[str, str]:
     """A (question, context) pair: a news paragraph of CONTEXT_WORDS words, and a question about its subject.
 
-    `compose` is `harness.tasks.inputs._compose` (sentences until a drawn length, cut at the upper bound).
+    `compose` is `harness.tasks.inputs._compose` (sentences until a target length, cut to exactly it).
     """
-    low, high = CONTEXT_WORDS
-    context = compose(draw, lambda: draw.fill("news_lead"), lambda: draw.fill("news_body"), low, high)
+    context = compose(lambda: draw.fill("news_lead"), lambda: draw.fill("news_body"), draw.between(*CONTEXT_WORDS))
     question = _fill(draw, draw.pick(_QUESTIONS), {})
     return _words_between(question, *QUESTION_WORDS), context
 

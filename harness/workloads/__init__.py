@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from harness.workloads.base import BatchOutput, Workload
+from harness.workloads.image_captioning import ImageCaptioningWorkload
+from harness.workloads.image_classification import ImageClassificationWorkload
 from harness.workloads.image_generation import ImageGenerationWorkload
+from harness.workloads.object_detection import ObjectDetectionWorkload
 from harness.workloads.question_answering import QuestionAnsweringWorkload
 from harness.workloads.sentence_similarity import SentenceSimilarityWorkload
 from harness.workloads.speech_to_text import SpeechToTextWorkload
@@ -18,13 +21,19 @@ WORKLOADS: dict[str, type[Workload]] = {
     "question-answering": QuestionAnsweringWorkload,
     "sentence-similarity": SentenceSimilarityWorkload,
     "image-gen": ImageGenerationWorkload,
+    "image-classification": ImageClassificationWorkload,
+    "object-detection": ObjectDetectionWorkload,
+    "image-captioning": ImageCaptioningWorkload,
     "speech-to-text": SpeechToTextWorkload,
 }
 
 __all__ = [
     "WORKLOADS",
     "BatchOutput",
+    "ImageCaptioningWorkload",
+    "ImageClassificationWorkload",
     "ImageGenerationWorkload",
+    "ObjectDetectionWorkload",
     "QuestionAnsweringWorkload",
     "SentenceSimilarityWorkload",
     "SpeechToTextWorkload",

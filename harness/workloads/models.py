@@ -25,7 +25,7 @@ from typing import Any
 
 from harness.energy.nvml_gpu import nvml_indices_for_uuids
 from harness.errors import ConfigError, HarnessError, NotFoundError, OutOfMemoryError
-from harness.kinds import TASK_KINDS
+from harness.kinds import IMAGE_KINDS, TASK_KINDS
 from harness.workloads.model_files import check_model_folder, check_model_name, check_tokenizer
 
 __all__ = ["LoadedModel", "check_model_name", "load_model"]
@@ -52,6 +52,10 @@ _TEXT_LOADERS = {
     "question-answering": "AutoModelForQuestionAnswering",
     "sentence-similarity": "AutoModel",
     "speech-to-text": "AutoModelForSpeechSeq2Seq",
+    # image kinds: loaded the same way, with an image processor instead of a tokenizer
+    "image-classification": "AutoModelForImageClassification",
+    "object-detection": "AutoModelForObjectDetection",
+    "image-captioning": "AutoModelForImageTextToText",
 }
 
 # Architecture name endings that identify a kind when the class is not in transformers' own mappings (remote code).
@@ -62,6 +66,9 @@ _ARCHITECTURE_SUFFIXES = {
     "question-answering": ("ForQuestionAnswering",),
     "sentence-similarity": ("Model", "ForMaskedLM"),
     "speech-to-text": ("WhisperForConditionalGeneration",),
+    "image-classification": ("ForImageClassification",),
+    "object-detection": ("ForObjectDetection",),
+    "image-captioning": ("VisionEncoderDecoderModel", "ForConditionalGeneration"),
 }
 
 _KIND_NEEDS = {
@@ -72,6 +79,10 @@ _KIND_NEEDS = {
     "sentence-similarity": "a text embedding model (an encoder such as BERT, its hidden states mean-pooled)",
     "speech-to-text": "a Whisper-family speech-to-text model (WhisperForConditionalGeneration)",
     "image-gen": "a diffusers text-to-image pipeline",
+    "image-classification": "an image classifier (…ForImageClassification, e.g. ViT or ConvNeXt)",
+    "object-detection": "an object detector (…ForObjectDetection, e.g. DETR)",
+    "image-captioning": "an image-to-text model that captions from the image alone (e.g. a VisionEncoderDecoderModel "
+                        "or BLIP)",
 }
 
 
@@ -92,7 +103,8 @@ class LoadedModel:
     info: dict
     cuda_indices: list[int] = field(default_factory=list)
     processor: Any | None = None
-    """What turns media into model inputs (speech-to-text: the feature extractor); None for text and pipelines."""
+    """What turns media into model inputs: the image processor of image kinds (`AutoImageProcessor`), the audio
+    feature extractor of speech-to-text; None for the others."""
 
 
 RUN_EXTRA_MODULES = ("torch", "transformers", "diffusers", "accelerate", "datasets", "safetensors")
@@ -366,9 +378,14 @@ def _load_text_model(kind, model_id, revision, dtype_name, primary, random_weigh
 
     config = _load_config(kind, model_id, revision, trust_remote_code)
     check_text_kind(kind, config, model_id)
-    tokenizer = _load_tokenizer(model_id, revision, trust_remote_code)
-    check_tokenizer(tokenizer, model_id)
-    processor = _load_feature_extractor(model_id, revision, trust_remote_code) if kind == "speech-to-text" else None
+    tokenizer = processor = None
+    if kind in IMAGE_KINDS:
+        processor = _load_image_processor(model_id, revision, trust_remote_code)
+    else:
+        tokenizer = _load_tokenizer(model_id, revision, trust_remote_code)
+        check_tokenizer(tokenizer, model_id)
+    if kind == "speech-to-text":
+        processor = _load_feature_extractor(model_id, revision, trust_remote_code)
     auto_class = getattr(transformers, _TEXT_LOADERS[kind])
     torch_dtype = _torch_dtype(dtype_name)
     common = {"trust_remote_code": trust_remote_code} if trust_remote_code else {}
@@ -392,6 +409,8 @@ def _load_text_model(kind, model_id, revision, dtype_name, primary, random_weigh
     except OSError as error:
         raise _not_found(model_id, revision, error) from None
     model.eval()
+    if processor is not None:  # which backend's processor ran (PIL, or torchvision's where installed) is recorded
+        loader = f"{loader} + {type(processor).__name__}"
     used_map = getattr(model, "hf_device_map", None) if device_map is not None else None
     cuda_indices = _cuda_indices_of(primary, used_map)
     device = str(primary) if not used_map else f"cuda:{cuda_indices[0]}"
@@ -457,6 +476,9 @@ def check_text_kind(kind: str, config, model_id: str) -> None:
         "question-answering": set(modeling_auto.MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES.values()),
         "sentence-similarity": set(modeling_auto.MODEL_MAPPING_NAMES.values()),
         "speech-to-text": {"WhisperForConditionalGeneration"},
+        "image-classification": set(modeling_auto.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES.values()),
+        "object-detection": set(modeling_auto.MODEL_FOR_OBJECT_DETECTION_MAPPING_NAMES.values()),
+        "image-captioning": set(modeling_auto.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES.values()),
     }[kind]
     architectures = list(getattr(config, "architectures", None) or [])
     described = architectures[0] if architectures else getattr(config, "model_type", "model")
@@ -476,6 +498,11 @@ def check_text_kind(kind: str, config, model_id: str) -> None:
         name in known or name.endswith(_ARCHITECTURE_SUFFIXES[kind]) for name in architectures
     ):
         raise ConfigError(f"{model_id} is a {described}; task kind '{kind}' needs {_KIND_NEEDS[kind]}")
+    if kind == "image-captioning" and any(
+        getattr(config, name, None) is not None for name in ("image_token_id", "image_token_index")
+    ):
+        raise ConfigError(f"{model_id} is a {described}, a chat vision-language model that needs a text prompt with "
+                          f"image tokens; task kind 'image-captioning' needs {_KIND_NEEDS[kind]}")
 
 
 def _load_tokenizer(model_id, revision, trust_remote_code):
@@ -485,6 +512,16 @@ def _load_tokenizer(model_id, revision, trust_remote_code):
         return AutoTokenizer.from_pretrained(model_id, revision=revision, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, TypeError) as error:
         raise ConfigError(f"{model_id} has no usable tokenizer: {_first_line(error)}") from None
+
+
+def _load_image_processor(model_id, revision, trust_remote_code):
+    """The model's own image processor (its `preprocessor_config.json`), as a user of the model would load it."""
+    from transformers import AutoImageProcessor
+
+    try:
+        return AutoImageProcessor.from_pretrained(model_id, revision=revision, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise ConfigError(f"{model_id} has no usable image processor: {_first_line(error)}") from None
 
 
 def _build_from_config(auto_class, config, torch_dtype, primary, device_map, common):

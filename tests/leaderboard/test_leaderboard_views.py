@@ -35,6 +35,24 @@ def test_a_query_and_the_settings_are_words():
     assert settings_words("{}") == ""
 
 
+def test_every_task_kind_has_a_title_in_the_vocabulary_order():
+    from harness.kinds import TASK_KINDS
+    from leaderboard.views import TASK_TITLES
+
+    assert [kind for kind in TASK_TITLES if kind in TASK_KINDS] == [kind for kind in TASK_KINDS if kind in TASK_TITLES]
+    assert set(TASK_KINDS) <= set(TASK_TITLES)
+
+
+def test_an_image_query_is_words():
+    assert describe_query("image-classification", {"generation": {}}, 1) == (
+        "One query: an image sorted into a class with one forward pass (the model's image processor included); "
+        "1 query per batch.")
+    assert "boxes scored at least 0.5 (image processor, forward pass and post-processing)" in describe_query(
+        "object-detection", {"generation": {"threshold": 0.5}}, 1)
+    assert describe_query("image-captioning", {"generation": {"min_new_tokens": 10, "max_new_tokens": 10}}, 2) == (
+        "One query: an image captioned in exactly 10 new tokens (greedy decoding); 2 queries per batch.")
+
+
 def test_the_text_pair_and_speech_tasks_are_named_and_described_from_their_specs():
     from harness.kinds import TASK_KINDS
     from harness.tasks.registry import load_task

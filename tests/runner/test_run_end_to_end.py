@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.kinds import IMAGE_KINDS
 from harness.results.store import iter_result_files, load_valid_result
+from harness.tasks.inputs import builtin_items
 from harness.tasks.registry import list_tasks
 from harness.workloads import WORKLOADS
 from tests.cli_helpers import SCRIPTED_POWER_W, run_cli
@@ -61,9 +63,12 @@ def test_every_task_file_runs_and_its_result_validates(spec, tiny_models_dir, fa
     if generative:
         new_tokens = result.task.spec["generation"]["max_new_tokens"]  # as run (speech is cut to 4 above)
         assert all(rep.output_tokens == 3 * new_tokens for rep in result.repetitions)
-    if spec.kind == "image-gen":
+    if spec.kind in ("image-gen", *IMAGE_KINDS):
         assert all(rep.images == 3 for rep in result.repetitions)
         assert result.figures.images_per_wh is not None
+    if spec.kind in IMAGE_KINDS:
+        sizes = [item.width * item.height for item in builtin_items(spec.kind, 3)]
+        assert result.input_lengths.unit == "pixels" and result.input_lengths.mean == pytest.approx(sum(sizes) / 3)
     assert result.timelines and result.timelines[0].gpu_index == 0
 
 

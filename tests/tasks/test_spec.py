@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from harness.errors import ConfigError, NotFoundError
-from harness.kinds import TASK_KINDS
+from harness.kinds import IMAGE_KINDS, TASK_KINDS
 from harness.tasks.overrides import applicable_overrides, apply_overrides, override_keys
 from harness.tasks.registry import data_folder, default_tasks_dir, list_tasks, load_task, load_task_file
 from harness.tasks.spec import ImageGenerationSettings, TaskSpec, TextGenerationSettings
@@ -54,6 +54,10 @@ def test_shipped_tasks_follow_the_standard_settings():
     # Size and guidance are left to each pipeline's own defaults, as AI Energy Score runs them.
     assert (image.num_inference_steps, image.height, image.width, image.guidance_scale) == (30, None, None, None)
     assert specs["image-gen"].max_input_tokens is None
+    for image_id in IMAGE_KINDS:
+        assert specs[image_id].max_input_tokens is None and "input_lengths" in specs[image_id].sources
+    captioning = specs["image-captioning"].generation
+    assert isinstance(captioning, TextGenerationSettings) and captioning.max_new_tokens == 10
 
 
 @pytest.mark.parametrize(
