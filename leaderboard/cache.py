@@ -77,9 +77,10 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _stat_key(path: str) -> tuple[int, int, int] | None:
+def stat_key(path: str) -> tuple[int, int, int] | None:
+    """(size, mtime in ns, inode) of `path`, None when it cannot be stat'ed: what says "unchanged" here."""
     try:
-        st = os.stat(path)
+        st = os.stat(os.path.abspath(path))
     except OSError:
         return None
     return (st.st_size, st.st_mtime_ns, st.st_ino)
@@ -117,7 +118,7 @@ class SummaryCache:
         todo: list[str] = []
         for path in paths:
             absolute = os.path.abspath(path)
-            stat = _stat_key(absolute)
+            stat = stat_key(absolute)
             entry = self.index.get(absolute)
             digest = entry[1] if entry is not None and entry[0] == stat else None
             if digest is None and stat is not None:
@@ -131,16 +132,14 @@ class SummaryCache:
                 todo.append(path)
         return known, todo
 
-    def add(self, path: str, outcome) -> str | None:
-        """Remember `outcome` of `path` under its content hash; returns the hash (None if unreadable)."""
-        absolute = os.path.abspath(path)
-        stat, digest = _stat_key(absolute), _digest(absolute)
+    def add(self, path: str, outcome, stat: tuple[int, int, int] | None, digest: str | None) -> None:
+        """Remember `outcome` of `path` under `digest` (of the bytes that were checked), and the `stat` the file
+        had before it was read (`stat_key`); nothing is kept when either is unknown (an unreadable file)."""
         if stat is None or digest is None:
-            return None
-        self.index[absolute] = (stat, digest)
+            return
+        self.index[os.path.abspath(path)] = (stat, digest)
         self.outcomes[digest] = _pack(outcome)
         self.changed = True
-        return digest
 
     def get(self, digest: str, source: str):
         """The stored outcome, with `source` set to this path (the same bytes may sit at several paths)."""

@@ -125,11 +125,16 @@ def parse_result(text: str, source: str = "<string>") -> ResultFile:
         raise ResultFileError(f"{source}: nested too deeply") from None
 
 
-def load_result(path: Path) -> ResultFile:
-    """Read (bounded: a regular file, at most `MAX_RESULT_BYTES`) and schema-check one result file
-    (plausibility is `check_result`)."""
+def read_result_bytes(path: Path) -> bytes:
+    """A result file's bytes, bounded (a regular file, at most `MAX_RESULT_BYTES`); a problem is one line."""
+    return read_bounded(path, limit=MAX_RESULT_BYTES, error=ResultFileError, missing=ResultFileError)
+
+
+def load_result(path: Path, data: bytes | None = None) -> ResultFile:
+    """Read (`read_result_bytes`, unless the caller already holds the file's `data`) and schema-check one result
+    file (plausibility is `check_result`)."""
     path = Path(path)
-    data = read_bounded(path, limit=MAX_RESULT_BYTES, error=ResultFileError, missing=ResultFileError)
+    data = read_result_bytes(path) if data is None else data
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -153,9 +158,9 @@ class LoadedResult:
     findings: tuple[CheckResult, ...]
 
 
-def load_valid_result(path: Path) -> LoadedResult:
-    """Schema and plausibility in one call, for consumers that only accept valid files."""
-    result = load_result(path)
+def load_valid_result(path: Path, data: bytes | None = None) -> LoadedResult:
+    """Schema and plausibility in one call, for consumers that only accept valid files (`data`: as `load_result`)."""
+    result = load_result(path, data)
     findings = check_result(result, str(path))
     return LoadedResult(Path(path), result, tuple(findings))
 
