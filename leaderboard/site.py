@@ -13,6 +13,7 @@ import dataclasses
 import io
 import json
 import logging
+import re
 import shutil
 import tempfile
 import time
@@ -91,6 +92,9 @@ class BuildReport:
     banding: str
     index_bytes: int
     seconds: float
+    pages_rendered: int = 0
+    pages_reused: int = 0
+    """Pages taken unchanged from the previous site (`leaderboard.pages`) instead of rendered."""
 
 
 @dataclass(frozen=True)
@@ -191,8 +195,22 @@ def _csv(rows: Sequence[Row]) -> str:
     return buffer.getvalue()
 
 
-def _dump(data) -> str:
-    return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+_ENCODE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False).encode
+"""Without `indent`, json uses its C encoder: the 2000-entry task files are written ten times faster."""
+
+
+def _dump(data: dict) -> str:
+    """Sorted keys, one top-level key per line and, in a list of objects, one object per line: a diff between two
+    builds shows the entries that changed, and the C encoder stays in use."""
+    lines = []
+    for key in sorted(data):
+        value = data[key]
+        if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            text = "[\n" + ",\n".join(f"  {_ENCODE(item)}" for item in value) + "\n ]"
+        else:
+            text = _ENCODE(value)
+        lines.append(f" {_ENCODE(key)}: {text}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def _check_out_dir(out_dir: Path) -> None:
@@ -212,6 +230,40 @@ def _swap_in(tmp: Path, out_dir: Path) -> None:
     tmp.rename(out_dir)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+PROTOCOL_WORDS = {"harness": "this harness's protocol", "aies": "AI Energy Score's protocol"}
+"""How the site names the protocols of `harness.tasks.resolution.PROTOCOLS`."""
+
+
+def release_group_title(group) -> str:
+    """A release group's heading in words (task, size class, hardware, protocol); its key stays in the data.
+
+    The protocol is read from the group's workload words (`RunRecord.workload` names it when it is not the
+    default, `harness`): a release file records no other trace of it."""
+    parts = [task_title(group.task_id, group.task_id)]
+    if group.size_class:
+        words = SIZE_CLASS_WORDS.get(group.size_class)
+        parts.append(f"size class {group.size_class}" + (f" ({words})" if words else ""))
+    parts.append(group.hardware_class)
+    protocol = next((part.removeprefix("protocol ") for part in group.workload.split(" · ")
+                     if part.startswith("protocol ")), "harness")
+    parts.append(PROTOCOL_WORDS.get(protocol, f"protocol {protocol}"))
+    return " · ".join(parts)
+
+
+BASE_URL_PATTERN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%+-]+)*/?")
+"""An http(s) address without query, fragment, quotes or spaces: it is pasted into Markdown and HTML snippets."""
+
+
+def resolve_base_url(base_url: str | None) -> str | None:
+    """`--base-url` without its trailing slash (None: snippets keep the `SITE/` placeholder); a bad one is an error."""
+    if base_url is None:
+        return None
+    if not BASE_URL_PATTERN.fullmatch(base_url):
+        raise ConfigError(f"--base-url {base_url!r} is not an http(s) address such as https://example.org/energy "
+                          f"(no query, fragment, spaces or quotes)")
+    return base_url.rstrip("/")
 
 
 def resolve_options(release_id: str | None, banding: str | None, releases_dir: Path) -> tuple[Release | None, str]:
@@ -302,11 +354,17 @@ def _task_view(task, task_rows: list[Row]) -> dict:
     reference = [r for r in rated if is_reference(r.run.hardware_class)]
     sample = (rated or task_rows)[0].run
     hardware = sorted({r.run.hardware_class for r in task_rows})
+    # "x times as much" compares like with like: the models of the best model's own rating group (its size
+    # class, hardware and workload), never a 70B model with a 1B one.
+    pool = [r for r in (reference or rated) if r.run.gpu_wh is not None]
+    best = min(pool, key=lambda r: (r.run.gpu_wh.mean, r.run.model_id), default=None)
+    peers = [r for r in pool if r.entry.rating_group == best.entry.rating_group] if best else []
     return {
         "id": task.task_id, "slug": task_slug, "kind": task.task_kind,
         "title": task_title(task.task_id, task.task_kind),
         "query": describe_query(task.task_kind, json.loads(sample.query_spec_json), sample.batch_size),
-        "summary": summarise(reference or rated), "groups": group_views(task_slug, rated), "rated": rated,
+        "summary": summarise(peers), "summary_group": _group_title(best.run) if best else "",
+        "groups": group_views(task_slug, rated), "rated": rated,
         "unrated": [r for r in task_rows if r.run.status != "gpu"], "hardware": hardware,
     }
 
@@ -352,11 +410,12 @@ def _row_fingerprint(row: Row) -> str | None:
 
 
 def _settings_fingerprint(context: dict) -> str:
-    """The build's settings every page shows (release, bands, grid, PUE, the day of the data, ...)."""
+    """The build's settings every page shows (release, bands, grid, PUE, ...); the day of the data only the index
+    shows (`as_of`), so a newer file does not change every page."""
     release = context["release"]
-    plain = sorted((k, repr(v)) for k, v in context.items() if k not in ("release", "as_of", "refused"))
-    return fingerprint(repr(plain), release.model_dump_json() if release else "",
-                       day(context["as_of"]) if context["as_of"] else "")
+    plain = sorted((k, repr(v)) for k, v in context.items()
+                   if k not in ("release", "as_of", "refused") and not callable(v))
+    return fingerprint(repr(plain), release.model_dump_json() if release else "")
 
 
 def _model_page(model_id: str, model_rows: list[Row], context: dict) -> str:
@@ -372,21 +431,24 @@ def _model_page(model_id: str, model_rows: list[Row], context: dict) -> str:
 
 def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = None, banding: str | None = None,
                grid: str = carbon.DEFAULT_GRID, pue: str | float = 1.0, releases_dir: Path = RELEASES_DIR,
-               workers: int | None = None, cache_dir: Path | None = None) -> BuildReport:
+               workers: int | None = None, cache_dir: Path | None = None, base_url: str | None = None) -> BuildReport:
     """Build the whole site from `results_dir` into `out_dir`; see the module docstring for the guarantees.
 
     `cache_dir` keeps checked summaries between builds (`leaderboard.cache`); None checks every file. Pages
-    whose inputs are unchanged are taken from the site being replaced (`leaderboard.pages`).
+    whose inputs are unchanged are taken from the site being replaced (`leaderboard.pages`). `base_url`, the
+    address the site is published at, fills in the embed snippets (None: they keep a `SITE/` placeholder).
     """
     started = time.perf_counter()
+    base_url = resolve_base_url(base_url)
     with paused_gc():
         report = _build(Path(results_dir), Path(out_dir), release_id, banding, grid, pue, releases_dir, workers,
-                        cache_dir)
+                        cache_dir, base_url)
     return dataclasses.replace(report, seconds=time.perf_counter() - started)
 
 
 def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: str | None, grid: str,
-           pue: str | float, releases_dir: Path, workers: int | None, cache_dir: Path | None) -> BuildReport:
+           pue: str | float, releases_dir: Path, workers: int | None, cache_dir: Path | None,
+           base_url: str | None) -> BuildReport:
     started = time.perf_counter()
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     if not results_dir.exists():
@@ -415,6 +477,7 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
         "search_wh": carbon.WEB_SEARCH_WH, "search_source": carbon.WEB_SEARCH_SOURCE,
         "led_w": carbon.LED_BULB_W, "refused": board.refused, "min_group_size": MIN_GROUP_SIZE,
         "min_range_ratio": MIN_RANGE_RATIO, "size_class_words": SIZE_CLASS_WORDS, "reference_gpu": REFERENCE_GPU,
+        "base_url": base_url, "group_title": release_group_title,
     }
 
     try:
@@ -456,7 +519,7 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
             writer.page(f"data/{view['slug']}.csv", fingerprint(key, "csv"), lambda task_rows=task_rows:
                         _csv(task_rows))
             tasks_view.append(view)
-        index_key = fingerprint(settings, "index", *task_keys,
+        index_key = fingerprint(settings, "index", day(as_of) if as_of else "", *task_keys,
                                 *(f"{r.source}\x1f{r.reason}" for r in board.refused))
         index_bytes = writer.page("index.html", index_key, lambda: render(
             "index.html", tasks=tasks_view, root="", page="index", **context))
@@ -502,4 +565,5 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
         out_dir=out_dir, num_files=board.num_files, num_runs=board.num_runs,
         num_entries=sum(len(r) for r in rows.values()), refused=board.refused, release_id=release_label,
         banding=banding, index_bytes=index_bytes, seconds=time.perf_counter() - started,
+        pages_rendered=writer.rendered, pages_reused=writer.reused,
     )
