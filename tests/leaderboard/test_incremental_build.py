@@ -101,3 +101,24 @@ def test_release_headings_are_words_not_group_keys(add_result, results_dir, tmp_
     headings = re.findall(r"<h3>(.*?)</h3>", page)
     assert headings == ["Text generation · size class A (up to 20B parameters) · 1x NVIDIA H100 80GB HBM3 · "
                         "this harness&#39;s protocol"]
+
+
+def test_one_new_file_rewrites_one_cache_shard_and_the_index(add_result, results_dir, tmp_path):
+    from leaderboard.cache import CACHE_FILE, SHARDS_DIR
+
+    for i in range(12):
+        add_result(model_id=f"org/m{i}", task="image-gen")
+    cache = tmp_path / "cache"
+    _build(results_dir, tmp_path / "site", tmp_path, cache_dir=cache)
+    shards = {p.name: p.stat().st_mtime_ns for p in (cache / SHARDS_DIR).iterdir()}
+    index = (cache / CACHE_FILE).stat().st_mtime_ns
+    _, new = add_result(model_id="org/new", task="image-gen")
+    report = _build(results_dir, tmp_path / "site", tmp_path, cache_dir=cache)
+    after = {p.name: p.stat().st_mtime_ns for p in (cache / SHARDS_DIR).iterdir()}
+    assert len([name for name, mtime in after.items() if shards.get(name) != mtime]) == 1
+    assert (cache / CACHE_FILE).stat().st_mtime_ns != index and report.num_runs == 13
+    new.unlink()  # a vanished file's summary leaves the cache with it
+    _build(results_dir, tmp_path / "site", tmp_path, cache_dir=cache)
+    from leaderboard.cache import SummaryCache
+
+    assert len(SummaryCache(cache).outcomes) == 12
