@@ -167,10 +167,10 @@ class SummaryCache:
     def save(self) -> None:
         """Write what this build changed (atomically, file by file: the shards first, the index last, so an index
         never names an outcome no shard holds); entries of vanished files are dropped."""
-        if not self.changed:
-            return
         live = {absolute: entry for absolute, entry in self.index.items()
                 if absolute in self.seen or os.path.exists(absolute)}
+        if not self.changed and len(live) == len(self.index):
+            return
         wanted = {digest for _, digest in live.values()}
         gone = [digest for digest in self.outcomes if digest not in wanted]
         self.dirty.update(digest[:2] for digest in gone)
