@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing as mp
 import os
 import shutil
 from collections.abc import Callable
@@ -25,6 +26,9 @@ from harness import __version__
 logger = logging.getLogger(__name__)
 
 MANIFEST = ".leaderboard-pages.json"
+PARALLEL_MIN_PAGES = 400
+"""Below this many pages to render, forking workers costs more than it saves."""
+_PENDING: list | None = None
 MANIFEST_FORMAT = 1
 PACKAGE_DIR = Path(__file__).parent
 RENDER_SOURCES = ("*.py", "templates/*", "static/*")
@@ -70,6 +74,7 @@ class PageWriter:
         self.previous = previous
         self.old = _previous_pages(previous)
         self.pages: dict[str, list] = {}
+        self.pending: list[tuple[str, str | None, Callable[[], str]]] = []
         self.made: set[Path] = set()
         self.reused = 0
         self.rendered = 0
@@ -90,12 +95,42 @@ class PageWriter:
     def page(self, relative: str, key: str | None, render: Callable[[], str]) -> int:
         """The page at `relative`: reused when its fingerprint `key` is the previous build's, else `render()`ed.
         Returns its size in bytes."""
+        size = self._reused(relative, key)
+        return size if size is not None else self._render(relative, key, render)
+
+    def later(self, relative: str, key: str | None, render: Callable[[], str]) -> None:
+        """As `page`, but a page to render waits for `flush` (which may share the rendering among processes)."""
+        if self._reused(relative, key) is None:
+            self.pending.append((relative, key, render))
+
+    def flush(self, workers: int) -> None:
+        """Render the pages `later` left, in `workers` forked processes when there are many (a cold build)."""
+        pending, self.pending = self.pending, []
+        if workers < 2 or len(pending) < PARALLEL_MIN_PAGES or "fork" not in mp.get_all_start_methods():
+            for relative, key, render in pending:
+                self._render(relative, key, render)
+            return
+        global _PENDING
+        _PENDING = pending  # what forked workers inherit: the render closures need not be pickled
+        try:
+            with mp.get_context("fork").Pool(workers) as pool:
+                parts = pool.map(_render_part, [(self.root, range(i, len(pending), workers)) for i in range(workers)])
+        finally:
+            _PENDING = None
+        for rendered, pages in parts:
+            self.rendered += rendered
+            self.pages.update(pages)
+
+    def _reused(self, relative: str, key: str | None) -> int | None:
         old = self.old.get(relative)
-        if key is not None and old is not None and old[0] == key:
-            size = self._reuse(relative, old)
-            if size is not None:
-                self.reused += 1
-                return size
+        if key is None or old is None or old[0] != key:
+            return None
+        size = self._reuse(relative, old)
+        if size is not None:
+            self.reused += 1
+        return size
+
+    def _render(self, relative: str, key: str | None, render: Callable[[], str]) -> int:
         size = self.text(relative, render())
         self.rendered += 1
         if key is not None:
@@ -121,3 +156,12 @@ class PageWriter:
     def finish(self) -> None:
         """Write the manifest (last, so a site is reused only from pages that were all written)."""
         self.text(MANIFEST, json.dumps({"code": code_fingerprint(), "pages": self.pages}, sort_keys=True) + "\n")
+
+
+def _render_part(job: tuple[Path, range]) -> tuple[int, dict[str, list]]:
+    """In a forked worker: render the pending pages at the given positions; (count, their manifest entries)."""
+    root, positions = job
+    writer = PageWriter(root)
+    for position in positions:
+        writer._render(*_PENDING[position])
+    return writer.rendered, writer.pages

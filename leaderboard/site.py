@@ -13,6 +13,7 @@ import dataclasses
 import io
 import json
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -527,14 +528,15 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
             slug = slugs[model_id]
             for row in model_rows:
                 data = _lazy(lambda row=row: label_data(row.entry, row.rating, row.unrated_reason))
-                writer.page(row.label_href, fingerprint(row_keys[id(row)], "label"),
-                            lambda data=data: render_label(data()))
-                writer.page(row.badge_href, fingerprint(row_keys[id(row)], "badge"),
-                            lambda data=data: render_badge(data()))
+                writer.later(row.label_href, fingerprint(row_keys[id(row)], "label"),
+                             lambda data=data: render_label(data()))
+                writer.later(row.badge_href, fingerprint(row_keys[id(row)], "badge"),
+                             lambda data=data: render_badge(data()))
             model_rows = sorted(model_rows, key=lambda r: task_order(r.run.task_id, r.run.task_kind))
-            writer.page(f"models/{slug}.html",
-                        fingerprint(settings, "model", model_id, *(row_keys[id(r)] for r in model_rows)),
-                        lambda model_id=model_id, model_rows=model_rows: _model_page(model_id, model_rows, context))
+            writer.later(f"models/{slug}.html",
+                         fingerprint(settings, "model", model_id, *(row_keys[id(r)] for r in model_rows)),
+                         lambda model_id=model_id, model_rows=model_rows: _model_page(model_id, model_rows, context))
+        writer.flush(workers if workers is not None else (os.cpu_count() or 1))
         writer.page("methodology.html", fingerprint(settings, "methodology"),
                     lambda: render("methodology.html", root="", page="methodology", **context))
         releases = list(reversed(list_releases(releases_dir)))

@@ -122,3 +122,26 @@ def test_one_new_file_rewrites_one_cache_shard_and_the_index(add_result, results
     from leaderboard.cache import SummaryCache
 
     assert len(SummaryCache(cache).outcomes) == 12
+
+
+def test_pages_rendered_in_worker_processes_are_the_same_bytes(add_result, results_dir, tmp_path, monkeypatch):
+    from leaderboard import pages
+
+    for i in range(3):
+        add_result(model_id=f"org/m{i}", task="image-gen", mean_power_w=100.0 + 100 * i)
+    serial = _build(results_dir, tmp_path / "serial", tmp_path)
+    monkeypatch.setattr(pages, "PARALLEL_MIN_PAGES", 1)
+    parallel = build_site(results_dir, tmp_path / "parallel", releases_dir=tmp_path / "releases", workers=2)
+    assert parallel.pages_rendered == serial.pages_rendered
+    assert _tree(tmp_path / "parallel") == _tree(tmp_path / "serial")
+    again = build_site(results_dir, tmp_path / "parallel", releases_dir=tmp_path / "releases", workers=2)
+    assert again.pages_rendered == 0  # the workers' pages are in the manifest too
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("leaderboard.site.render_label", boom)
+    add_result(model_id="org/late", task="image-gen")
+    with pytest.raises(RuntimeError, match="disk full"):  # a worker's failure fails the build
+        build_site(results_dir, tmp_path / "parallel", releases_dir=tmp_path / "releases", workers=2)
+    assert _tree(tmp_path / "parallel") == _tree(tmp_path / "serial")
