@@ -29,7 +29,7 @@ from harness.files import read_bounded, slugify
 from harness.results.identity import result_workload_key
 from harness.results.schema import ResultFile
 from harness.results.statistics import usability_problem
-from harness.results.store import iter_result_files, load_valid_result, read_result_bytes
+from harness.results.store import load_valid_result, read_result_bytes, result_file_paths
 from leaderboard.cache import SummaryCache, stat_key
 
 logger = logging.getLogger(__name__)
@@ -430,7 +430,7 @@ def load_records(root: Path, *, workers: int | None = None,
     `cache_dir`, files checked by an earlier build are not checked again (`leaderboard.cache`).
     """
     root = Path(root)
-    paths = [str(p) for p in iter_result_files(root)]
+    paths = result_file_paths(root)
     cache = SummaryCache(cache_dir) if cache_dir is not None else None
     known, todo = cache.lookup(paths) if cache is not None else ({}, paths)
     workers = workers if workers is not None else (os.cpu_count() or 1)

@@ -132,7 +132,7 @@ class SummaryCache:
         known: dict[str, str] = {}
         todo: list[str] = []
         for path in paths:
-            absolute = os.path.abspath(path)
+            absolute = path if os.path.isabs(path) else os.path.abspath(path)
             self.seen.add(absolute)
             stat = stat_key(absolute)
             entry = self.index.get(absolute)
@@ -153,7 +153,7 @@ class SummaryCache:
         had before it was read (`stat_key`); nothing is kept when either is unknown (an unreadable file)."""
         if stat is None or digest is None:
             return
-        self.index[os.path.abspath(path)] = (stat, digest)
+        self.index[path if os.path.isabs(path) else os.path.abspath(path)] = (stat, digest)
         if digest not in self.outcomes:
             self.dirty.add(digest[:2])
         self.outcomes[digest] = _pack(outcome)

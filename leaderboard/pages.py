@@ -70,26 +70,29 @@ class PageWriter:
     """Writes into the temporary site folder, reusing unchanged pages of `previous` (the site it replaces)."""
 
     def __init__(self, root: Path, previous: Path | None = None):
-        self.root = root
-        self.previous = previous
+        self.root = str(root)
+        self.previous = None if previous is None else str(previous)
         self.old = _previous_pages(previous)
         self.pages: dict[str, list] = {}
         self.pending: list[tuple[str, str | None, Callable[[], str]]] = []
-        self.made: set[Path] = set()
+        self.made: set[str] = set()
         self.reused = 0
         self.rendered = 0
 
-    def _target(self, relative: str) -> Path:
-        path = self.root / relative
-        if path.parent not in self.made:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.made.add(path.parent)
+    def _target(self, relative: str) -> str:
+        # Plain strings, not Path objects: a site has thousands of pages.
+        path = os.path.join(self.root, relative)
+        folder = os.path.dirname(path)
+        if folder not in self.made:
+            os.makedirs(folder, exist_ok=True)
+            self.made.add(folder)
         return path
 
     def text(self, relative: str, text: str) -> int:
         """Write `text` (always: files with no fingerprint); returns its size in bytes."""
         data = text.encode("utf-8")
-        self._target(relative).write_bytes(data)
+        with open(self._target(relative), "wb") as handle:
+            handle.write(data)
         return len(data)
 
     def page(self, relative: str, key: str | None, render: Callable[[], str]) -> int:
@@ -134,11 +137,11 @@ class PageWriter:
         size = self.text(relative, render())
         self.rendered += 1
         if key is not None:
-            self.pages[relative] = [key, size, os.stat(self.root / relative).st_mtime_ns]
+            self.pages[relative] = [key, size, os.stat(os.path.join(self.root, relative)).st_mtime_ns]
         return size
 
     def _reuse(self, relative: str, old: list) -> int | None:
-        source = self.previous / relative
+        source = os.path.join(self.previous, relative)
         try:
             info = os.stat(source)
             if [info.st_size, info.st_mtime_ns] != old[1:]:

@@ -30,6 +30,7 @@ from harness.files import (
     read_bounded,
     slugify,
     visible_files,
+    visible_paths,
     write_json_atomic,
     write_text_atomic,
 )
@@ -172,6 +173,12 @@ def iter_result_files(root: Path) -> Iterator[Path]:
         yield root
         return
     yield from visible_files(root, "*.json")
+
+
+def result_file_paths(root: Path) -> list[str]:
+    """`iter_result_files` as strings (a leaderboard build lists 10 000 of them)."""
+    root = Path(root)
+    return [str(root)] if root.exists() and not root.is_dir() else visible_paths(root, "*.json")
 
 
 def new_run_id(now: datetime) -> str:
