@@ -3,8 +3,10 @@
 Goals: a cold build of 10 000 files in at most 5 s on a 2-core machine, a rebuild after one new file in at
 most 1 s, index page under 1 MB. The files are synthetic (`harness.testing.synthetic.make_result`: never
 real measurements) but as large as a real run writes them: 1000 queries x 3 repetitions with every query's
-latency, and a power/clock/temperature/utilisation timeline (about 66 KB each). Prints: the cold build
-(no summary cache), the same build again (cache filled, nothing new) and a rebuild after one new file.
+latency, and a power/clock/temperature/utilisation timeline (about 76 KB each). Prints, with wall and CPU
+time (this process and its workers: the fair figure on a shared machine) and the load average: the cold build
+(no summary cache, no previous site), the same build again (cache filled, nothing new) and a rebuild after one
+new file (with the pages it rendered and reused). Measured figures: docs/leaderboard.md, "Scale".
 
     .venv/bin/python benchmarks/leaderboard_build.py [--files 10000] [--keep DIR]
 """
@@ -30,7 +32,7 @@ SIZES = (125_000_000, 1_000_000_000, 7_000_000_000, 13_000_000_000, 34_000_000_0
 
 
 TIMELINE_POINTS = 80
-"""Points per timeline column (6 columns): with 3000 latencies this makes the ~66 KB of a real 1000-query run."""
+"""Points per timeline column (6 columns): with 3000 latencies this makes the ~76 KB of a real 1000-query run."""
 
 
 def realistic(seed: int, **kwargs) -> dict:
@@ -122,7 +124,8 @@ def main() -> None:
                     created_at=newest)
     added = _write(results, new)
     report, cpu = _timed(lambda: build_site(results, site, cache_dir=cache))
-    print(f"rebuild after one new file: {report.seconds:.2f} s ({cpu:.2f} s CPU) for {report.num_files} files")
+    print(f"rebuild after one new file: {report.seconds:.2f} s ({cpu:.2f} s CPU) for {report.num_files} files; "
+          f"{report.pages_rendered} pages rendered, {report.pages_reused} reused")
     added.unlink()
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     total = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
