@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from harness import __version__
+from harness.files import umask
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +55,14 @@ def fingerprint(*parts: str | None) -> str | None:
 
 
 def _previous_pages(site: Path | None) -> dict[str, list]:
-    """The previous build's {page: [fingerprint, size, mtime_ns]}, when it was made by this code; else {}."""
+    """The previous build's {page: [fingerprint, size, mtime_ns]}, when it was made by this code under this umask
+    (a reused page keeps its file mode); else {}."""
     if site is None:
         return {}
     try:
         data = json.loads((site / MANIFEST).read_text(encoding="utf-8"))
-        if data.get("code") == code_fingerprint() and isinstance(data.get("pages"), dict):
+        if (data.get("code"), data.get("umask")) == (code_fingerprint(), umask()) and isinstance(data.get("pages"),
+                                                                                                   dict):
             return data["pages"]
     except (OSError, ValueError, AttributeError):
         pass  # no previous site, or one from other code: every page is rendered
@@ -158,7 +161,8 @@ class PageWriter:
 
     def finish(self) -> None:
         """Write the manifest (last, so a site is reused only from pages that were all written)."""
-        self.text(MANIFEST, json.dumps({"code": code_fingerprint(), "pages": self.pages}, sort_keys=True) + "\n")
+        self.text(MANIFEST, json.dumps({"code": code_fingerprint(), "umask": umask(), "pages": self.pages},
+                                       sort_keys=True) + "\n")
 
 
 def _render_part(job: tuple[Path, range]) -> tuple[int, dict[str, list]]:

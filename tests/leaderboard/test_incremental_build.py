@@ -145,3 +145,18 @@ def test_pages_rendered_in_worker_processes_are_the_same_bytes(add_result, resul
     with pytest.raises(RuntimeError, match="disk full"):  # a worker's failure fails the build
         build_site(results_dir, tmp_path / "parallel", releases_dir=tmp_path / "releases", workers=2)
     assert _tree(tmp_path / "parallel") == _tree(tmp_path / "serial")
+
+
+def test_pages_are_not_reused_under_another_umask(add_result, results_dir, tmp_path):
+    import os
+
+    add_result(model_id="org/a", task="image-gen")
+    site = tmp_path / "site"
+    _build(results_dir, site, tmp_path)
+    old = os.umask(0o027)
+    try:
+        report = _build(results_dir, site, tmp_path)
+    finally:
+        os.umask(old)
+    assert report.pages_reused == 0
+    assert (site / "models" / "org__a.html").stat().st_mode & 0o777 == 0o640
