@@ -371,13 +371,9 @@ def shown_figure_problem(result: ResultFile) -> str | None:
     return None
 
 
-def load_record(path: Path, root: Path) -> RunRecord | Refusal:
-    """One file: a `RunRecord` when it passes schema and plausibility checks, else a `Refusal`."""
-    return _check_file(path, root)[1]
-
-
 def _check_file(path: Path, root: Path) -> tuple[str | None, RunRecord | Refusal]:
-    """(SHA-1 of the bytes checked, None when unreadable; the outcome): the file is read once for both."""
+    """One file: (SHA-1 of the bytes checked, None when unreadable; a `RunRecord` when it passes the schema and
+    plausibility checks, else a `Refusal`). The file is read once for both."""
     source = _relative(path, root)
     digest = None
     try:
