@@ -30,7 +30,7 @@ from harness.results.identity import result_workload_key
 from harness.results.schema import ResultFile
 from harness.results.statistics import usability_problem
 from harness.results.store import load_valid_result, read_result_bytes, result_file_paths
-from leaderboard.cache import SummaryCache, stat_key
+from leaderboard.cache import SummaryCache, pack, stat_key
 
 logger = logging.getLogger(__name__)
 
@@ -412,10 +412,11 @@ def paused_gc() -> Iterator[None]:
 
 
 def _load_chunk(paths: list[str], root: str) -> list[tuple[tuple | None, str | None, RunRecord | Refusal]]:
-    """(stat before reading, content digest, outcome) per file; the stat is taken first, so a file changed
-    while it is read is hashed again by the next build."""
+    """(stat before reading, content digest, outcome with packed timelines) per file; the stat is taken first, so
+    a file changed while it is read is hashed again by the next build."""
     with paused_gc():
-        return [(stat_key(p), *_check_file(Path(p), Path(root))) for p in paths]
+        return [(stat_key(p), digest, pack(outcome))
+                for p in paths for digest, outcome in [_check_file(Path(p), Path(root))]]
 
 
 def load_records(root: Path, *, workers: int | None = None,

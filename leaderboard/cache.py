@@ -55,7 +55,8 @@ class PackedTimeline:
         return tuple(array("d", self.p_bytes))
 
 
-def _pack(outcome):
+def pack(outcome):
+    """`outcome` with its timelines packed (`PackedTimeline`): cheaper to pickle, send from a worker and load."""
     timelines = getattr(outcome, "timelines", None)
     if not timelines or isinstance(timelines[0], PackedTimeline):
         return outcome
@@ -66,9 +67,11 @@ def _pack(outcome):
 
 FINGERPRINTED_MODULES = (
     "harness.results.schema", "harness.results.store", "harness.results.checks", "harness.results.figures",
-    "harness.results.statistics", "harness.results.identity", "leaderboard.aggregate",
+    "harness.results.statistics", "harness.results.identity", "harness.files", "leaderboard.aggregate",
+    "leaderboard.cache",
 )
-"""The modules whose code decides a file's outcome: the schema, the checks, the figures, the summary."""
+"""The modules whose code decides a file's outcome: the schema, the bounded reader, the checks, the figures, the
+summary and how it is stored."""
 
 
 def code_fingerprint() -> str:
@@ -156,7 +159,7 @@ class SummaryCache:
         self.index[path if os.path.isabs(path) else os.path.abspath(path)] = (stat, digest)
         if digest not in self.outcomes:
             self.dirty.add(digest[:2])
-        self.outcomes[digest] = _pack(outcome)
+        self.outcomes[digest] = pack(outcome)
         self.changed = True
 
     def get(self, digest: str, source: str):
