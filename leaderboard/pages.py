@@ -17,6 +17,7 @@ import logging
 import multiprocessing as mp
 import os
 import shutil
+import stat
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -61,9 +62,10 @@ def _previous_pages(site: Path | None) -> dict[str, list]:
         return {}
     try:
         data = json.loads((site / MANIFEST).read_text(encoding="utf-8"))
-        if (data.get("code"), data.get("umask")) == (code_fingerprint(), umask()) and isinstance(data.get("pages"),
-                                                                                                   dict):
-            return data["pages"]
+        if (data.get("code"), data.get("umask")) == (code_fingerprint(), umask()):
+            return {page: entry for page, entry in data["pages"].items()
+                    if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
+                    and all(isinstance(n, int) for n in entry[1:])}
     except (OSError, ValueError, AttributeError):
         pass  # no previous site, or one from other code: every page is rendered
     return {}
@@ -146,9 +148,9 @@ class PageWriter:
     def _reuse(self, relative: str, old: list) -> int | None:
         source = os.path.join(self.previous, relative)
         try:
-            info = os.stat(source)
-            if [info.st_size, info.st_mtime_ns] != old[1:]:
-                return None  # changed since it was written: render it again
+            info = os.lstat(source)
+            if not stat.S_ISREG(info.st_mode) or [info.st_size, info.st_mtime_ns] != old[1:]:
+                return None  # changed (or replaced by a link) since it was written: render it again
             target = self._target(relative)
             try:
                 os.link(source, target)

@@ -3,6 +3,7 @@ one a cold build makes; the summary cache and page reuse never change what is re
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -160,3 +161,18 @@ def test_pages_are_not_reused_under_another_umask(add_result, results_dir, tmp_p
         os.umask(old)
     assert report.pages_reused == 0
     assert (site / "models" / "org__a.html").stat().st_mode & 0o777 == 0o640
+
+
+def test_a_corrupt_page_manifest_only_means_rendering_again(add_result, results_dir, tmp_path):
+    add_result(model_id="org/a", task="image-gen")
+    site = tmp_path / "site"
+    first = _build(results_dir, site, tmp_path)
+    for junk in ("not json", '{"code": 1, "pages": []}', '[]', '{"pages": {"index.html": 7}}'):
+        (site / MANIFEST).write_text(junk)
+        report = _build(results_dir, site, tmp_path)
+        assert (report.pages_rendered, report.pages_reused) == (first.pages_rendered, 0)
+    manifest = json.loads((site / MANIFEST).read_text())
+    manifest["pages"].update({"index.html": 7, "methodology.html": ["x"], "releases.html": [None, 1, 2]})
+    (site / MANIFEST).write_text(json.dumps(manifest))
+    report = _build(results_dir, site, tmp_path)  # entries this code cannot have written: those pages rendered
+    assert (report.pages_rendered, report.pages_reused) == (3, first.pages_rendered - 3)
