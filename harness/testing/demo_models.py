@@ -80,6 +80,11 @@ def _corpus() -> Iterator[str]:
         yield " ".join(words[start : start + 12])
 
 
+def demo_model_for(task_id: str, kind: str) -> str:
+    """The demo model a task runs on: its own where it has one (`text-gen-chat`), else its kind's."""
+    return task_id if task_id in _BUILDERS else kind
+
+
 def _marker(kind: str) -> str:
     """The file whose presence means a saved model of this kind is complete."""
     return "model_index.json" if kind == "image-gen" else "config.json"
