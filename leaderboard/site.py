@@ -480,7 +480,8 @@ def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = Non
             model_rows = sorted(model_rows, key=lambda r: task_order(r.run.task_id, r.run.task_kind))
             writer.text(f"models/{slug}.html", render(
                 "model.html", model_id=model_id, model_name=model_rows[0].name, rows=model_rows,
-                timelines=timelines, frontiers=model_frontiers(model_rows), num_parameters=model_rows[0].run.num_parameters, root="../", page="model",
+                timelines=timelines, frontiers=model_frontiers(model_rows),
+                num_parameters=model_rows[0].run.num_parameters, root="../", page="model",
                 task_title=task_title, everyday=everyday, settings_words=settings_words,
                 **context))
         writer.text("methodology.html", render("methodology.html", root="", page="methodology", **context))

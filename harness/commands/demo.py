@@ -1,9 +1,9 @@
 """`harness demo`: the whole pipeline on a laptop, in a minute, with no downloads.
 
-Builds tiny random-weight models of real architectures (one per task kind, and a chat Llama) from configs, runs every task
-on them with the `demo` preset, writes real result files, prints their headlines and builds the leaderboard
-of them (printing its `file://` address, so the first command ends on the site). The numbers are
-those of tiny models on this machine: they show the method, not any model's cost.
+Builds tiny random-weight models of real architectures (one per task kind, and a Llama with a chat template)
+from configs, runs every task on them with the `demo` preset, writes real result files, prints their
+headlines and builds the leaderboard of them (printing its `file://` address, so the first command ends on
+the site). The numbers are those of tiny models on this machine: they show the method, not any model's cost.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ def _smoke_args(task: str, model: Path, results: Path, *extra: str) -> list[str]
 @pytest.mark.parametrize("spec", list_tasks(), ids=lambda spec: spec.id)
 def test_every_task_file_runs_and_its_result_validates(spec, tiny_models_dir, fake_gpu, tmp_path, capsys):
     results = tmp_path / "results"
-    demo_sets = [arg for key, value in DEMO_TASK_SETTINGS.get(spec.id, {}).items() for arg in ("--set", f"{key}={value}")]
+    demo_sets = [arg for key, value in DEMO_TASK_SETTINGS.get(spec.id, {}).items()
+                 for arg in ("--set", f"{key}={value}")]
     model = tiny_models_dir / demo_model_for(spec.id, spec.kind)
     code = run_cli(*_smoke_args(spec.id, model, results, "--measure-gpus", "0", "--repeats", "2", *demo_sets))
     out = capsys.readouterr().out
