@@ -188,7 +188,7 @@ class Reporter:
         pass
 
 
-def _silence_library_progress_bars() -> None:
+def silence_library_progress_bars() -> None:
     """A quiet run prints nothing but its result: transformers' and diffusers' own loading bars included."""
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
@@ -230,7 +230,7 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
     `request.write` is False)."""
     require_run_extra()
     if reporter is None:
-        _silence_library_progress_bars()
+        silence_library_progress_bars()
     prepared = prepare(request)
     return measure(prepared, load_for(prepared), reporter)
 

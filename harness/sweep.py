@@ -24,7 +24,16 @@ from pydantic import ValidationError
 from harness.errors import ConfigError, HarnessError, InterruptedRun, validation_problem
 from harness.ops.campaigns import JobSettings, request_fields
 from harness.results.schema import ResultFile
-from harness.runner import PreparedRun, Reporter, RunRequest, load_for, measure, prepare
+from harness.runner import (
+    PreparedRun,
+    Reporter,
+    RunRequest,
+    load_for,
+    measure,
+    prepare,
+    silence_library_progress_bars,
+)
+from harness.workloads.models import require_run_extra
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +114,9 @@ def run_sweep(requests: Sequence[RunRequest], reporter: Reporter | None = None,
 
     A point's failure (out of memory, a failed check) is recorded and the sweep goes on; an interrupt stops it.
     """
+    require_run_extra()
+    if reporter is None:
+        silence_library_progress_bars()
     if len(requests) > 1 and any(r.output is not None and Path(r.output).suffix.lower() == ".json"
                                  for r in requests):
         raise ConfigError("--output names one result file, but a sweep writes one result per point: give a folder")
