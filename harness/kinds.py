@@ -11,12 +11,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-TaskKind = Literal["text-gen", "summarization", "text-classification", "image-gen"]
+TaskKind = Literal[
+    "text-gen", "summarization", "text-classification",
+    "image-gen", "image-classification", "object-detection", "image-captioning",
+]
 TASK_KINDS: tuple[str, ...] = typing.get_args(TaskKind)
 """Every task kind, in the order people read them (generation first)."""
 
 TEXT_KINDS: tuple[str, ...] = ("text-gen", "summarization", "text-classification")
 """Kinds whose inputs are tokenised text (and so need `max_input_tokens`)."""
+
+IMAGE_KINDS: tuple[str, ...] = ("image-classification", "object-detection", "image-captioning")
+"""Kinds whose inputs are images, fed through the model's image processor (sizes in pixels, no token limit)."""
 
 Dtype = Literal["float32", "float16", "bfloat16"]
 DTYPES: tuple[str, ...] = typing.get_args(Dtype)

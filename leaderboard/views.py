@@ -19,6 +19,9 @@ TASK_TITLES = {
     "summarization": "Summarisation",
     "text-classification": "Text classification",
     "image-gen": "Image generation",
+    "image-classification": "Image classification",
+    "object-detection": "Object detection",
+    "image-captioning": "Image captioning",
 }
 """Human names of the task kinds, in the order the index shows them (the order readers meet them)."""
 
@@ -88,6 +91,17 @@ def describe_query(kind: str, spec: dict, batch_size: int) -> str:
         size = f"{gen['width']}×{gen['height']} " if gen.get("width") and gen.get("height") else ""
         steps = f" with {gen['num_inference_steps']} denoising steps" if gen.get("num_inference_steps") else ""
         return f"One query: a text prompt turned into one {size}image{steps}{batch}."
+    if kind == "image-classification":
+        return f"One query: an image sorted into a class with one forward pass (the model's image processor "\
+               f"included){batch}."
+    if kind == "object-detection":
+        threshold = f" scored at least {gen['threshold']:g}" if gen.get("threshold") is not None else ""
+        return f"One query: an image's objects found as boxes{threshold} (image processor, forward pass and "\
+               f"post-processing){batch}."
+    if kind == "image-captioning":
+        tokens = gen.get("max_new_tokens")
+        out = f"exactly {tokens} new tokens" if tokens and gen.get("min_new_tokens") == tokens else "a caption"
+        return f"One query: an image captioned in {out} (greedy decoding){batch}."
     return f"One query of task kind {kind}{batch}."
 
 

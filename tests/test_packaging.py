@@ -112,3 +112,23 @@ def test_the_light_install_says_in_one_line_what_running_needs(monkeypatch, caps
         err = capsys.readouterr().err
         assert err.count("error:") == 1 and "ai-energy-harness[run]" in err and "Traceback" not in err
     assert not (tmp_path / "demo").exists()
+
+
+def test_requirements_cpu_names_pytorchs_cpu_index_and_a_pin_the_cpu_build_satisfies():
+    """pip reads the index from the file on any machine; `torch==X` takes the index's `X+cpu`, which PEP 440
+    sorts above PyPI's CUDA `X` (and macOS, whose CPU wheels carry no local label, gets plain `X`)."""
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    lines = [line.strip() for line in (REPO / "requirements-cpu.txt").read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
+    (torch,) = [Requirement(line) for line in lines if not line.startswith("-")]
+    pinned = Version(next(iter(torch.specifier)).version)
+    cpu_build = Version(f"{pinned}+cpu")
+    assert torch.name == "torch" and torch.specifier.contains(cpu_build) and cpu_build > pinned
+    tomllib = pytest.importorskip("tomllib")
+    run_extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["run"]
+    declared = next(Requirement(r) for r in run_extra if r.startswith("torch"))
+    assert declared.specifier.contains(pinned)
+    assert 'PIP_RETRIES="${PIP_RETRIES:-1}"' in (REPO / ".ci" / "run").read_text()

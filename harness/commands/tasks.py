@@ -46,6 +46,8 @@ def generation_label(spec: TaskSpec) -> str:
             middle = (f"{size or 'pipeline size'}, guidance "
                       f"{guidance if guidance is not None else 'pipeline default'}")
         return f"{settings['num_inference_steps']} steps, {middle}, seed {settings['seed']}"
+    if set(settings) == {"threshold"}:
+        return f"one forward pass, boxes scored at least {settings['threshold']:g}"
     return ", ".join(f"{key}={value}" for key, value in settings.items())
 
 

@@ -1,8 +1,10 @@
 """Result files as a flat table: one row per run, units in the column names, one fixed type per column.
 
 The columns and their types are listed once, in COLUMNS, so every export (pandas, parquet, CSV, JSON lines,
-a `datasets` Dataset) has the same schema whatever the runs hold: a column that is empty in every row is
-still typed (no all-null column for Arrow to guess), and a run without a figure has a missing value there.
+a `datasets` Dataset) has the same columns whatever the runs hold, and a run without a figure has a missing
+value there. Typed formats (pandas, parquet) keep a column's type even where it is empty in every row, so
+parquet files of different runs load together; JSON cannot (a `null` has no type, and `datasets` types each
+column from the first file it reads), which is why several JSON files of runs do not.
 
 `emissions_rows` gives the same runs in CodeCarbon's `emissions.csv` layout (energy in kWh, emissions in kg
 CO2e, powers in W), so dashboards built for CodeCarbon read them. CodeCarbon's `energy_consumed` is GPU + CPU +

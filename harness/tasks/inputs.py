@@ -4,8 +4,13 @@ Built-in sets need no hub access and are identical on every machine and Python v
 from the word lists and templates in `harness/tasks/wordlists/` with `random.Random(seed)`, using only
 `Random.random()` (the one method whose sequence Python guarantees across versions) and never `hash()`.
 Item *i* of a set never depends on how many items were asked for, so the first N items of a set are the
-same for every N. Lengths are representative of each task, in words: prompts 20-60, articles 400-800,
-reviews 40-200, image prompts 10-30.
+same for every N.
+
+Lengths, in words (whitespace-separated), follow `LENGTH_TARGETS`: for text generation, summarisation and
+classification, a mixture of three equal components, one per source dataset of AI Energy Score's set (item i is
+component i mod 3), each drawing its length from a piecewise-linear quantile function; the mixture's mean is the
+reference set's published mean (docs/comparability.md says where each figure comes from and what is a choice).
+Image prompts stay uniform in 10-30 words: no length figure is published for the reference's prompts.
 
 An item is one query's input (`InputItem`): a string for text kinds, a tuple of strings for pair kinds, or a
 decoded image or audio clip (an object with `content_bytes()`) for media kinds. Text kinds' sets come from the
@@ -28,24 +33,23 @@ import math
 import random
 import re
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, NotFoundError
+from harness.tasks import images
 from harness.tasks.spec import LOCAL_DATASET_SUFFIXES, DatasetSource, TaskSpec, is_local_dataset
 
 logger = logging.getLogger(__name__)
 
 WORDLIST_FILE = Path(__file__).with_name("wordlists") / "builtin_v1.json"
 
-BUILTIN_VERSIONS = {"text-gen": 1, "summarization": 1, "text-classification": 1, "image-gen": 1}
-BUILTIN_SEEDS = {"text-gen": 101, "summarization": 202, "text-classification": 303, "image-gen": 404}
-
-WORD_RANGES = {
-    "text-gen": (20, 60), "summarization": (400, 800), "text-classification": (40, 200), "image-gen": (10, 30),
-}
-"""Inclusive range of each built-in item's length in words (whitespace-separated)."""
+BUILTIN_VERSIONS = {"text-gen": 2, "summarization": 2, "text-classification": 2, "image-gen": 1,
+                    "image-classification": 1, "object-detection": 1, "image-captioning": 1}
+BUILTIN_SEEDS = {"text-gen": 101, "summarization": 202, "text-classification": 303, "image-gen": 404,
+                 "image-classification": 707, "object-detection": 808, "image-captioning": 909}
 
 
 InputItem = Any
@@ -57,7 +61,7 @@ ItemMaker = Callable[[int], InputItem]
 many items were asked for). Seeded with `random.Random(seed).random()` or numpy's legacy `RandomState`, whose
 streams are frozen across versions."""
 
-ITEM_MAKERS: dict[str, ItemMaker] = {}
+ITEM_MAKERS: dict[str, ItemMaker] = {kind: images.make_image_maker(kind) for kind in images.SIZE_TABLE_BY_KIND}
 """Kind -> per-item maker, for kinds whose built-in items are not generated from the word lists."""
 
 RowReader = Callable[[Any, str], InputItem]
@@ -71,7 +75,16 @@ def _text_row(value: Any, kind: str) -> str:
     return value
 
 
-ROW_READERS: dict[str, RowReader] = {}
+DATASET_FOLDER: ContextVar[Path | None] = ContextVar("dataset_folder", default=None)
+"""While rows are read: the local dataset file's folder, which relative file paths in its rows are relative to
+(None for hub datasets: relative to the working directory)."""
+
+
+def _image_row(value: Any, kind: str) -> Any:
+    return images.read_image_row(value, kind, DATASET_FOLDER.get())
+
+
+ROW_READERS: dict[str, RowReader] = {kind: _image_row for kind in images.SIZE_TABLE_BY_KIND}
 """Kind -> row reader, for kinds whose dataset rows are not plain text (`_text_row` is the default)."""
 
 
@@ -106,6 +119,135 @@ def content_sha256(items: Sequence[InputItem]) -> str:
 def builtin_set_name(kind: str) -> str:
     """The versioned name of a kind's built-in set, e.g. `text-gen-builtin-v1`."""
     return f"{kind}-builtin-v{BUILTIN_VERSIONS[kind]}"
+
+
+# ---------------------------------------------------------------------------------------------- lengths
+
+
+@dataclass(frozen=True)
+class UniformWords:
+    """Every length in [low, high] equally likely."""
+
+    low: int
+    high: int
+
+    def draw(self, draw: _Draw, index: int) -> tuple[str, int]:
+        return "", draw.between(self.low, self.high)
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        return self.low, self.high
+
+
+@dataclass(frozen=True)
+class Component:
+    """One source's share of a mixture: its lengths given by quantile knots ((0, min), ..., (1, max)) in words,
+    joined linearly. Sampling needs only `Random.random()`, a comparison and a multiply: the same on every machine."""
+
+    name: str
+    knots: tuple[tuple[float, float], ...]
+
+    def words_at(self, u: float) -> int:
+        """The length at quantile `u` (0 <= u < 1), rounded to whole words."""
+        for (u0, w0), (u1, w1) in zip(self.knots, self.knots[1:], strict=False):
+            if u < u1:
+                return int(w0 + (w1 - w0) * (u - u0) / (u1 - u0) + 0.5)
+        return int(self.knots[-1][1] + 0.5)
+
+    def mean(self) -> float:
+        return sum((u1 - u0) * (w0 + w1) / 2 for (u0, w0), (u1, w1) in zip(self.knots, self.knots[1:], strict=False))
+
+    def cdf(self, words: float) -> float:
+        """The share of this component's lengths at or below `words` (of the continuous quantile function)."""
+        if words <= self.knots[0][1]:
+            return 0.0
+        for (u0, w0), (u1, w1) in zip(self.knots, self.knots[1:], strict=False):
+            if words < w1:
+                return u0 + (u1 - u0) * (words - w0) / (w1 - w0)
+        return 1.0
+
+
+_GOLDEN = 0.6180339887498949
+"""The golden ratio's fractional part: its multiples mod 1 spread most evenly over [0, 1)."""
+
+
+@dataclass(frozen=True)
+class WordMixture:
+    """Equal shares of components; item i belongs to component i mod k (k components) at quantile
+    frac(j * 0.618...) with j = i // k, the golden-ratio sequence: every prefix of a set covers each component's
+    quantiles evenly (so even a few hundred items match the target's mean and percentiles), and item i still
+    depends on nothing but i. A multiply and an exact `%`: the same on every machine."""
+
+    components: tuple[Component, ...]
+
+    def draw(self, draw: _Draw, index: int) -> tuple[str, int]:
+        share, step = divmod(index, len(self.components))
+        component = self.components[step]
+        return component.name, component.words_at((share * _GOLDEN) % 1.0)
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        return (int(min(c.knots[0][1] for c in self.components)),
+                int(max(c.knots[-1][1] for c in self.components) + 0.5))
+
+    def mean(self) -> float:
+        return sum(c.mean() for c in self.components) / len(self.components)
+
+    def quantile(self, p: float) -> float:
+        """The mixture's p-quantile in words (bisection on the mean of the components' CDFs)."""
+        low, high = self.bounds
+        low, high = float(low), float(high)
+        for _ in range(60):
+            middle = (low + high) / 2
+            if sum(c.cdf(middle) for c in self.components) / len(self.components) < p:
+                low = middle
+            else:
+                high = middle
+        return (low + high) / 2
+
+
+LengthTarget = UniformWords | WordMixture
+
+REFERENCE_INPUT_TOKENS = {"text-gen": 369_139, "summarization": 383_715, "text-classification": 156_925}
+"""Input tokens of each reference set's 1000 queries, as AI Energy Score's methodology publishes them (Table 1,
+"Input Tokens"; huggingface.github.io/AIEnergyScore). None is published for image prompts."""
+
+WORDS_PER_TOKEN = 0.75
+"""English words per subword token, the usual rule of thumb for BPE tokenizers (OpenAI: "1 token ~= 3/4 words"); the
+methodology does not name the tokenizer it counted with, so the word targets are as exact as this ratio."""
+
+
+def reference_mean_words(kind: str) -> float | None:
+    """The reference set's mean words per query (published tokens / 1000 x `WORDS_PER_TOKEN`), or None."""
+    tokens = REFERENCE_INPUT_TOKENS.get(kind)
+    return None if tokens is None else tokens / 1000 * WORDS_PER_TOKEN
+
+# Knots are (quantile, words). Only each mixture's mean is a published figure (the reference's input tokens per
+# query, Table 1 of AI Energy Score's methodology, at 0.75 words per token); the shares are the methodology's
+# "equally sampling from three existing datasets"; each component's shape is a choice that keeps the sources'
+# order (docs/comparability.md, "Input lengths").
+LENGTH_TARGETS: dict[str, LengthTarget] = {
+    "text-gen": WordMixture((  # 369,139 tokens / 1000 queries -> 277 words
+        Component("wikitext", ((0, 40), (0.5, 260), (0.9, 520), (1, 700))),
+        Component("oscar", ((0, 60), (0.5, 330), (0.9, 700), (1, 900))),
+        Component("ultrachat", ((0, 8), (0.5, 110), (0.9, 320), (1, 480))),
+    )),
+    "summarization": WordMixture((  # 383,715 tokens / 1000 queries -> 288 words
+        Component("cnn_dailymail", ((0, 150), (0.5, 500), (0.9, 920), (1, 1200))),
+        Component("samsum", ((0, 15), (0.5, 75), (0.9, 190), (1, 300))),
+        Component("arxiv", ((0, 70), (0.5, 200), (0.9, 340), (1, 450))),
+    )),
+    "text-classification": WordMixture((  # 156,925 tokens / 1000 queries -> 118 words
+        Component("imdb", ((0, 30), (0.5, 160), (0.9, 400), (1, 600))),
+        Component("yelp", ((0, 5), (0.5, 95), (0.9, 260), (1, 400))),
+        Component("tweet_eval", ((0, 6), (0.5, 18), (0.9, 28), (1, 40))),
+    )),
+    "image-gen": UniformWords(10, 30),
+}
+"""Kind -> the distribution of its built-in items' lengths in words (whitespace-separated)."""
+
+WORD_RANGES = {kind: target.bounds for kind, target in LENGTH_TARGETS.items()}
+"""Inclusive range of each built-in item's length in words (from `LENGTH_TARGETS`)."""
 
 
 # ---------------------------------------------------------------------------------------------- templates
@@ -174,20 +316,24 @@ class _Draw:
         return self.pick(self.words[name])
 
 
-def _fit(words: list[str], low: int, high: int) -> list[str]:
-    """Cut a word list to at most `high` words, ending on a full stop if the cut fell mid-sentence."""
-    if len(words) <= high:
-        return words
-    words = words[:high]
-    if not words[-1].endswith((".", "?", "!", "\"")):
-        words[-1] = words[-1].rstrip(",;:") + "."
-    return words
+_WORD_AND_SPACE = re.compile(r"\S+\s*")
 
 
-def _compose(draw: _Draw, first: Callable[[], str], more: Callable[[], str], low: int, high: int,
+def _cut(text: str, target: int) -> str:
+    """The first `target` words of `text` (separators between them kept), ending on a full stop if the cut fell
+    mid-sentence."""
+    pieces = _WORD_AND_SPACE.findall(text)
+    if len(pieces) <= target:
+        return text
+    last = pieces[target - 1].rstrip()
+    if not last.endswith((".", "?", "!", "\"")):
+        last = last.rstrip(",;:") + "."
+    return "".join(pieces[: target - 1]) + last
+
+
+def _compose(first: Callable[[], str], more: Callable[[], str], target: int,
              separator: Callable[[], str] = lambda: " ") -> str:
-    """Sentences until a random target length in [low, high] words is reached, cut to at most `high`."""
-    target = draw.between(low, high)
+    """Sentences until `target` words are reached, cut to exactly `target` (line and paragraph breaks kept)."""
     pieces = [first()]
     count = len(pieces[0].split())
     while count < target:
@@ -195,57 +341,75 @@ def _compose(draw: _Draw, first: Callable[[], str], more: Callable[[], str], low
         pieces.append(separator())
         pieces.append(sentence)
         count += len(sentence.split())
-    text = "".join(pieces)
-    if count > high:
-        paragraphs = text.split("\n\n")
-        kept: list[str] = []
-        budget = high
-        for paragraph in paragraphs:
-            words = paragraph.split(" ")
-            if len(words) >= budget:
-                kept.append(" ".join(_fit(words, low, budget)))
-                break
-            kept.append(paragraph)
-            budget -= len(words)
-        text = "\n\n".join(kept)
-    return text
+    return _cut("".join(pieces), target)
 
 
-# ---------------------------------------------------------------------------------------------- generators
-
-
-def _text_gen_prompt(draw: _Draw, low: int, high: int) -> str:
-    return _compose(draw, lambda: draw.fill("text_gen_opener"), lambda: draw.fill("text_gen_followup"), low, high)
-
-
-def _news_article(draw: _Draw, low: int, high: int) -> str:
-    sentences_left = [draw.between(2, 4)]
+def _paragraphs(draw: _Draw, low: int = 2, high: int = 5) -> Callable[[], str]:
+    """A separator that starts a new paragraph every `low`-`high` sentences."""
+    sentences_left = [draw.between(low, high)]
 
     def separator() -> str:
         sentences_left[0] -= 1
         if sentences_left[0] <= 0:
-            sentences_left[0] = draw.between(2, 5)
+            sentences_left[0] = draw.between(low, high)
             return "\n\n"
         return " "
 
+    return separator
+
+
+# ---------------------------------------------------------------------------------------------- generators
+# Each takes the draw, the item's component (a LENGTH_TARGETS component name, "" for uniform kinds) and its
+# target length in words, and returns text of exactly that many words (image prompts: at least, up to the range).
+
+
+def _news_article(draw: _Draw, target: int) -> str:
     def body() -> str:
         return draw.fill("news_closer") if draw.chance(0.05) else draw.fill("news_body")
 
-    return _compose(draw, lambda: draw.fill("news_lead"), body, low, high, separator)
+    return _compose(lambda: draw.fill("news_lead"), body, target, _paragraphs(draw))
 
 
-def _review(draw: _Draw, low: int, high: int) -> str:
+def _dialogue(draw: _Draw, target: int) -> str:
+    """A messenger-style chat: one 'Name: sentence' line per turn, two or three speakers."""
+    speakers = [draw.pick(draw.words["first_name"]) for _ in range(2 + draw.below(2))]
+
+    def turn() -> str:
+        sentence = draw.fill("text_gen_opener" if draw.chance(0.4) else "text_gen_followup")
+        return f"{draw.pick(speakers)}: {sentence}"
+
+    return _compose(turn, turn, target, lambda: "\n")
+
+
+def _instructions(draw: _Draw, target: int) -> str:
+    return _compose(lambda: draw.fill("text_gen_opener"), lambda: draw.fill("text_gen_followup"), target)
+
+
+def _web_page(draw: _Draw, target: int) -> str:
+    groups = ("news_body", "review_positive", "review_negative", "text_gen_followup")
+    return _compose(lambda: draw.fill("news_lead"), lambda: draw.fill(draw.pick(groups)), target, _paragraphs(draw))
+
+
+def _abstract(draw: _Draw, target: int) -> str:
+    groups = ("text_gen_opener", "text_gen_followup", "news_body")
+    return _compose(lambda: draw.fill("text_gen_opener"), lambda: draw.fill(draw.pick(groups)), target)
+
+
+def _review(draw: _Draw, target: int) -> str:
     positive = draw.chance(0.5)
     closing = draw.fill("review_closer_positive" if positive else "review_closer_negative")
-    body_words = draw.between(low, high) - len(closing.split())
     group = "review_positive" if positive else "review_negative"
-    body = _compose(draw, lambda: draw.fill("review_opener"), lambda: draw.fill(group), body_words, body_words)
+    closing_words = len(closing.split())
+    if target < closing_words + 8:  # a tweet-length text: no room for the closing line; a mention opens it
+        mention = f"@{draw.pick(draw.words['first_name'])}{draw.pick(draw.words['last_name'])}"
+        return _compose(lambda: f"{mention} {draw.fill(group)}", lambda: draw.fill(group), target)
+    body = _compose(lambda: draw.fill("review_opener"), lambda: draw.fill(group), target - closing_words)
     return f"{body} {closing}"
 
 
-def _image_prompt(draw: _Draw, low: int, high: int) -> str:
+def _image_prompt(draw: _Draw, target: int) -> str:
     w = draw.words
-    target = draw.between(low, high)
+    high = WORD_RANGES["image-gen"][1]
     core = f"{draw.pick(w['style'])} of {draw.pick(w['subject'])} {draw.pick(w['action'])} {draw.pick(w['setting'])}"
     tags = (w["lighting"], w["detail"], w["camera"], w["detail"], w["detail"])
     pieces = [core]
@@ -260,12 +424,19 @@ def _image_prompt(draw: _Draw, low: int, high: int) -> str:
     return " ".join(words[:high]).rstrip(",")
 
 
-GENERATORS: dict[str, Callable[[_Draw, int, int], str]] = {
-    "text-gen": _text_gen_prompt,
-    "summarization": _news_article,
-    "text-classification": _review,
-    "image-gen": _image_prompt,
+GENERATORS: dict[str, dict[str, Callable[[_Draw, int], str]]] = {
+    "text-gen": {"wikitext": _news_article, "oscar": _web_page, "ultrachat": _instructions},
+    "summarization": {"cnn_dailymail": _news_article, "samsum": _dialogue, "arxiv": _abstract},
+    "text-classification": {"imdb": _review, "yelp": _review, "tweet_eval": _review},
+    "image-gen": {"": _image_prompt},
 }
+"""Kind -> component name (as in `LENGTH_TARGETS`) -> the generator of that component's items."""
+
+
+def _builtin_text(kind: str, seed: int, index: int) -> str:
+    draw = _Draw(seed)
+    component, target = LENGTH_TARGETS[kind].draw(draw, index)
+    return GENERATORS[kind][component](draw, target)
 
 
 @functools.lru_cache(maxsize=8)
@@ -280,9 +451,7 @@ def builtin_items(kind: str, num_items: int) -> tuple[InputItem, ...]:
     if kind in ITEM_MAKERS:
         maker = ITEM_MAKERS[kind]
         return tuple(maker(base + index) for index in range(num_items))
-    low, high = WORD_RANGES[kind]
-    generator = GENERATORS[kind]
-    return tuple(generator(_Draw(base + index), low, high) for index in range(num_items))
+    return tuple(_builtin_text(kind, base + index, index) for index in range(num_items))
 
 
 def builtin_inputs(kind: str, num_items: int) -> InputSet:
@@ -313,12 +482,17 @@ def _load_rows(source: DatasetSource) -> Any:
         call = lambda: datasets.load_dataset(  # noqa: E731
             source.path, source.name, revision=source.revision, split=source.split
         )
+    bars_were_on = not datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()  # "Generating train split" would break the one-line promise of an error
     try:
         return call()
     except Exception as error:  # datasets raises many types (offline, missing split, bad file): all user-fixable
         logger.debug("loading %s failed", where, exc_info=True)
         first_line = (str(error).strip().splitlines() or [""])[0][:300]
         raise NotFoundError(f"{where} could not be loaded: {error.__class__.__name__}: {first_line}") from None
+    finally:
+        if bars_were_on:
+            datasets.enable_progress_bars()
 
 
 def dataset_inputs(source: DatasetSource, num_items: int, kind: str = "text-gen") -> InputSet:
@@ -331,14 +505,23 @@ def dataset_inputs(source: DatasetSource, num_items: int, kind: str = "text-gen"
     available = len(table)
     if available == 0:
         raise ConfigError(f"dataset {source.path!r} is empty")
-    values = list(table.select(range(min(available, num_items)))[source.column])
+    table = table.select(range(min(available, num_items)))
+    if hasattr(table.features.get(source.column), "decode"):
+        # An Image or Audio column: read its stored bytes, so an undecodable row is named, not a traceback.
+        table = table.cast_column(source.column, type(table.features[source.column])(decode=False))
+    values = list(table[source.column])
     read_row = ROW_READERS.get(kind, _text_row)
     rows = []
-    for index, value in enumerate(values):
-        try:
-            rows.append(read_row(value, kind))
-        except ValueError as error:
-            raise ConfigError(f"dataset {source.path!r}: row {index} of column {source.column!r} {error}") from None
+    folder = DATASET_FOLDER.set(Path(source.path).expanduser().parent if is_local_dataset(source.path) else None)
+    try:
+        for index, value in enumerate(values):
+            try:
+                rows.append(read_row(value, kind))
+            except ValueError as error:
+                raise ConfigError(f"dataset {source.path!r}: row {index} of column {source.column!r} {error}"
+                                  ) from None
+    finally:
+        DATASET_FOLDER.reset(folder)
     name = source.path
     if available < num_items:
         repeats = math.ceil(num_items / available)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import ConfigError, validation_problem
-from harness.kinds import DTYPES, TEXT_KINDS, StrictModel, TaskKind
+from harness.kinds import DTYPES, IMAGE_KINDS, TEXT_KINDS, StrictModel, TaskKind
 
 LOCAL_DATASET_SUFFIXES = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet", ".txt": "text"}
 """Local file suffix -> the `datasets` builder that reads it."""
@@ -86,16 +86,27 @@ class ImageGenerationSettings(StrictModel):
 
 
 class ClassificationSettings(StrictModel):
-    """A single forward pass per batch: nothing to generate, nothing to set (kind text-classification)."""
+    """A single forward pass per batch: nothing to generate, nothing to set (text-classification,
+    image-classification)."""
 
 
-GenerationSettings = TextGenerationSettings | ImageGenerationSettings | ClassificationSettings
+class ObjectDetectionSettings(StrictModel):
+    """The forward pass, then the processor's `post_process_object_detection` keeping boxes scored at least
+    `threshold` (how many boxes survive changes the post-processing's work a little; fixed per task)."""
+
+    threshold: float = Field(0.5, ge=0, le=1)
+
+
+GenerationSettings = TextGenerationSettings | ImageGenerationSettings | ClassificationSettings | ObjectDetectionSettings
 
 SETTINGS_BY_KIND: dict[str, type[StrictModel]] = {
     "text-gen": TextGenerationSettings,
     "summarization": TextGenerationSettings,
     "text-classification": ClassificationSettings,
     "image-gen": ImageGenerationSettings,
+    "image-classification": ClassificationSettings,
+    "object-detection": ObjectDetectionSettings,
+    "image-captioning": TextGenerationSettings,
 }
 
 
@@ -176,6 +187,9 @@ class TaskSpec(StrictModel):
             raise ValueError("max_input_tokens is required for text tasks (inputs are truncated to it)")
         if self.kind == "image-gen" and self.max_input_tokens is not None:
             raise ValueError("max_input_tokens does not apply to image-gen (the text encoder truncates prompts)")
+        if self.kind in IMAGE_KINDS and self.max_input_tokens is not None:
+            raise ValueError(f"max_input_tokens does not apply to {self.kind} (its inputs are images, sized by the "
+                             "model's image processor)")
         if self.inputs == "dataset":
             if self.dataset is None:
                 raise ValueError("inputs is 'dataset' but no dataset is given (set dataset.path and dataset.column)")

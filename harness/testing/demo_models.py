@@ -2,8 +2,9 @@
 
 They exist so that tests, CI and `harness demo` run the real loading and workload code (`from_pretrained`,
 `generate`, a diffusers pipeline) on a CPU with no download. Each is a real architecture (Llama, BART, BERT,
-Stable Diffusion) shrunk to a few hundred kilobytes, with a tokenizer trained on a small built-in corpus, saved
-with `save_pretrained` exactly like a model on the hub. Builds are seeded and deterministic.
+Stable Diffusion, ViT, DETR, ViT + GPT-2) shrunk to a few hundred kilobytes, with a tokenizer trained on a small
+built-in corpus (or its image processor), saved with `save_pretrained` exactly like a model on the hub. Builds
+are seeded and deterministic.
 """
 
 from __future__ import annotations
@@ -472,10 +473,91 @@ def _build_image_gen(directory: Path) -> None:
     pipeline.save_pretrained(directory)
 
 
+def _tiny_vit_config(**extra):
+    from transformers import ViTConfig
+
+    return ViTConfig(image_size=32, patch_size=8, num_channels=3, hidden_size=32, num_hidden_layers=2,
+                     num_attention_heads=4, intermediate_size=64, **extra)
+
+
+_DEMO_LABELS = {0: "circle", 1: "square", 2: "stripes"}
+
+
+def _vit_image_processor():
+    """ViT's processor at the tiny model's 32 x 32 input (the real ViT's is 224 x 224): the PIL/numpy one, which
+    needs no torchvision."""
+    return _pil_processor("ViT")(size={"height": 32, "width": 32})
+
+
+def _pil_processor(family: str):
+    """`<family>ImageProcessorPil` where transformers has one (5.x splits processors by backend), else the plain
+    class, which is the PIL/numpy one in the versions without the split."""
+    import transformers
+
+    return getattr(transformers, f"{family}ImageProcessorPil", None) or getattr(transformers, f"{family}ImageProcessor")
+
+
+def _build_image_classification(directory: Path) -> None:
+    from transformers import ViTForImageClassification
+
+    config = _tiny_vit_config(num_labels=len(_DEMO_LABELS), id2label=_DEMO_LABELS,
+                              label2id={name: index for index, name in _DEMO_LABELS.items()})
+    ViTForImageClassification(config).eval().save_pretrained(directory)
+    _vit_image_processor().save_pretrained(directory)
+
+
+def _build_object_detection(directory: Path) -> None:
+    """DETR with a tiny transformers ResNet backbone (no timm, no pretrained backbone), 10 object queries; its
+    processor resizes to a 64-pixel shortest edge (the real one: 800) and pads batches, as DETR's does."""
+    from transformers import DetrConfig, DetrForObjectDetection, ResNetConfig
+
+    backbone = ResNetConfig(num_channels=3, embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic",
+                            out_features=["stage2"])
+    config = DetrConfig(use_timm_backbone=False, backbone_config=backbone, use_pretrained_backbone=False,
+                        d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=4,
+                        decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, num_queries=10,
+                        num_labels=len(_DEMO_LABELS), id2label=_DEMO_LABELS,
+                        label2id={name: index for index, name in _DEMO_LABELS.items()})
+    DetrForObjectDetection(config).eval().save_pretrained(directory)
+    _pil_processor("Detr")(size={"shortest_edge": 64, "longest_edge": 96}).save_pretrained(directory)
+
+
+def _build_image_captioning(directory: Path) -> None:
+    """A VisionEncoderDecoderModel as the ViT + GPT-2 captioners on the hub are built: a tiny ViT encoder, a tiny
+    GPT-2 decoder with cross-attention, GPT-2's byte-level BPE tokenizer, the ViT processor."""
+    from transformers import (
+        GenerationConfig,
+        GPT2Config,
+        PreTrainedTokenizerFast,
+        VisionEncoderDecoderConfig,
+        VisionEncoderDecoderModel,
+    )
+
+    backend = _byte_level_bpe(["<|endoftext|>"], None)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+                                        unk_token="<|endoftext|>", model_max_length=64)
+    eos = tokenizer.eos_token_id
+    decoder = GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2, n_head=4,
+                         add_cross_attention=True, is_decoder=True, bos_token_id=eos, eos_token_id=eos)
+    config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(_tiny_vit_config(), decoder)
+    config.decoder_start_token_id = eos
+    config.pad_token_id = eos
+    config.eos_token_id = eos
+    model = VisionEncoderDecoderModel(config=config).eval()
+    model.generation_config = GenerationConfig(decoder_start_token_id=eos, bos_token_id=eos, eos_token_id=eos,
+                                               pad_token_id=eos)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    _vit_image_processor().save_pretrained(directory)
+
+
 _BUILDERS = {
     "text-gen": _build_text_gen,
     "text-gen-chat": lambda directory: _build_text_gen(directory, chat=True),
     "summarization": _build_summarization,
     "text-classification": _build_text_classification,
     "image-gen": _build_image_gen,
+    "image-classification": _build_image_classification,
+    "object-detection": _build_object_detection,
+    "image-captioning": _build_image_captioning,
 }

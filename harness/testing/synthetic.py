@@ -10,6 +10,7 @@ import random
 from datetime import datetime, timedelta, timezone
 
 from harness import __version__
+from harness.kinds import IMAGE_KINDS
 from harness.results.figures import derive_figures
 from harness.results.schema import IdleBaseline, Repetition, ResultFile
 
@@ -65,8 +66,8 @@ def make_result(
             "num_queries": num_queries,
             "readings": {"total": reading},
             "query_latencies_s": latencies,
-            "output_tokens": num_queries * 10 if task in ("text-gen", "summarization") else None,
-            "images": num_queries if task == "image-gen" else None,
+            "output_tokens": num_queries * 10 if task in ("text-gen", "summarization", "image-captioning") else None,
+            "images": num_queries if task in ("image-gen", *IMAGE_KINDS) else None,
         })
         start += duration_s + 1
 

@@ -6,7 +6,10 @@ from typing import Any
 
 from harness.workloads.base import BatchOutput, Workload
 from harness.workloads.chat_generation import ChatGenerationWorkload
+from harness.workloads.image_captioning import ImageCaptioningWorkload
+from harness.workloads.image_classification import ImageClassificationWorkload
 from harness.workloads.image_generation import ImageGenerationWorkload
+from harness.workloads.object_detection import ObjectDetectionWorkload
 from harness.workloads.summarization import SummarizationWorkload
 from harness.workloads.text_classification import TextClassificationWorkload
 from harness.workloads.text_generation import TextGenerationWorkload
@@ -16,6 +19,9 @@ WORKLOADS: dict[str, type[Workload]] = {
     "summarization": SummarizationWorkload,
     "text-classification": TextClassificationWorkload,
     "image-gen": ImageGenerationWorkload,
+    "image-classification": ImageClassificationWorkload,
+    "object-detection": ObjectDetectionWorkload,
+    "image-captioning": ImageCaptioningWorkload,
 }
 
 
@@ -31,7 +37,10 @@ __all__ = [
     "WORKLOADS",
     "BatchOutput",
     "ChatGenerationWorkload",
+    "ImageCaptioningWorkload",
+    "ImageClassificationWorkload",
     "ImageGenerationWorkload",
+    "ObjectDetectionWorkload",
     "SummarizationWorkload",
     "TextClassificationWorkload",
     "TextGenerationWorkload",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness.errors import ConfigError
 from harness.files import check_tree, read_bounded, unprintable
+from harness.kinds import IMAGE_KINDS
 
 MAX_PATH_COMPONENT_BYTES = 255
 MAX_PATH_BYTES = 4096
@@ -111,13 +112,14 @@ def _check_json_files(folder: Path) -> None:
 def check_model_folder(kind: str, folder: Path, *, random_weights: bool = False) -> None:
     """The files task `kind` needs are in the local model `folder`, and its weights files are intact.
 
-    Text kinds need a tokenizer; every kind needs weights unless `random_weights` builds them from the config.
+    Text kinds need a tokenizer (an image kind's image processor is checked by the loader, after the model's
+    kind); every kind needs weights unless `random_weights` builds them from the config.
     """
     folder = Path(folder).expanduser()
     _check_json_files(folder)
     if (kind == "image-gen") != (folder / "model_index.json").is_file():
         return  # a model of the other family: the loader's kind check says so in its own words
-    if kind != "image-gen" and not any((folder / name).is_file() for name in TOKENIZER_FILES):
+    if kind not in ("image-gen", *IMAGE_KINDS) and not any((folder / name).is_file() for name in TOKENIZER_FILES):
         raise ModelFilesError(f"model folder {folder} has no tokenizer (none of {', '.join(TOKENIZER_FILES[:4])}, "
                               f"...): save it with tokenizer.save_pretrained")
     weights = _weights(folder)

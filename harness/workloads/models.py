@@ -25,7 +25,7 @@ from typing import Any
 
 from harness.energy.nvml_gpu import nvml_indices_for_uuids
 from harness.errors import ConfigError, HarnessError, NotFoundError, OutOfMemoryError
-from harness.kinds import TASK_KINDS
+from harness.kinds import IMAGE_KINDS, TASK_KINDS
 from harness.workloads.model_files import check_model_folder, check_model_name, check_tokenizer
 from harness.workloads.text_inputs import check_chat_template
 
@@ -50,6 +50,10 @@ _TEXT_LOADERS = {
     "text-gen": "AutoModelForCausalLM",
     "summarization": "AutoModelForSeq2SeqLM",
     "text-classification": "AutoModelForSequenceClassification",
+    # image kinds: loaded the same way, with an image processor instead of a tokenizer
+    "image-classification": "AutoModelForImageClassification",
+    "object-detection": "AutoModelForObjectDetection",
+    "image-captioning": "AutoModelForImageTextToText",
 }
 
 # Architecture name endings that identify a kind when the class is not in transformers' own mappings (remote code).
@@ -57,6 +61,9 @@ _ARCHITECTURE_SUFFIXES = {
     "text-gen": ("ForCausalLM", "LMHeadModel"),
     "summarization": ("ForConditionalGeneration", "Seq2SeqLM"),
     "text-classification": ("ForSequenceClassification",),
+    "image-classification": ("ForImageClassification",),
+    "object-detection": ("ForObjectDetection",),
+    "image-captioning": ("VisionEncoderDecoderModel", "ForConditionalGeneration"),
 }
 
 _KIND_NEEDS = {
@@ -64,6 +71,10 @@ _KIND_NEEDS = {
     "summarization": "an encoder-decoder (seq2seq) model such as BART or T5",
     "text-classification": "a sequence classifier (…ForSequenceClassification)",
     "image-gen": "a diffusers text-to-image pipeline",
+    "image-classification": "an image classifier (…ForImageClassification, e.g. ViT or ConvNeXt)",
+    "object-detection": "an object detector (…ForObjectDetection, e.g. DETR)",
+    "image-captioning": "an image-to-text model that captions from the image alone (e.g. a VisionEncoderDecoderModel "
+                        "or BLIP)",
 }
 
 
@@ -83,6 +94,8 @@ class LoadedModel:
     gpu_indices: list[int]
     info: dict
     cuda_indices: list[int] = field(default_factory=list)
+    processor: Any | None = None
+    """The image processor of image kinds (`AutoImageProcessor`), None for the others."""
 
 
 RUN_EXTRA_MODULES = ("torch", "transformers", "diffusers", "accelerate", "datasets", "safetensors")
@@ -361,10 +374,14 @@ def _load_text_model(kind, model_id, revision, dtype_name, primary, random_weigh
 
     config = _load_config(kind, model_id, revision, trust_remote_code)
     check_text_kind(kind, config, model_id)
-    tokenizer = _load_tokenizer(model_id, revision, trust_remote_code)
-    check_tokenizer(tokenizer, model_id)
-    if chat_template_kwargs is not None:
-        check_chat_template(tokenizer, model_id, chat_template_kwargs)
+    tokenizer = processor = None
+    if kind in IMAGE_KINDS:
+        processor = _load_image_processor(model_id, revision, trust_remote_code)
+    else:
+        tokenizer = _load_tokenizer(model_id, revision, trust_remote_code)
+        check_tokenizer(tokenizer, model_id)
+        if chat_template_kwargs is not None:
+            check_chat_template(tokenizer, model_id, chat_template_kwargs)
     auto_class = getattr(transformers, _TEXT_LOADERS[kind])
     torch_dtype = _torch_dtype(dtype_name)
     common = {"trust_remote_code": trust_remote_code} if trust_remote_code else {}
@@ -388,6 +405,8 @@ def _load_text_model(kind, model_id, revision, dtype_name, primary, random_weigh
     except OSError as error:
         raise _not_found(model_id, revision, error) from None
     model.eval()
+    if processor is not None:  # which backend's processor ran (PIL, or torchvision's where installed) is recorded
+        loader = f"{loader} + {type(processor).__name__}"
     used_map = getattr(model, "hf_device_map", None) if device_map is not None else None
     cuda_indices = _cuda_indices_of(primary, used_map)
     device = str(primary) if not used_map else f"cuda:{cuda_indices[0]}"
@@ -405,7 +424,8 @@ def _load_text_model(kind, model_id, revision, dtype_name, primary, random_weigh
         "device_map": _jsonable_map(used_map),
     }
     return LoadedModel(kind=kind, model=model, tokenizer=tokenizer, device=device,
-                       gpu_indices=_nvml_indices(cuda_indices), info=info, cuda_indices=cuda_indices)
+                       gpu_indices=_nvml_indices(cuda_indices), info=info, cuda_indices=cuda_indices,
+                       processor=processor)
 
 
 def _load_config(kind, model_id, revision, trust_remote_code):
@@ -438,6 +458,9 @@ def check_text_kind(kind: str, config, model_id: str) -> None:
         "text-gen": set(modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values()),
         "summarization": set(modeling_auto.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES.values()),
         "text-classification": set(modeling_auto.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES.values()),
+        "image-classification": set(modeling_auto.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES.values()),
+        "object-detection": set(modeling_auto.MODEL_FOR_OBJECT_DETECTION_MAPPING_NAMES.values()),
+        "image-captioning": set(modeling_auto.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES.values()),
     }[kind]
     architectures = list(getattr(config, "architectures", None) or [])
     described = architectures[0] if architectures else getattr(config, "model_type", "model")
@@ -452,6 +475,11 @@ def check_text_kind(kind: str, config, model_id: str) -> None:
         name in known or name.endswith(_ARCHITECTURE_SUFFIXES[kind]) for name in architectures
     ):
         raise ConfigError(f"{model_id} is a {described}; task kind '{kind}' needs {_KIND_NEEDS[kind]}")
+    if kind == "image-captioning" and any(
+        getattr(config, name, None) is not None for name in ("image_token_id", "image_token_index")
+    ):
+        raise ConfigError(f"{model_id} is a {described}, a chat vision-language model that needs a text prompt with "
+                          f"image tokens; task kind 'image-captioning' needs {_KIND_NEEDS[kind]}")
 
 
 def _load_tokenizer(model_id, revision, trust_remote_code):
@@ -461,6 +489,16 @@ def _load_tokenizer(model_id, revision, trust_remote_code):
         return AutoTokenizer.from_pretrained(model_id, revision=revision, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, TypeError) as error:
         raise ConfigError(f"{model_id} has no usable tokenizer: {_first_line(error)}") from None
+
+
+def _load_image_processor(model_id, revision, trust_remote_code):
+    """The model's own image processor (its `preprocessor_config.json`), as a user of the model would load it."""
+    from transformers import AutoImageProcessor
+
+    try:
+        return AutoImageProcessor.from_pretrained(model_id, revision=revision, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise ConfigError(f"{model_id} has no usable image processor: {_first_line(error)}") from None
 
 
 def _build_from_config(auto_class, config, torch_dtype, primary, device_map, common):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from harness.tasks.inputs import builtin_set_name
 from harness.tasks.registry import default_tasks_dir, list_tasks
 from tests.cli_helpers import run_cli_captured as run_cli
 
@@ -15,9 +16,9 @@ def test_narrow_terminal_lists_every_task_as_a_block(capsys, monkeypatch):
     assert max(len(line) for line in out.splitlines()) <= 80
     for spec in list_tasks():
         assert f"{spec.id}  version {spec.version}, kind {spec.kind}" in out
-    assert "1000 queries, batch 1, bfloat16, inputs cut to 512 tokens" in out
+    assert "1000 queries, batch 1, bfloat16, inputs cut to 2048 tokens" in out
     assert "generation: 30 steps, pipeline's own size and guidance, seed 0" in out
-    assert "inputs: summarization-builtin-v1" in out
+    assert f"inputs: {builtin_set_name('summarization')}" in out
 
 
 def test_wide_terminal_shows_a_table(capsys, monkeypatch):
@@ -26,7 +27,7 @@ def test_wide_terminal_shows_a_table(capsys, monkeypatch):
     assert code == 0
     rows = [line for line in out.splitlines() if line.startswith("│ ") and line.split("│")[1].strip()]
     assert [row.split("│")[1].strip() for row in rows] == [spec.id for spec in list_tasks()]
-    assert "10 new tokens, greedy" in out and "text-gen-builtin-v1" in out
+    assert "10 new tokens, greedy" in out and builtin_set_name("text-gen") in out
 
 
 def test_json_lists_the_validated_specs(capsys):
@@ -39,7 +40,7 @@ def test_json_lists_the_validated_specs(capsys):
                                                "do_sample": False, "num_beams": 1, "enable_thinking": None}
     assert by_id["text-gen-chat"]["generation"]["mode"] == "chat"
     assert by_id["image-gen"]["generation"]["num_inference_steps"] == 30
-    assert by_id["text-gen"]["input_set"] == "text-gen-builtin-v1"
+    assert by_id["text-gen"]["input_set"] == builtin_set_name("text-gen")
     assert "text_generation" in by_id["text-gen"]["aliases"]
     assert all(task["sources"] for task in data)
 

@@ -242,3 +242,25 @@ def test_a_single_repetition_shows_no_interval_rather_than_a_blank_one(add_resul
     page = (site.out_dir / "models" / "org__once.html").read_text()
     assert "95 % CI no interval (one repetition), n=1" in page
     assert "—–—" not in page and "—–—" not in (site.out_dir / "index.html").read_text()
+
+
+def test_the_image_tasks_get_cards_tables_and_plots_in_order(add_result, results_dir, tmp_path):
+    kinds = ("image-classification", "object-detection", "image-captioning")
+    for kind in kinds:
+        add_result(model_id=f"org/{kind}-small", task=kind, mean_power_w=150.0)
+        add_result(model_id=f"org/{kind}-mid", task=kind, mean_power_w=300.0)
+        add_result(model_id=f"org/{kind}-large", task=kind, mean_power_w=600.0)
+    add_result(model_id="org/sd", task="image-gen")
+    _site(results_dir, tmp_path)
+    site = tmp_path / "site"
+    index = (site / "index.html").read_text()
+    titles = ["Image generation", "Image classification", "Object detection", "Image captioning"]
+    positions = [index.index(title) for title in titles]
+    assert positions == sorted(positions)
+    for kind in kinds:
+        task = json.loads((site / "data" / "tasks" / f"{kind}.json").read_text())
+        stars = {e["model_id"].removeprefix(f"org/{kind}-"): e["stars"] for e in task["entries"]}
+        assert stars["small"] == 5 and stars["large"] == 1 and 1 < stars["mid"] < 5
+        assert len(list(csv.DictReader((site / "data" / f"{kind}.csv").open()))) == 3
+        for plot in ("energy", "latency", "params"):
+            ET.parse(site / "plots" / f"{kind}-{plot}.svg")

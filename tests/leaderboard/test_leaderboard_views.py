@@ -33,3 +33,21 @@ def test_a_query_and_the_settings_are_words():
     assert "512×512 image with 30 denoising steps; 4 queries per batch" in image
     assert settings_words('{"generation.max_new_tokens": 20}') == "max new tokens 20"
     assert settings_words("{}") == ""
+
+
+def test_every_task_kind_has_a_title_in_the_vocabulary_order():
+    from harness.kinds import TASK_KINDS
+    from leaderboard.views import TASK_TITLES
+
+    assert [kind for kind in TASK_TITLES if kind in TASK_KINDS] == [kind for kind in TASK_KINDS if kind in TASK_TITLES]
+    assert set(TASK_KINDS) <= set(TASK_TITLES)
+
+
+def test_an_image_query_is_words():
+    assert describe_query("image-classification", {"generation": {}}, 1) == (
+        "One query: an image sorted into a class with one forward pass (the model's image processor included); "
+        "1 query per batch.")
+    assert "boxes scored at least 0.5 (image processor, forward pass and post-processing)" in describe_query(
+        "object-detection", {"generation": {"threshold": 0.5}}, 1)
+    assert describe_query("image-captioning", {"generation": {"min_new_tokens": 10, "max_new_tokens": 10}}, 2) == (
+        "One query: an image captioned in exactly 10 new tokens (greedy decoding); 2 queries per batch.")

@@ -68,21 +68,20 @@ def test_every_table_format_loads_with_datasets(results_dir, tmp_path, fmt):
         assert str(table.features["gpu_decode_energy_per_1k_queries_wh"].dtype) == "float64"
 
 
-def test_jsonl_exports_of_different_runs_load_together(tmp_path, results_dir):
-    """The failure the raw files gave ("Couldn't cast array of type int64 to null"): files typed alike now."""
+def test_parquet_exports_of_different_runs_load_together(tmp_path, results_dir):
+    """The failure the raw files gave ("Couldn't cast array of type int64 to null"): parquet carries each column's
+    type, so a file whose runs have no GPU figure at all still loads with one that has them, in either order."""
     import datasets
 
     cpu_only = tmp_path / "cpu-only"
     run = make_result(task="text-classification", gpu_name="cpu", meter_backend="none", seed=3)
     write_result(run, default_result_path(cpu_only, run))
-    first, _ = export(cpu_only, tmp_path / "a.jsonl", "jsonl")
-    second, _ = export(results_dir, tmp_path / "b.jsonl", "jsonl")
     parquet_a, _ = export(cpu_only, tmp_path / "a.parquet", "parquet")
     parquet_b, _ = export(results_dir, tmp_path / "b.parquet", "parquet")
-    table = datasets.load_dataset("parquet", data_files=[str(parquet_a), str(parquet_b)], split="train",
-                                  cache_dir=str(tmp_path / "hf-cache"))
-    assert table.num_rows == 3
-    assert first.stat().st_size > 0 and second.stat().st_size > 0
+    for n, files in enumerate(([parquet_a, parquet_b], [parquet_b, parquet_a])):
+        table = datasets.load_dataset("parquet", data_files=[str(f) for f in files], split="train",
+                                      cache_dir=str(tmp_path / f"hf-cache-{n}"))
+        assert table.num_rows == 3
 
 
 def test_emissions_csv_is_codecarbons_layout(results_dir, tmp_path):
@@ -107,3 +106,33 @@ def test_export_command(results_dir, tmp_path, capsys):
     assert run_cli("export", str(results_dir), "--format", "xlsx", "--out", str(tmp_path / "x")) != 0
     err = capsys.readouterr().err
     assert err.count("error:") == 1 and "Traceback" not in err and not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_real_runs_of_every_kind_on_gpu_and_cpu_load_together_with_datasets(tiny_models_dir, fake_gpu, tmp_path):
+    """A real run of every task kind, measured on the fake GPU and on the host alone: one parquet file per run
+    loads with all the others in any order (`datasets` types every column from the first file it reads, and a
+    JSON null has no type), and one JSON-lines file of them all loads too."""
+    import datasets
+
+    from harness.kinds import TASK_KINDS
+    from harness.runner import RunRequest, execute
+
+    tables = []
+    for kind in TASK_KINDS:
+        for measure_gpus in ([0], []):
+            result, path = execute(RunRequest(task=kind, model=str(tiny_models_dir / kind), device="cpu",
+                                              num_queries=2, repeats=2 if measure_gpus else 1, warmup_queries=1,
+                                              idle_seconds=0.1, measure_gpus=measure_gpus, preset="demo",
+                                              results_dir=tmp_path / "results"))
+            tables.append(export(path, tmp_path / f"{result.run_id}.parquet", "parquet")[0])
+    everything, _ = export(tmp_path / "results", tmp_path / "all.jsonl", "jsonl")
+    loads = [("parquet", tables), ("parquet", tables[::-1]), ("json", [everything])]
+    for n, (builder, files) in enumerate(loads):
+        loaded = datasets.load_dataset(builder, data_files=[str(f) for f in files], split="train",
+                                       cache_dir=str(tmp_path / f"hf-cache-{n}"))
+        assert loaded.num_rows == 2 * len(TASK_KINDS) and set(loaded["task_kind"]) == set(TASK_KINDS)
+        assert str(loaded.features["gpu_energy_per_1k_queries_wh"].dtype) == "float64"
+        assert set(loaded["hardware_class"]) == {"cpu", "1x Fake NVIDIA H100 80GB HBM3"}
+    frame = load_frame(tmp_path / "results")
+    assert datasets.Dataset.from_pandas(frame, preserve_index=False).num_rows == 2 * len(TASK_KINDS)

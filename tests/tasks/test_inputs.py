@@ -11,16 +11,18 @@ import sys
 import pytest
 
 from harness.errors import ConfigError, NotFoundError
-from harness.kinds import TASK_KINDS
+from harness.kinds import IMAGE_KINDS, TASK_KINDS
 from harness.results.schema import InputSetInfo
 from harness.tasks.inputs import (
     BUILTIN_VERSIONS,
+    LENGTH_TARGETS,
     WORD_RANGES,
     builtin_inputs,
     builtin_items,
     builtin_set_name,
     content_sha256,
     load_inputs,
+    reference_mean_words,
 )
 from harness.tasks.overrides import apply_overrides
 from harness.tasks.registry import load_task
@@ -29,16 +31,27 @@ from harness.tasks.registry import load_task
 # a template, a generator), results stop being comparable, so bump BUILTIN_VERSIONS and the tasks' versions
 # and update the hash here.
 PINNED_SHA256_1000 = {
-    "text-gen": "d2def871982e25a4ecfcedae98f48d52d1d3b40e6cf721af8357acd60295c8eb",
-    "summarization": "4873c48edd26de694353bd6b8b382b68170931ddbb4f51945e219b5e1f6ff979",
-    "text-classification": "cc932789793b82ee5b53586494400f204c9c4b27bf0cd3f31f41d7badb6e2fab",
+    "text-gen": "2ea68ca3e9bdceb1ae6c6043cb1728975d2799c33c5c408d325920b472346321",
+    "summarization": "fca16ace5499b4f34b6c86eb7cb421944db8f57b823f4abe31330b2df6fab9a9",
+    "text-classification": "5ad76bc85617dd02322a527b566b2b8f76ee920672a8f4607fc096a578b15ea3",
     "image-gen": "9628eb85941c24cb5c86c4c02edb655e6d16e79eb4b4806125049c24e402dc90",
+    # image kinds: their first 100 images (IMAGES_CHECKED)
+    "image-classification": "c61939fe6d270fd1a4d04536453c5a39359e1a787bb74d18ef03367b1c60b96f",
+    "object-detection": "db73d2577866c9e57f9b46e9a179e52119e77d7e9c557502cdf16bd5924961d2",
+    "image-captioning": "85b584bfccd40f5f6c3414e5f1122922771a20e8c7a9a32fad23e28447455117",
 }
+
+IMAGES_CHECKED = 100
+"""Image sets are checked on their first 100 items: 1000 decoded images would take a gigabyte and many seconds."""
+
+
+def checked(kind: str, n: int) -> int:
+    return min(n, IMAGES_CHECKED) if kind in IMAGE_KINDS else n
 
 
 @pytest.mark.parametrize("kind", TASK_KINDS)
 def test_builtin_set_is_pinned(kind):
-    info = builtin_inputs(kind, 1000).info
+    info = builtin_inputs(kind, checked(kind, 1000)).info
     assert info["name"] == f"{kind}-builtin-v{BUILTIN_VERSIONS[kind]}" == builtin_set_name(kind)
     assert info["sha256"] == PINNED_SHA256_1000[kind], (
         f"the {kind} built-in set changed: bump its version in BUILTIN_VERSIONS and the task's version"
@@ -63,22 +76,73 @@ def test_builtin_set_does_not_depend_on_the_hash_seed():
     assert hashes == {builtin_inputs("text-gen", 200).info["sha256"]}
 
 
-@pytest.mark.parametrize("kind", TASK_KINDS)
-def test_builtin_lengths_are_representative(kind):
+SHAPED_KINDS = ("text-gen", "summarization", "text-classification")
+"""The kinds whose built-in lengths reproduce a published reference mean (image prompts have none)."""
+
+MEAN_TOLERANCE = 0.02
+"""Built-in mean words per query within 2 % of the reference's published mean (and the mixture's own mean)."""
+PERCENTILE_TOLERANCE = 0.03
+"""Built-in p50 and p90 of 1000 items within 3 % of the mixture's own percentiles."""
+
+
+def _percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+
+def _word_lengths(kind, n=1000):
+    return [len(item.split()) for item in builtin_items(kind, n)]
+
+
+@pytest.mark.parametrize("kind", list(WORD_RANGES))
+def test_builtin_lengths_stay_in_range_and_spread(kind):
     low, high = WORD_RANGES[kind]
-    lengths = [len(item.split()) for item in builtin_items(kind, 1000)]
+    lengths = _word_lengths(kind)
     assert min(lengths) >= low and max(lengths) <= high
     # Spread over the range, not piled at one end.
     assert max(lengths) - min(lengths) >= (high - low) // 2
     assert len(set(builtin_items(kind, 1000))) == 1000
 
 
+@pytest.mark.parametrize("kind", SHAPED_KINDS)
+def test_builtin_lengths_reproduce_the_reference_shape(kind):
+    target = LENGTH_TARGETS[kind]
+    published = reference_mean_words(kind)
+    assert abs(target.mean() - published) <= MEAN_TOLERANCE * published
+    for n in (300, 1000):  # a short run's prefix has the reference's mean too
+        lengths = _word_lengths(kind, n)
+        mean = sum(lengths) / n
+        assert abs(mean - published) <= MEAN_TOLERANCE * published, (kind, n, mean, published)
+    for p in (0.5, 0.9):
+        expected = target.quantile(p)
+        assert abs(_percentile(lengths, p) - expected) <= PERCENTILE_TOLERANCE * expected, (kind, p)
+
+
+@pytest.mark.parametrize("kind", SHAPED_KINDS)
+def test_each_component_holds_an_equal_share_with_its_own_lengths(kind):
+    target = LENGTH_TARGETS[kind]
+    k = len(target.components)
+    lengths = _word_lengths(kind, 999)
+    for step, component in enumerate(target.components):
+        mine = lengths[step::k]
+        assert len(mine) == 999 // k
+        assert abs(sum(mine) / len(mine) - component.mean()) <= 0.03 * component.mean(), component.name
+        low, high = component.knots[0][1], component.knots[-1][1]
+        assert min(mine) >= low and max(mine) <= high
+
+
+def test_text_gen_reaches_the_reference_length_where_the_old_set_did_not():
+    # The first built-in set averaged about 40 words a prompt; the reference's queries average about 277.
+    assert sum(_word_lengths("text-gen")) / 1000 > 250
+
+
 @pytest.mark.parametrize("kind", TASK_KINDS)
 @pytest.mark.parametrize("n", [1, 7, 1000])
 def test_builtin_set_has_exactly_n_items_and_a_stable_prefix(kind, n):
+    n = checked(kind, n)
     inputs = builtin_inputs(kind, n)
     assert len(inputs.items) == n and inputs.info["num_items"] == n
-    assert inputs.items == builtin_items(kind, 1000)[:n]
+    assert inputs.items == builtin_items(kind, checked(kind, 1000))[:n]
     InputSetInfo.model_validate(inputs.info)
 
 
@@ -91,10 +155,13 @@ def test_the_hash_covers_every_item():
     assert original == content_sha256(tuple(builtin_items("image-gen", 7)))
 
 
-def test_summaries_read_like_articles():
-    article = builtin_items("summarization", 1)[0]
-    assert article.count("\n\n") >= 3  # paragraphs
-    assert article.rstrip().endswith((".", "\""))
+def test_summaries_read_like_their_sources():
+    news, dialogue, abstract = builtin_items("summarization", 6)[3:6]  # components cycle cnn, samsum, arxiv
+    assert news.count("\n\n") >= 3  # paragraphs
+    assert news.rstrip().endswith((".", "\""))
+    turns = dialogue.split("\n")
+    assert len(turns) >= 3 and all(": " in turn for turn in turns[:-1])  # the cut may end the last turn early
+    assert "\n" not in abstract
 
 
 def test_load_inputs_uses_the_builtin_set_by_default():

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from harness.errors import ConfigError, NotFoundError
-from harness.kinds import TASK_KINDS
+from harness.kinds import IMAGE_KINDS, TASK_KINDS
 from harness.tasks.overrides import applicable_overrides, apply_overrides, override_keys
 from harness.tasks.registry import data_folder, default_tasks_dir, list_tasks, load_task, load_task_file
 from harness.tasks.spec import ImageGenerationSettings, TaskSpec, TextGenerationSettings
@@ -33,8 +33,8 @@ def write(path, text: str):
 def test_every_shipped_task_file_loads_and_is_named_after_its_id():
     tasks_dir = default_tasks_dir()
     specs = list_tasks()
-    assert {spec.id for spec in specs} >= {"text-gen", "text-gen-chat", "summarization", "text-classification",
-                                           "image-gen"}
+    # one shipped task per kind, named after it, and the chat mode of text-gen
+    assert {spec.id for spec in specs} == {*TASK_KINDS, "text-gen-chat"}
     for spec in specs:
         assert (tasks_dir / f"{spec.id}.yaml").is_file()
         assert load_task_file(tasks_dir / f"{spec.id}.yaml") == spec
@@ -55,6 +55,10 @@ def test_shipped_tasks_follow_the_standard_settings():
     # Size and guidance are left to each pipeline's own defaults, as AI Energy Score runs them.
     assert (image.num_inference_steps, image.height, image.width, image.guidance_scale) == (30, None, None, None)
     assert specs["image-gen"].max_input_tokens is None
+    for image_id in IMAGE_KINDS:
+        assert specs[image_id].max_input_tokens is None and "input_lengths" in specs[image_id].sources
+    captioning = specs["image-captioning"].generation
+    assert isinstance(captioning, TextGenerationSettings) and captioning.max_new_tokens == 10
 
 
 @pytest.mark.parametrize(

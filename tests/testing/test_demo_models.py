@@ -20,6 +20,9 @@ WEIGHT_FILES = {
         "text_encoder/model.safetensors",
         "tokenizer/tokenizer.json",
     ],
+    "image-classification": ["model.safetensors", "preprocessor_config.json"],
+    "object-detection": ["model.safetensors", "preprocessor_config.json"],
+    "image-captioning": ["model.safetensors", "tokenizer.json", "preprocessor_config.json"],
 }
 
 
@@ -96,3 +99,17 @@ def test_the_pipeline_has_no_safety_checker(tiny_models_dir):
     index = json.loads((tiny_models_dir / "image-gen" / "model_index.json").read_text())
     assert index["_class_name"] == "StableDiffusionPipeline"
     assert index["safety_checker"] == [None, None] and index["requires_safety_checker"] is False
+
+
+def test_the_detector_is_detr_on_a_transformers_resnet_with_no_pretrained_backbone(tiny_models_dir):
+    config = json.loads((tiny_models_dir / "object-detection" / "config.json").read_text())
+    assert config["architectures"] == ["DetrForObjectDetection"]
+    assert config["use_timm_backbone"] is False and config["use_pretrained_backbone"] is False
+    assert config["backbone_config"]["model_type"] == "resnet"
+
+
+def test_the_captioner_is_a_vit_encoder_with_a_gpt2_decoder(tiny_models_dir):
+    config = json.loads((tiny_models_dir / "image-captioning" / "config.json").read_text())
+    assert config["architectures"] == ["VisionEncoderDecoderModel"]
+    assert (config["encoder"]["model_type"], config["decoder"]["model_type"]) == ("vit", "gpt2")
+    assert config["decoder"]["add_cross_attention"] is True

@@ -81,6 +81,12 @@ def test_auto_dtype_keeps_the_checkpoints_own(tiny_models_dir):
         ("text-classification", "text-gen", "LlamaForCausalLM"),
         ("image-gen", "text-gen", "model_index.json"),
         ("text-gen", "image-gen", "diffusers pipeline"),
+        ("image-classification", "text-classification", "needs an image classifier"),
+        ("image-classification", "object-detection", "needs an image classifier"),
+        ("object-detection", "image-classification", "needs an object detector"),
+        ("image-captioning", "object-detection", "needs an image-to-text model"),
+        ("text-classification", "image-classification", "tokenizer"),
+        ("image-classification", "image-gen", "diffusers pipeline"),
     ],
 )
 def test_a_model_of_the_wrong_kind_is_a_config_error(tiny_models_dir, kind, model_kind, says):
