@@ -88,6 +88,17 @@ class Note:
 
 
 @dataclass(frozen=True)
+class OutputLengths:
+    """New tokens per answer where the model chose them (natural-length generation), and how many hit the cap."""
+
+    mean: float
+    p50: float
+    p90: float
+    num_queries: int
+    at_cap: int | None = None
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """What the leaderboard needs from one valid result file."""
 
@@ -139,6 +150,18 @@ class RunRecord:
     """The task spec's per-query settings (input limit, generation), for the site's "what a query is" line."""
     digest: str = ""
     """SHA-1 of the file's bytes ('' when unknown): with `source`, all a page shows of this run depends on."""
+    gpu_j_per_token: Figure | None = None
+    """GPU joules per generated token, for natural-length generation (answers' lengths are the model's)."""
+    output_lengths: OutputLengths | None = None
+
+    @property
+    def generation_words(self) -> str | None:
+        """`chat, up to 1024 new tokens, thinking on` for natural-length generation; None otherwise."""
+        generation = json.loads(self.query_spec_json).get("generation") or {}
+        if generation.get("mode") != "chat":
+            return None
+        thinking = {True: ", thinking on", False: ", thinking off"}.get(generation.get("enable_thinking"), "")
+        return f"chat, up to {generation.get('max_new_tokens')} new tokens{thinking}"
 
     @property
     def status(self) -> Status:
@@ -175,6 +198,8 @@ class RunRecord:
         `--num-queries 1000` and one that left the task's default of 1000 read the same.
         """
         parts = [f"v{self.task_version}", f"{self.num_queries} queries", f"batch {self.batch_size}", self.dtype]
+        if self.generation_words:
+            parts.append(self.generation_words)
         if self.protocol != "harness":
             parts.append(f"protocol {self.protocol}")
         return " · ".join([*parts, f"workload {self.workload_key}"])
@@ -352,6 +377,10 @@ def record_from_result(result: ResultFile, source: str, findings: Iterable = (),
         query_spec_json=json.dumps({k: result.task.spec[k] for k in QUERY_SPEC_KEYS if k in result.task.spec},
                                    sort_keys=True),
         digest=digest,
+        gpu_j_per_token=_figure(figures.gpu_energy_per_output_token_j) if result.output_lengths else None,
+        output_lengths=OutputLengths(result.output_lengths.mean, result.output_lengths.p50, result.output_lengths.p90,
+                                     result.output_lengths.num_queries, result.output_lengths.at_cap)
+        if result.output_lengths else None,
     )
 
 

@@ -164,6 +164,10 @@ def _row_json(row: Row) -> dict:
         "latency_p50_s": _figure_json(run.latency_p50_s),
         "latency_p95_s": _figure_json(run.latency_p95_s),
         "throughput_queries_per_s": _figure_json(run.throughput_qps),
+        "gpu_energy_per_output_token_j": _figure_json(run.gpu_j_per_token),
+        "output_lengths": dataclasses.asdict(run.output_lengths) if run.output_lengths else None,
+        "batch_size": run.batch_size,
+        "dtype": run.dtype,
         "stars": row.stars,
         "rating_release": row.rating.release_id if row.rating else None,
         "co2e_per_1k_queries_g": row.derived.co2e_g if row.derived else None,
@@ -328,6 +332,8 @@ def _group_title(run: RunRecord) -> str:
     # run's settings happened to be typed.
     parts += [run.hardware_class, f"task v{run.task_version}", f"{run.num_queries} queries",
               f"batch size {run.batch_size}", run.dtype]
+    if run.generation_words:
+        parts.append(run.generation_words)
     return " · ".join(parts)
 
 
@@ -375,6 +381,47 @@ def _chart_rows(view: dict) -> list[Row]:
     return [r for r in view["rated"] if is_reference(r.run.hardware_class)] or view["rated"]
 
 
+def point_label(row: Row, rows: Sequence[Row]) -> str:
+    """A scatter point's label: the model's name, with what tells its points apart when it has several (a
+    sweep): batch size, and precision or generation settings where those differ too."""
+    own = [r for r in rows if r.run.model_id == row.run.model_id]
+    if len(own) < 2:
+        return row.name
+    parts = [f"batch {row.run.batch_size}"]
+    if len({r.run.dtype for r in own}) > 1:
+        parts.append(row.run.dtype)
+    if len({r.run.generation_words for r in own}) > 1 and row.run.generation_words:
+        parts.append(row.run.generation_words)
+    return f"{row.name} · {', '.join(parts)}"
+
+
+def latency_points(rows: Sequence[Row], tag=lambda r: "") -> list[plots.Point]:
+    """Energy against latency, one point per row; a model's points (its batch sizes) form one group, whose own
+    Pareto frontier the plot draws."""
+    return [plots.Point(point_label(r, rows), r.run.latency_p50_s.mean, per_query(r.run.gpu_wh.mean), tag(r),
+                        r.run.model_id) for r in rows]
+
+
+def model_frontiers(model_rows: Sequence[Row]) -> list[dict]:
+    """The model page's energy-vs-latency plot for each task and hardware where it has several GPU-measured
+    points (a sweep of batch sizes, say), with the points as a table."""
+    by_task: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for row in model_rows:
+        if row.run.status == "gpu":
+            by_task[(row.run.task_id, row.run.hardware_class)].append(row)
+    views = []
+    for (task_id, hardware), rows in by_task.items():
+        if len(rows) < 2:
+            continue
+        rows = sorted(rows, key=lambda r: (r.run.latency_p50_s.mean, r.run.batch_size))
+        title = f"{task_title(task_id, rows[0].run.task_kind)} on {hardware}: energy vs latency"
+        points = latency_points(rows)
+        edge = {id(p) for p in plots.frontier(points)}
+        views.append({"title": title, "svg": plots.energy_vs_latency_svg(points, title),
+                      "points": [(r, id(p) in edge) for r, p in zip(rows, points)]})
+    return views
+
+
 def _task_plots(view: dict) -> dict[str, str]:
     """The task's charts as SVG files, drawn from `_chart_rows`."""
     rows = view["chart_rows"]
@@ -384,8 +431,7 @@ def _task_plots(view: dict) -> dict[str, str]:
     best = sorted(rows, key=lambda r: r.run.gpu_wh.mean)[:DOT_PLOT_MAX_ROWS]
     dots = [plots.Dot(r.name, per_query(r.run.gpu_wh.mean), per_query(r.run.gpu_wh.ci95_low),
                       per_query(r.run.gpu_wh.ci95_high), tag(r)) for r in best]
-    latency = [plots.Point(r.name, r.run.latency_p50_s.mean, per_query(r.run.gpu_wh.mean), tag(r), r.run.model_id)
-               for r in rows]
+    latency = latency_points(rows, tag)
     size = [plots.Point(r.name, r.run.num_parameters, per_query(r.run.gpu_wh.mean), tag(r)) for r in rows]
     return {
         "energy": plots.energy_dots_svg(dots, f"{title}: GPU energy per query", "GPU Wh per query (linear scale)"),
@@ -426,7 +472,8 @@ def _model_page(model_id: str, model_rows: list[Row], context: dict) -> str:
         for row in model_rows
     ]
     return render("model.html", model_id=model_id, model_name=model_rows[0].name, rows=model_rows,
-                  timelines=timelines, num_parameters=model_rows[0].run.num_parameters, root="../", page="model",
+                  timelines=timelines, frontiers=model_frontiers(model_rows),
+                  num_parameters=model_rows[0].run.num_parameters, root="../", page="model",
                   task_title=task_title, everyday=everyday, settings_words=settings_words, **context)
 
 
