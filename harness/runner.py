@@ -36,11 +36,12 @@ from harness.results.figures import adaptive_stop, derive_figures, idle_drift, t
 from harness.results.schema import IdleBaseline, Repetition, ResultFile, Timeline
 from harness.results.statistics import length_summary
 from harness.results.store import check_result_target, keep_unfiled, new_run_id, result_target, save_result
-from harness.tasks.inputs import load_inputs
-from harness.tasks.resolution import SettingsRequest, resolve
-from harness.workloads import WORKLOADS, Workload
+from harness.tasks.inputs import InputSet, load_inputs
+from harness.tasks.resolution import ResolvedRun, SettingsRequest, resolve
+from harness.workloads import Workload, workload_class
 from harness.workloads.base import digest
-from harness.workloads.models import check_model_name, load_model, require_run_extra
+from harness.workloads.models import LoadedModel, check_model_name, load_model, require_run_extra
+from harness.workloads.text_inputs import chat_template_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ class PassOutcome:
     kept_outputs: list = field(default_factory=list)
     """Raw outputs of the pass's first `keep_outputs_of` queries, for a digest taken after the window."""
     kept_queries: int = 0
+    output_lengths: list[int] = field(default_factory=list)
+    """New tokens of each query of the first pass, where the model chose them (natural-length generation)."""
 
 
 def run_pass(
@@ -105,6 +108,7 @@ def run_pass(
     latencies: list[float] = []
     kept: list = []
     kept_queries = 0
+    lengths: list[int] = []
     totals = {"input_tokens": 0, "output_tokens": 0, "images": 0}
     seen = {"input_tokens": False, "output_tokens": False, "images": False}
     done = 0
@@ -118,6 +122,7 @@ def run_pass(
             if value is not None:
                 totals[name] += value
                 seen[name] = True
+        lengths.extend(getattr(output, "output_lengths", None) or ())
         if kept_queries < keep_outputs_of:
             kept.extend(getattr(output, "outputs", ()))
             kept_queries += len(batch)
@@ -130,6 +135,7 @@ def run_pass(
         **{name: (totals[name] if seen[name] else None) for name in totals},
         kept_outputs=kept,
         kept_queries=kept_queries,
+        output_lengths=lengths,
     )
 
 
@@ -182,7 +188,7 @@ class Reporter:
         pass
 
 
-def _silence_library_progress_bars() -> None:
+def silence_library_progress_bars() -> None:
     """A quiet run prints nothing but its result: transformers' and diffusers' own loading bars included."""
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
@@ -191,25 +197,51 @@ def _silence_library_progress_bars() -> None:
     diffusers_logging.disable_progress_bar()
 
 
+@dataclass(frozen=True)
+class PreparedRun:
+    """A run checked as far as it can be before its model loads: its resolution and its inputs."""
+
+    request: RunRequest
+    resolved: ResolvedRun
+    inputs: InputSet
+
+
+def prepare(request: RunRequest) -> PreparedRun:
+    """Every check that needs no model: the model's name, the settings, where the result goes, the inputs."""
+    check_model_name(request.model)
+    resolved = resolve(request)
+    if request.write:
+        check_result_target(Path(request.results_dir), Path(request.output) if request.output is not None else None)
+    return PreparedRun(request, resolved, load_inputs(resolved.spec, resolved.spec.num_queries))
+
+
+def load_for(prepared: PreparedRun) -> LoadedModel:
+    """The model a prepared run measures (`measure` may reuse it for other runs of the same kind and dtype)."""
+    request, spec = prepared.request, prepared.resolved.spec
+    return load_model(
+        spec.kind, request.model, revision=request.revision, dtype=spec.dtype, device=request.device,
+        random_weights=request.random_weights, trust_remote_code=request.trust_remote_code,
+        device_map=request.device_map, name=request.model_name, chat_template_kwargs=chat_template_kwargs(spec),
+    )
+
+
 def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[ResultFile, Path | None]:
     """Run the benchmark and write its result file; returns the result and where it was written (None when
     `request.write` is False)."""
     require_run_extra()
     if reporter is None:
-        _silence_library_progress_bars()
+        silence_library_progress_bars()
+    prepared = prepare(request)
+    return measure(prepared, load_for(prepared), reporter)
+
+
+def measure(prepared: PreparedRun, loaded: LoadedModel,
+            reporter: Reporter | None = None) -> tuple[ResultFile, Path | None]:
+    """Warm up, measure idle and the repetitions of a prepared run on its loaded model; check and write the result."""
     reporter = reporter or Reporter()
-    check_model_name(request.model)
-    resolved = resolve(request)
-    if request.write:
-        check_result_target(Path(request.results_dir), Path(request.output) if request.output is not None else None)
+    request, resolved, inputs = prepared.request, prepared.resolved, prepared.inputs
     spec = resolved.spec
-    inputs = load_inputs(spec, spec.num_queries)
-    loaded = load_model(
-        spec.kind, request.model, revision=request.revision, dtype=spec.dtype, device=request.device,
-        random_weights=request.random_weights, trust_remote_code=request.trust_remote_code,
-        device_map=request.device_map, name=request.model_name,
-    )
-    workload: Workload = WORKLOADS[spec.kind](loaded, spec)
+    workload: Workload = workload_class(spec)(loaded, spec)
     # `loaded.gpu_indices` are NVML indices already (matched by UUID through harness.energy).
     gpu_indices = list(request.measure_gpus) if request.measure_gpus is not None else list(loaded.gpu_indices)
 
@@ -232,12 +264,14 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
         if resolved.idle_seconds > 0:
             idle = meter.measure_idle(resolved.idle_seconds, settle_max_s=resolved.idle_settle_s)
         repetitions: list[dict] = []
+        answer_lengths: list[int] = []
         most = resolved.max_repeats if resolved.target_ci_pct is not None else resolved.repeats
         stopped_by = "repeats"
         while len(repetitions) < most:
             index = len(repetitions)
             repetitions.append(_measured_repetition(meter, workload, inputs.items, spec.batch_size, index, most,
-                                                    reporter, run_warnings, resolved.min_window_s))
+                                                    reporter, run_warnings, resolved.min_window_s,
+                                                    answer_lengths if index == 0 else None))
             if resolved.target_ci_pct is not None and len(repetitions) >= resolved.repeats:
                 if adaptive_stop([Repetition.model_validate(r) for r in repetitions], resolved.target_ci_pct):
                     stopped_by = "target-ci"
@@ -283,6 +317,7 @@ def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[Resu
         "idle": idle_model,
         "idle_protocol": idle_protocol,
         "input_lengths": input_lengths,
+        "output_lengths": _output_lengths(answer_lengths, spec),
         "workload_settings": workload.workload_settings,
         "repetitions": repetition_models,
         "timelines": timelines,
@@ -333,20 +368,31 @@ def _input_lengths(workload: Workload, items: Sequence[Any]) -> dict | None:
     return length_summary(sizes, workload.input_size_unit) if sizes else None
 
 
+def _output_lengths(lengths: Sequence[int], spec: Any) -> dict | None:
+    """New tokens per query where the model chose them, and how many answers used the whole cap."""
+    if not lengths:
+        return None
+    cap = getattr(spec.generation, "max_new_tokens", None)
+    return {**length_summary(lengths), "at_cap": sum(1 for n in lengths if cap is not None and n >= cap)}
+
+
 def _measured_repetition(
     meter: EnergyMeter, workload: Workload, items: Sequence[Any], batch_size: int, index: int, repeats: int,
-    reporter: Reporter, run_warnings: list[dict], min_window_s: float = 0.0,
+    reporter: Reporter, run_warnings: list[dict], min_window_s: float = 0.0, lengths_out: list[int] | None = None,
 ) -> dict:
     """One measured pass over every query, then (generative tasks) a prefill-only pass in its own window.
 
     Each window is extended with whole passes until it lasts `min_window_s`. The digest of the first queries'
-    outputs is taken after the window closes: it costs no measured energy.
+    outputs is taken after the window closes: it costs no measured energy. `lengths_out` receives the first
+    pass's per-query output lengths (natural-length generation).
     """
     label = f"repetition {index + 1}/{repeats}"
     meter.begin(f"rep{index}/total")
     outcome = run_window_pass(workload.run_batch, items, batch_size, min_window_s, reporter.phase(label, len(items)),
                               meter.live_power_w, keep_outputs_of=DIGEST_QUERIES)
     total = meter.end(f"rep{index}/total")
+    if lengths_out is not None:
+        lengths_out.extend(outcome.output_lengths)
     output_digest = digest(*outcome.kept_outputs) if outcome.kept_outputs else None
     readings = {"total": total.as_dict()}
     run_warnings.extend(_warning_dicts(total.warnings, index))

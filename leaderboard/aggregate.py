@@ -10,12 +10,14 @@ Grouping never reads a path: task, hardware class, model, size class and workloa
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +29,8 @@ from harness.files import read_bounded, slugify
 from harness.results.identity import result_workload_key
 from harness.results.schema import ResultFile
 from harness.results.statistics import usability_problem
-from harness.results.store import iter_result_files, load_valid_result
+from harness.results.store import load_valid_result, read_result_bytes, result_file_paths
+from leaderboard.cache import SummaryCache, pack, stat_key
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +88,17 @@ class Note:
 
 
 @dataclass(frozen=True)
+class OutputLengths:
+    """New tokens per answer where the model chose them (natural-length generation), and how many hit the cap."""
+
+    mean: float
+    p50: float
+    p90: float
+    num_queries: int
+    at_cap: int | None = None
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """What the leaderboard needs from one valid result file."""
 
@@ -134,6 +148,20 @@ class RunRecord:
     """The result's readable model name, when it recorded one (a local folder's `--model-id`)."""
     query_spec_json: str = "{}"
     """The task spec's per-query settings (input limit, generation), for the site's "what a query is" line."""
+    digest: str = ""
+    """SHA-1 of the file's bytes ('' when unknown): with `source`, all a page shows of this run depends on."""
+    gpu_j_per_token: Figure | None = None
+    """GPU joules per generated token, for natural-length generation (answers' lengths are the model's)."""
+    output_lengths: OutputLengths | None = None
+
+    @property
+    def generation_words(self) -> str | None:
+        """`chat, up to 1024 new tokens, thinking on` for natural-length generation; None otherwise."""
+        generation = json.loads(self.query_spec_json).get("generation") or {}
+        if generation.get("mode") != "chat":
+            return None
+        thinking = {True: ", thinking on", False: ", thinking off"}.get(generation.get("enable_thinking"), "")
+        return f"chat, up to {generation.get('max_new_tokens')} new tokens{thinking}"
 
     @property
     def status(self) -> Status:
@@ -170,6 +198,8 @@ class RunRecord:
         `--num-queries 1000` and one that left the task's default of 1000 read the same.
         """
         parts = [f"v{self.task_version}", f"{self.num_queries} queries", f"batch {self.batch_size}", self.dtype]
+        if self.generation_words:
+            parts.append(self.generation_words)
         if self.protocol != "harness":
             parts.append(f"protocol {self.protocol}")
         return " · ".join([*parts, f"workload {self.workload_key}"])
@@ -297,8 +327,8 @@ def _warnings(result: ResultFile, findings) -> tuple[Note, ...]:
     return tuple(seen.values())
 
 
-def record_from_result(result: ResultFile, source: str, findings: Iterable = ()) -> RunRecord:
-    """Reduce a validated `ResultFile` to what the pages show."""
+def record_from_result(result: ResultFile, source: str, findings: Iterable = (), digest: str = "") -> RunRecord:
+    """Reduce a validated `ResultFile` to what the pages show (`digest`: of the file's bytes, when known)."""
     figures = result.figures
     total = result.repetitions[0].readings.get("total")
     return RunRecord(
@@ -346,6 +376,11 @@ def record_from_result(result: ResultFile, source: str, findings: Iterable = ())
         model_name=result.model.name,
         query_spec_json=json.dumps({k: result.task.spec[k] for k in QUERY_SPEC_KEYS if k in result.task.spec},
                                    sort_keys=True),
+        digest=digest,
+        gpu_j_per_token=_figure(figures.gpu_energy_per_output_token_j) if result.output_lengths else None,
+        output_lengths=OutputLengths(result.output_lengths.mean, result.output_lengths.p50, result.output_lengths.p90,
+                                     result.output_lengths.num_queries, result.output_lengths.at_cap)
+        if result.output_lengths else None,
     )
 
 
@@ -365,19 +400,24 @@ def shown_figure_problem(result: ResultFile) -> str | None:
     return None
 
 
-def load_record(path: Path, root: Path) -> RunRecord | Refusal:
-    """One file: a `RunRecord` when it passes schema and plausibility checks, else a `Refusal`."""
+def _check_file(path: Path, root: Path) -> tuple[str | None, RunRecord | Refusal]:
+    """One file: (SHA-1 of the bytes checked, None when unreadable; a `RunRecord` when it passes the schema and
+    plausibility checks, else a `Refusal`). The file is read once for both."""
     source = _relative(path, root)
+    digest = None
     try:
-        loaded = load_valid_result(path)
+        data = read_result_bytes(path)
+        digest = hashlib.sha1(data).hexdigest()
+        loaded = load_valid_result(path, data)
     except ResultFileError as error:
         reason = str(error)
         prefix = f"{path}: "
-        return Refusal(source, reason[len(prefix):] if reason.startswith(prefix) else reason)
+        return digest, Refusal(source, reason[len(prefix):] if reason.startswith(prefix) else reason)
     problem = shown_figure_problem(loaded.result)
     if problem:
-        return Refusal(source, problem)
-    return record_from_result(loaded.result, source, (f for f in loaded.findings if f.severity != "error"))
+        return digest, Refusal(source, problem)
+    return digest, record_from_result(loaded.result, source, (f for f in loaded.findings if f.severity != "error"),
+                                      digest)
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -387,8 +427,25 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _load_chunk(paths: list[str], root: str) -> list[RunRecord | Refusal]:
-    return [load_record(Path(p), Path(root)) for p in paths]
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection inside: a build makes millions of small objects and few cycles, and the
+    collector's passes over them cost about a third of the build (records are freed by reference counting)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load_chunk(paths: list[str], root: str) -> list[tuple[tuple | None, str | None, RunRecord | Refusal]]:
+    """(stat before reading, content digest, outcome with packed timelines) per file; the stat is taken first, so
+    a file changed while it is read is hashed again by the next build."""
+    with paused_gc():
+        return [(stat_key(p), digest, pack(outcome))
+                for p in paths for digest, outcome in [_check_file(Path(p), Path(root))]]
 
 
 def load_records(root: Path, *, workers: int | None = None,
@@ -398,10 +455,8 @@ def load_records(root: Path, *, workers: int | None = None,
     Files are checked in worker processes when there are many (validation dominates the build). With
     `cache_dir`, files checked by an earlier build are not checked again (`leaderboard.cache`).
     """
-    from leaderboard.cache import SummaryCache
-
     root = Path(root)
-    paths = [str(p) for p in iter_result_files(root)]
+    paths = result_file_paths(root)
     cache = SummaryCache(cache_dir) if cache_dir is not None else None
     known, todo = cache.lookup(paths) if cache is not None else ({}, paths)
     workers = workers if workers is not None else (os.cpu_count() or 1)
@@ -412,10 +467,10 @@ def load_records(root: Path, *, workers: int | None = None,
             checked = [item for part in pool.map(_load_chunk, chunks, [str(root)] * len(chunks)) for item in part]
     else:
         checked = _load_chunk(todo, str(root))
-    fresh = dict(zip(todo, checked))
+    fresh = {path: outcome for path, (_, _, outcome) in zip(todo, checked)}
     if cache is not None:
-        for path, outcome in fresh.items():
-            cache.add(path, outcome)
+        for path, (stat, digest, outcome) in zip(todo, checked):
+            cache.add(path, outcome, stat, digest)
         cache.save()
     prefix = f"{root}{os.sep}"
     outcomes = [fresh[p] if p in fresh else

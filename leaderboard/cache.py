@@ -5,8 +5,10 @@ bytes: a copied or moved file keeps its entry and an edited one gets a new one. 
 build would cost as much as reading them all, so an index also keeps, per absolute path, the (size, mtime,
 inode) the file had when it was hashed; a file whose stat is unchanged is taken as unchanged, as git and make
 do. The whole cache is tied to the harness version, `CACHE_FORMAT` and the source of the code that checks
-and summarises a file: a harness whose checks or records differ starts afresh. It lives in one pickle file
-in a folder the user chooses; a missing, corrupt or foreign file is ignored and rewritten.
+and summarises a file: a harness whose checks or records differ starts afresh. It lives in a folder the user
+chooses: the index in `CACHE_FILE`, the outcomes in `SHARDS` pickle files by the first two hex digits of their
+hash, so a build that adds one file rewrites one shard and the index, not every summary. A missing, corrupt
+or foreign file is ignored (its files are checked again) and rewritten.
 
 Timelines are kept packed (bytes) and decoded only when a page plots them: loading the cache then costs
 about a third of what loading plain records would.
@@ -30,9 +32,10 @@ from harness.files import write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Bump when `RunRecord`, `Refusal` or what the leaderboard checks changes without a harness version bump."""
 CACHE_FILE = "summaries.pickle"
+SHARDS_DIR = "outcomes"
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,8 @@ class PackedTimeline:
         return tuple(array("d", self.p_bytes))
 
 
-def _pack(outcome):
+def pack(outcome):
+    """`outcome` with its timelines packed (`PackedTimeline`): cheaper to pickle, send from a worker and load."""
     timelines = getattr(outcome, "timelines", None)
     if not timelines or isinstance(timelines[0], PackedTimeline):
         return outcome
@@ -63,9 +67,11 @@ def _pack(outcome):
 
 FINGERPRINTED_MODULES = (
     "harness.results.schema", "harness.results.store", "harness.results.checks", "harness.results.figures",
-    "harness.results.statistics", "harness.results.identity", "leaderboard.aggregate",
+    "harness.results.statistics", "harness.results.identity", "harness.files", "leaderboard.aggregate",
+    "leaderboard.cache",
 )
-"""The modules whose code decides a file's outcome: the schema, the checks, the figures, the summary."""
+"""The modules whose code decides a file's outcome: the schema, the bounded reader, the checks, the figures, the
+summary and how it is stored."""
 
 
 def code_fingerprint() -> str:
@@ -77,9 +83,10 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _stat_key(path: str) -> tuple[int, int, int] | None:
+def stat_key(path: str) -> tuple[int, int, int] | None:
+    """(size, mtime in ns, inode) of `path`, None when it cannot be stat'ed: what says "unchanged" here."""
     try:
-        st = os.stat(path)
+        st = os.stat(os.path.abspath(path))
     except OSError:
         return None
     return (st.st_size, st.st_mtime_ns, st.st_ino)
@@ -98,26 +105,39 @@ class SummaryCache:
 
     def __init__(self, folder: Path):
         self.path = Path(folder) / CACHE_FILE
+        self.shards = Path(folder) / SHARDS_DIR
         self.key = (__version__, CACHE_FORMAT, code_fingerprint())
         self.index: dict[str, tuple[tuple[int, int, int], str]] = {}
         self.outcomes: dict[str, object] = {}
         self.changed = False
+        self.dirty: set[str] = set()
+        self.seen: set[str] = set()
+        data = self._load(self.path)
+        if data is not None:
+            self.index = data["index"]
+            for shard in sorted(self.shards.glob("*.pickle")) if self.shards.is_dir() else ():
+                part = self._load(shard)
+                if part is not None:
+                    self.outcomes.update(part["outcomes"])
+
+    def _load(self, path: Path) -> dict | None:
         try:
-            data = pickle.loads(self.path.read_bytes())
-            if isinstance(data, dict) and data.get("key") == self.key:
-                self.index, self.outcomes = data["index"], data["outcomes"]
+            data = pickle.loads(path.read_bytes())
+            return data if isinstance(data, dict) and data.get("key") == self.key else None
         except FileNotFoundError:
-            pass
+            return None
         except Exception as error:  # a corrupt or foreign cache is only a slower build
-            logger.warning("ignoring leaderboard cache %s (%s)", self.path, error)
+            logger.warning("ignoring leaderboard cache %s (%s)", path, error)
+            return None
 
     def lookup(self, paths: Sequence[str]) -> tuple[dict[str, str], list[str]]:
         """(path -> digest of the files already summarised, the paths still to check)."""
         known: dict[str, str] = {}
         todo: list[str] = []
         for path in paths:
-            absolute = os.path.abspath(path)
-            stat = _stat_key(absolute)
+            absolute = path if os.path.isabs(path) else os.path.abspath(path)
+            self.seen.add(absolute)
+            stat = stat_key(absolute)
             entry = self.index.get(absolute)
             digest = entry[1] if entry is not None and entry[0] == stat else None
             if digest is None and stat is not None:
@@ -131,16 +151,16 @@ class SummaryCache:
                 todo.append(path)
         return known, todo
 
-    def add(self, path: str, outcome) -> str | None:
-        """Remember `outcome` of `path` under its content hash; returns the hash (None if unreadable)."""
-        absolute = os.path.abspath(path)
-        stat, digest = _stat_key(absolute), _digest(absolute)
+    def add(self, path: str, outcome, stat: tuple[int, int, int] | None, digest: str | None) -> None:
+        """Remember `outcome` of `path` under `digest` (of the bytes that were checked), and the `stat` the file
+        had before it was read (`stat_key`); nothing is kept when either is unknown (an unreadable file)."""
         if stat is None or digest is None:
-            return None
-        self.index[absolute] = (stat, digest)
-        self.outcomes[digest] = _pack(outcome)
+            return
+        self.index[path if os.path.isabs(path) else os.path.abspath(path)] = (stat, digest)
+        if digest not in self.outcomes:
+            self.dirty.add(digest[:2])
+        self.outcomes[digest] = pack(outcome)
         self.changed = True
-        return digest
 
     def get(self, digest: str, source: str):
         """The stored outcome, with `source` set to this path (the same bytes may sit at several paths)."""
@@ -148,11 +168,24 @@ class SummaryCache:
         return outcome if outcome.source == source else dataclasses.replace(outcome, source=source)
 
     def save(self) -> None:
-        """Write the cache (atomically) when this build added to it; entries of vanished files are dropped."""
-        if not self.changed:
+        """Write what this build changed (atomically, file by file: the shards first, the index last, so an index
+        never names an outcome no shard holds); entries of vanished files are dropped."""
+        live = {absolute: entry for absolute, entry in self.index.items()
+                if absolute in self.seen or os.path.exists(absolute)}
+        if not self.changed and len(live) == len(self.index):
             return
-        live = {absolute: entry for absolute, entry in self.index.items() if os.path.exists(absolute)}
         wanted = {digest for _, digest in live.values()}
-        data = {"key": self.key, "index": live,
-                "outcomes": {d: o for d, o in self.outcomes.items() if d in wanted}}
-        write_bytes_atomic(self.path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+        gone = [digest for digest in self.outcomes if digest not in wanted]
+        self.dirty.update(digest[:2] for digest in gone)
+        for digest in gone:
+            del self.outcomes[digest]
+        by_shard: dict[str, dict] = {name: {} for name in self.dirty}
+        for digest, outcome in self.outcomes.items():
+            if digest[:2] in by_shard:
+                by_shard[digest[:2]][digest] = outcome
+        for name, outcomes in sorted(by_shard.items()):
+            write_bytes_atomic(self.shards / f"{name}.pickle", pickle.dumps(
+                {"key": self.key, "outcomes": outcomes}, protocol=pickle.HIGHEST_PROTOCOL))
+        write_bytes_atomic(self.path, pickle.dumps({"key": self.key, "index": live},
+                                                   protocol=pickle.HIGHEST_PROTOCOL))
+        self.index, self.dirty, self.changed = live, set(), False

@@ -169,7 +169,8 @@ def frontier(points: Sequence[Point]) -> list[Point]:
 
 def scatter_svg(points: Sequence[Point], title: str, x_label: str, y_label: str, *, x_format=None,
                 mark_frontier: bool = False, width: int = 640, height: int = 420) -> str:
-    """Two log axes; labelled points, the frontier drawn as a line, and each multi-point model's own line."""
+    """Two log axes; labelled points, the frontier drawn as a line, and each multi-point model's own line (its own
+    frontier when `mark_frontier`); the overall frontier's points are labelled first, then the models' own."""
     points = [p for p in points if p.x > 0 and p.y > 0]
     if not points:
         return _empty(width, 60, "no GPU measurements yet")
@@ -203,17 +204,24 @@ def scatter_svg(points: Sequence[Point], title: str, x_label: str, y_label: str,
     for p in points:
         if p.group:
             by_group[p.group].append(p)
-    for group_points in by_group.values():
+    own_edges: list[Point] = []
+    for group, group_points in by_group.items():
         if len(group_points) > 1:
-            coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in map(xy, sorted(group_points, key=lambda p: p.x)))
-            parts.append(f'<polyline class="model-line" fill="none" stroke="{colors[group_points[0].series]}" '
-                         f'stroke-dasharray="3 3" points="{coords}"/>')
+            # With the frontier marked, a model's line is its own Pareto frontier (e.g. over its batch sizes):
+            # the settings worth choosing for that model; its dominated points stay as dots.
+            line = frontier(group_points) if mark_frontier else sorted(group_points, key=lambda p: p.x)
+            own_edges += line if mark_frontier else []
+            coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in map(xy, line))
+            title = "<title>one model's own frontier</title>" if mark_frontier else ""
+            parts.append(f'<polyline class="model-line" data-group="{escape(group)}" fill="none" '
+                         f'stroke="{colors[group_points[0].series]}" stroke-dasharray="3 3" points="{coords}">'
+                         f'{title}</polyline>')
     edge = frontier(points) if mark_frontier else []
     if len(edge) > 1:
         coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in map(xy, edge))
         parts.append(f'<polyline class="frontier" fill="none" stroke="#1b1f23" stroke-width="1.5" '
                      f'points="{coords}"><title>efficient frontier</title></polyline>')
-    labelled = {id(p) for p in edge[:MAX_POINT_LABELS]}
+    labelled = {id(p) for p in [*edge, *own_edges][:MAX_POINT_LABELS]}
     for p in sorted(points, key=lambda p: p.y):
         if len(labelled) >= MAX_POINT_LABELS:
             break

@@ -9,9 +9,12 @@ that was not built by this command is never replaced.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import logging
+import os
+import re
 import shutil
 import tempfile
 import time
@@ -24,8 +27,9 @@ from harness import __version__
 from harness.errors import ConfigError, HarnessError, NotFoundError
 from harness.files import csv_cell, umask, unique_slug
 from leaderboard import carbon, plots
-from leaderboard.aggregate import SIZE_CLASS_LIMITS, Board, Entry, Refusal, RunRecord, aggregate
+from leaderboard.aggregate import SIZE_CLASS_LIMITS, Board, Entry, Refusal, RunRecord, aggregate, paused_gc
 from leaderboard.label import label_data, render_badge, render_label
+from leaderboard.pages import PageWriter, fingerprint
 from leaderboard.rating import (
     BANDINGS,
     MIN_GROUP_SIZE,
@@ -39,7 +43,7 @@ from leaderboard.rating import (
     list_releases,
     rate,
 )
-from leaderboard.templating import params, render, sig
+from leaderboard.templating import day, params, render, sig
 from leaderboard.views import (
     REFERENCE_GPU,
     describe_query,
@@ -89,6 +93,9 @@ class BuildReport:
     banding: str
     index_bytes: int
     seconds: float
+    pages_rendered: int = 0
+    pages_reused: int = 0
+    """Pages taken unchanged from the previous site (`leaderboard.pages`) instead of rendered."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,10 @@ def _row_json(row: Row) -> dict:
         "latency_p50_s": _figure_json(run.latency_p50_s),
         "latency_p95_s": _figure_json(run.latency_p95_s),
         "throughput_queries_per_s": _figure_json(run.throughput_qps),
+        "gpu_energy_per_output_token_j": _figure_json(run.gpu_j_per_token),
+        "output_lengths": dataclasses.asdict(run.output_lengths) if run.output_lengths else None,
+        "batch_size": run.batch_size,
+        "dtype": run.dtype,
         "stars": row.stars,
         "rating_release": row.rating.release_id if row.rating else None,
         "co2e_per_1k_queries_g": row.derived.co2e_g if row.derived else None,
@@ -189,25 +200,22 @@ def _csv(rows: Sequence[Row]) -> str:
     return buffer.getvalue()
 
 
-def _dump(data) -> str:
-    return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+_ENCODE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False).encode
+"""Without `indent`, json uses its C encoder (with it, the pure-Python one: most of the time of a large task file)."""
 
 
-class _Writer:
-    """Writes into the temporary site folder and counts what it wrote."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.made: set[Path] = set()
-
-    def text(self, relative: str, text: str) -> int:
-        path = self.root / relative
-        if path.parent not in self.made:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.made.add(path.parent)
-        data = text.encode("utf-8")
-        path.write_bytes(data)
-        return len(data)
+def _dump(data: dict) -> str:
+    """Sorted keys, one top-level key per line and, in a list of objects, one object per line: a diff between two
+    builds shows the entries that changed, and the C encoder stays in use."""
+    lines = []
+    for key in sorted(data):
+        value = data[key]
+        if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            text = "[\n" + ",\n".join(f"  {_ENCODE(item)}" for item in value) + "\n ]"
+        else:
+            text = _ENCODE(value)
+        lines.append(f" {_ENCODE(key)}: {text}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def _check_out_dir(out_dir: Path) -> None:
@@ -227,6 +235,40 @@ def _swap_in(tmp: Path, out_dir: Path) -> None:
     tmp.rename(out_dir)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+PROTOCOL_WORDS = {"harness": "this harness's protocol", "aies": "AI Energy Score's protocol"}
+"""How the site names the protocols of `harness.tasks.resolution.PROTOCOLS`."""
+
+
+def release_group_title(group) -> str:
+    """A release group's heading in words (task, size class, hardware, protocol); its key stays in the data.
+
+    The protocol is read from the group's workload words (`RunRecord.workload` names it when it is not the
+    default, `harness`): a release file records no other trace of it."""
+    parts = [task_title(group.task_id, group.task_id)]
+    if group.size_class:
+        words = SIZE_CLASS_WORDS.get(group.size_class)
+        parts.append(f"size class {group.size_class}" + (f" ({words})" if words else ""))
+    parts.append(group.hardware_class)
+    protocol = next((part.removeprefix("protocol ") for part in group.workload.split(" · ")
+                     if part.startswith("protocol ")), "harness")
+    parts.append(PROTOCOL_WORDS.get(protocol, f"protocol {protocol}"))
+    return " · ".join(parts)
+
+
+BASE_URL_PATTERN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%+-]+)*/?")
+"""An http(s) address without query, fragment, quotes or spaces: it is pasted into Markdown and HTML snippets."""
+
+
+def resolve_base_url(base_url: str | None) -> str | None:
+    """`--base-url` without its trailing slash (None: snippets keep the `SITE/` placeholder); a bad one is an error."""
+    if base_url is None:
+        return None
+    if not BASE_URL_PATTERN.fullmatch(base_url):
+        raise ConfigError(f"--base-url {base_url!r} is not an http(s) address such as https://example.org/energy "
+                          f"(no query, fragment, spaces or quotes)")
+    return base_url.rstrip("/")
 
 
 def resolve_options(release_id: str | None, banding: str | None, releases_dir: Path) -> tuple[Release | None, str]:
@@ -290,6 +332,8 @@ def _group_title(run: RunRecord) -> str:
     # run's settings happened to be typed.
     parts += [run.hardware_class, f"task v{run.task_version}", f"{run.num_queries} queries",
               f"batch size {run.batch_size}", run.dtype]
+    if run.generation_words:
+        parts.append(run.generation_words)
     return " · ".join(parts)
 
 
@@ -317,11 +361,17 @@ def _task_view(task, task_rows: list[Row]) -> dict:
     reference = [r for r in rated if is_reference(r.run.hardware_class)]
     sample = (rated or task_rows)[0].run
     hardware = sorted({r.run.hardware_class for r in task_rows})
+    # "x times as much" compares like with like: the models of the best model's own rating group (its size
+    # class, hardware and workload), never a 70B model with a 1B one.
+    pool = [r for r in (reference or rated) if r.run.gpu_wh is not None]
+    best = min(pool, key=lambda r: (r.run.gpu_wh.mean, r.run.model_id), default=None)
+    peers = [r for r in pool if r.entry.rating_group == best.entry.rating_group] if best else []
     return {
         "id": task.task_id, "slug": task_slug, "kind": task.task_kind,
         "title": task_title(task.task_id, task.task_kind),
         "query": describe_query(task.task_kind, json.loads(sample.query_spec_json), sample.batch_size),
-        "summary": summarise(reference or rated), "groups": group_views(task_slug, rated), "rated": rated,
+        "summary": summarise(peers), "summary_group": _group_title(best.run) if best else "",
+        "groups": group_views(task_slug, rated), "rated": rated,
         "unrated": [r for r in task_rows if r.run.status != "gpu"], "hardware": hardware,
     }
 
@@ -329,6 +379,47 @@ def _task_view(task, task_rows: list[Row]) -> dict:
 def _chart_rows(view: dict) -> list[Row]:
     """What the charts plot: the reference-hardware rows (all rows when the task has none)."""
     return [r for r in view["rated"] if is_reference(r.run.hardware_class)] or view["rated"]
+
+
+def point_label(row: Row, rows: Sequence[Row]) -> str:
+    """A scatter point's label: the model's name, with what tells its points apart when it has several (a
+    sweep): batch size, and precision or generation settings where those differ too."""
+    own = [r for r in rows if r.run.model_id == row.run.model_id]
+    if len(own) < 2:
+        return row.name
+    parts = [f"batch {row.run.batch_size}"]
+    if len({r.run.dtype for r in own}) > 1:
+        parts.append(row.run.dtype)
+    if len({r.run.generation_words for r in own}) > 1 and row.run.generation_words:
+        parts.append(row.run.generation_words)
+    return f"{row.name} · {', '.join(parts)}"
+
+
+def latency_points(rows: Sequence[Row], tag=lambda r: "") -> list[plots.Point]:
+    """Energy against latency, one point per row; a model's points (its batch sizes) form one group, whose own
+    Pareto frontier the plot draws."""
+    return [plots.Point(point_label(r, rows), r.run.latency_p50_s.mean, per_query(r.run.gpu_wh.mean), tag(r),
+                        r.run.model_id) for r in rows]
+
+
+def model_frontiers(model_rows: Sequence[Row]) -> list[dict]:
+    """The model page's energy-vs-latency plot for each task and hardware where it has several GPU-measured
+    points (a sweep of batch sizes, say), with the points as a table."""
+    by_task: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for row in model_rows:
+        if row.run.status == "gpu":
+            by_task[(row.run.task_id, row.run.hardware_class)].append(row)
+    views = []
+    for (task_id, hardware), rows in by_task.items():
+        if len(rows) < 2:
+            continue
+        rows = sorted(rows, key=lambda r: (r.run.latency_p50_s.mean, r.run.batch_size))
+        title = f"{task_title(task_id, rows[0].run.task_kind)} on {hardware}: energy vs latency"
+        points = latency_points(rows)
+        edge = {id(p) for p in plots.frontier(points)}
+        views.append({"title": title, "svg": plots.energy_vs_latency_svg(points, title),
+                      "points": [(r, id(p) in edge) for r, p in zip(rows, points)]})
+    return views
 
 
 def _task_plots(view: dict) -> dict[str, str]:
@@ -340,8 +431,7 @@ def _task_plots(view: dict) -> dict[str, str]:
     best = sorted(rows, key=lambda r: r.run.gpu_wh.mean)[:DOT_PLOT_MAX_ROWS]
     dots = [plots.Dot(r.name, per_query(r.run.gpu_wh.mean), per_query(r.run.gpu_wh.ci95_low),
                       per_query(r.run.gpu_wh.ci95_high), tag(r)) for r in best]
-    latency = [plots.Point(r.name, r.run.latency_p50_s.mean, per_query(r.run.gpu_wh.mean), tag(r), r.run.model_id)
-               for r in rows]
+    latency = latency_points(rows, tag)
     size = [plots.Point(r.name, r.run.num_parameters, per_query(r.run.gpu_wh.mean), tag(r)) for r in rows]
     return {
         "energy": plots.energy_dots_svg(dots, f"{title}: GPU energy per query", "GPU Wh per query (linear scale)"),
@@ -350,13 +440,63 @@ def _task_plots(view: dict) -> dict[str, str]:
     }
 
 
+PLOT_KINDS = ("energy", "latency", "params")
+
+
+def _lazy(make):
+    """`make()` computed on first call and remembered: work shared by pages that may all be reused."""
+    made = []
+    return lambda: made[0] if made else made.append(make()) or made[0]
+
+
+def _row_fingerprint(row: Row) -> str | None:
+    """What a row shows rests on its runs' bytes and sources, its rating, derived figures and links."""
+    runs = (row.entry.latest, *row.entry.older)
+    return fingerprint(*(f"{r.digest}\x1f{r.source}" if r.digest else None for r in runs), repr(row.rating),
+                       repr(row.derived), row.model_href, row.label_href, row.badge_href, row.unrated_reason)
+
+
+def _settings_fingerprint(context: dict) -> str:
+    """The build's settings every page shows (release, bands, grid, PUE, ...); the day of the data only the index
+    shows (`as_of`), so a newer file does not change every page."""
+    release = context["release"]
+    plain = sorted((k, repr(v)) for k, v in context.items()
+                   if k not in ("release", "as_of", "refused") and not callable(v))
+    return fingerprint(repr(plain), release.model_dump_json() if release else "")
+
+
+def _model_page(model_id: str, model_rows: list[Row], context: dict) -> str:
+    timelines = [
+        plots.timeline_svg([(f"GPU {t.gpu_index}", t.t_s, t.power_w) for t in row.run.timelines],
+                           f"Power timeline · run {row.run.run_id}")
+        for row in model_rows
+    ]
+    return render("model.html", model_id=model_id, model_name=model_rows[0].name, rows=model_rows,
+                  timelines=timelines, frontiers=model_frontiers(model_rows),
+                  num_parameters=model_rows[0].run.num_parameters, root="../", page="model",
+                  task_title=task_title, everyday=everyday, settings_words=settings_words, **context)
+
+
 def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = None, banding: str | None = None,
                grid: str = carbon.DEFAULT_GRID, pue: str | float = 1.0, releases_dir: Path = RELEASES_DIR,
-               workers: int | None = None, cache_dir: Path | None = None) -> BuildReport:
+               workers: int | None = None, cache_dir: Path | None = None, base_url: str | None = None) -> BuildReport:
     """Build the whole site from `results_dir` into `out_dir`; see the module docstring for the guarantees.
 
-    `cache_dir` keeps checked summaries between builds (`leaderboard.cache`); None checks every file.
+    `cache_dir` keeps checked summaries between builds (`leaderboard.cache`); None checks every file. Pages
+    whose inputs are unchanged are taken from the site being replaced (`leaderboard.pages`). `base_url`, the
+    address the site is published at, fills in the embed snippets (None: they keep a `SITE/` placeholder).
     """
+    started = time.perf_counter()
+    base_url = resolve_base_url(base_url)
+    with paused_gc():
+        report = _build(Path(results_dir), Path(out_dir), release_id, banding, grid, pue, releases_dir, workers,
+                        cache_dir, base_url)
+    return dataclasses.replace(report, seconds=time.perf_counter() - started)
+
+
+def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: str | None, grid: str,
+           pue: str | float, releases_dir: Path, workers: int | None, cache_dir: Path | None,
+           base_url: str | None) -> BuildReport:
     started = time.perf_counter()
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     if not results_dir.exists():
@@ -385,6 +525,7 @@ def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = Non
         "search_wh": carbon.WEB_SEARCH_WH, "search_source": carbon.WEB_SEARCH_SOURCE,
         "led_w": carbon.LED_BULB_W, "refused": board.refused, "min_group_size": MIN_GROUP_SIZE,
         "min_range_ratio": MIN_RANGE_RATIO, "size_class_words": SIZE_CLASS_WORDS, "reference_gpu": REFERENCE_GPU,
+        "base_url": base_url, "group_title": release_group_title,
     }
 
     try:
@@ -394,11 +535,14 @@ def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = Non
         raise HarnessError(f"cannot write the site to {out_dir}: {error.strerror or error}") from None
     try:
         tmp.chmod(0o777 & ~umask())  # mkdtemp makes it 0700: a web server as another user must read it
-        writer = _Writer(tmp)
+        writer = PageWriter(tmp, out_dir if (out_dir / SITE_MARKER).exists() else None)
         writer.text(SITE_MARKER, "Built by `harness leaderboard build`; this folder is replaced by the next build.\n")
         for name in ("site.css", "site.js"):
             writer.text(f"static/{name}", (STATIC_DIR / name).read_text(encoding="utf-8"))
+        settings = _settings_fingerprint(context)
+        row_keys = {id(row): _row_fingerprint(row) for task_rows in rows.values() for row in task_rows}
         tasks_view = []
+        task_keys = []
         ordered = sorted(board.tasks.values(), key=lambda t: task_order(t.task_id, t.task_kind))
         for task in ordered:
             # Most efficient first: the order a visitor expects before sorting anything themselves.
@@ -408,37 +552,43 @@ def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = Non
             view = _task_view(task, task_rows)
             view["chart_rows"] = _chart_rows(view)
             view["chart_hw"] = len({r.run.hardware_class for r in view["chart_rows"]})
-            view["plots"] = _task_plots(view)
-            for kind, svg in view["plots"].items():
-                writer.text(f"plots/{view['slug']}-{kind}.svg", svg)
-            writer.text(f"data/tasks/{view['slug']}.json", _dump({
-                "task_id": task.task_id, "task_kind": task.task_kind, "task_title": view["title"],
-                "query": view["query"], "release": release_label, "banding": banding,
-                "grid": grid_info.code, "pue": pue_value, "entries": [_row_json(r) for r in task_rows]}))
-            writer.text(f"data/{view['slug']}.csv", _csv(task_rows))
+            key = fingerprint(settings, "task", task.task_id, task.task_kind, *(row_keys[id(r)] for r in task_rows))
+            task_keys.append(key)
+            plotted = _lazy(lambda view=view: _task_plots(view))
+            for kind in PLOT_KINDS:
+                writer.page(f"plots/{view['slug']}-{kind}.svg", fingerprint(key, kind),
+                            lambda kind=kind, plotted=plotted: plotted()[kind])
+            writer.page(f"data/tasks/{view['slug']}.json", fingerprint(key, "json"), lambda task=task, view=view,
+                        task_rows=task_rows: _dump({
+                            "task_id": task.task_id, "task_kind": task.task_kind, "task_title": view["title"],
+                            "query": view["query"], "release": release_label, "banding": banding,
+                            "grid": grid_info.code, "pue": pue_value,
+                            "entries": [_row_json(r) for r in task_rows]}))
+            writer.page(f"data/{view['slug']}.csv", fingerprint(key, "csv"), lambda task_rows=task_rows:
+                        _csv(task_rows))
             tasks_view.append(view)
-        index_bytes = writer.text("index.html", render("index.html", tasks=tasks_view, root="", page="index",
-                                                       **context))
+        index_key = fingerprint(settings, "index", day(as_of) if as_of else "", *task_keys,
+                                *(f"{r.source}\x1f{r.reason}" for r in board.refused))
+        index_bytes = writer.page("index.html", index_key, lambda: render(
+            "index.html", tasks=tasks_view, root="", page="index", **context))
         for model_id, model_rows in rows_by_model.items():
             slug = slugs[model_id]
             for row in model_rows:
-                data = label_data(row.entry, row.rating, row.unrated_reason)
-                writer.text(row.label_href, render_label(data))
-                writer.text(row.badge_href, render_badge(data))
-            timelines = [
-                plots.timeline_svg([(f"GPU {t.gpu_index}", t.t_s, t.power_w) for t in row.run.timelines],
-                                   f"Power timeline · run {row.run.run_id}")
-                for row in model_rows
-            ]
+                data = _lazy(lambda row=row: label_data(row.entry, row.rating, row.unrated_reason))
+                writer.later(row.label_href, fingerprint(row_keys[id(row)], "label"),
+                             lambda data=data: render_label(data()))
+                writer.later(row.badge_href, fingerprint(row_keys[id(row)], "badge"),
+                             lambda data=data: render_badge(data()))
             model_rows = sorted(model_rows, key=lambda r: task_order(r.run.task_id, r.run.task_kind))
-            writer.text(f"models/{slug}.html", render(
-                "model.html", model_id=model_id, model_name=model_rows[0].name, rows=model_rows,
-                timelines=timelines, num_parameters=model_rows[0].run.num_parameters, root="../", page="model",
-                task_title=task_title, everyday=everyday, settings_words=settings_words,
-                **context))
-        writer.text("methodology.html", render("methodology.html", root="", page="methodology", **context))
-        writer.text("releases.html", render("releases.html", releases=list(reversed(list_releases(releases_dir))),
-                                            root="", page="releases", **context))
+            writer.later(f"models/{slug}.html",
+                         fingerprint(settings, "model", model_id, *(row_keys[id(r)] for r in model_rows)),
+                         lambda model_id=model_id, model_rows=model_rows: _model_page(model_id, model_rows, context))
+        writer.flush(workers if workers is not None else (os.cpu_count() or 1))
+        writer.page("methodology.html", fingerprint(settings, "methodology"),
+                    lambda: render("methodology.html", root="", page="methodology", **context))
+        releases = list(reversed(list_releases(releases_dir)))
+        writer.page("releases.html", fingerprint(settings, "releases", *(r.model_dump_json() for r in releases)),
+                    lambda: render("releases.html", releases=releases, root="", page="releases", **context))
         writer.text("data/index.json", _dump({
             "as_of": as_of.isoformat() if as_of else None,
             "release": release_label, "banding": banding, "rule": RULES[banding],
@@ -452,6 +602,7 @@ def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = Non
             "models": [{"model_id": m, "page": f"models/{slugs[m]}.html"} for m in sorted(rows_by_model)],
             "refused": [{"source": r.source, "reason": r.reason} for r in board.refused],
         }))
+        writer.finish()
         _swap_in(tmp, out_dir)
     except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -463,4 +614,5 @@ def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = Non
         out_dir=out_dir, num_files=board.num_files, num_runs=board.num_runs,
         num_entries=sum(len(r) for r in rows.values()), refused=board.refused, release_id=release_label,
         banding=banding, index_bytes=index_bytes, seconds=time.perf_counter() - started,
+        pages_rendered=writer.rendered, pages_reused=writer.reused,
     )

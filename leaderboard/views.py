@@ -78,6 +78,9 @@ def describe_query(kind: str, spec: dict, batch_size: int) -> str:
     limit = spec.get("max_input_tokens")
     cut = f" (at most {limit} tokens)" if limit else ""
     batch = f"; {batch_size} {'query' if batch_size == 1 else 'queries'} per batch"
+    if kind == "text-gen" and gen.get("mode") == "chat":  # thinking on/off differs by run: the group titles say it
+        return (f"One query: a chat prompt{cut} in the model's chat template, answered at the model's natural length, "
+                f"up to {gen.get('max_new_tokens')} tokens (greedy decoding){batch}.")
     if kind in ("text-gen", "summarization"):
         tokens = gen.get("max_new_tokens")
         out = f"exactly {tokens} new tokens" if tokens and gen.get("min_new_tokens") == tokens else (

@@ -23,11 +23,12 @@ def _fallback_dir_in_tmp(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory):
-    """Folder with one tiny saved model per task kind (`<kind>/`), built offline with `save_pretrained`."""
-    from harness.testing.demo_models import DEMO_KINDS, build_demo_model
+    """Folder with one tiny saved model per task kind (`<kind>/`) and the chat demo's (`text-gen-chat/`), built
+    offline with `save_pretrained`."""
+    from harness.testing.demo_models import DEMO_TASKS, build_demo_model
 
     root = tmp_path_factory.mktemp("tiny-models")
-    for kind in DEMO_KINDS:
+    for kind in DEMO_TASKS:
         build_demo_model(kind, root / kind)
     return root
 

@@ -1,9 +1,9 @@
 """`harness demo`: the whole pipeline on a laptop, in a minute, with no downloads.
 
-Builds tiny random-weight models of real architectures (one per task kind) from configs, runs every task
-on them with the `demo` preset, writes real result files, prints their headlines and builds the leaderboard
-of them (printing its `file://` address, so the first command ends on the site). The numbers are
-those of tiny models on this machine: they show the method, not any model's cost.
+Builds tiny random-weight models of real architectures (one per task kind, and a Llama with a chat template)
+from configs, runs every task on them with the `demo` preset, writes real result files, prints their
+headlines and builds the leaderboard of them (printing its `file://` address, so the first command ends on
+the site). The numbers are those of tiny models on this machine: they show the method, not any model's cost.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def demo(
     from harness.workloads.models import require_run_extra
 
     require_run_extra()
-    from harness.testing.demo_models import DEMO_KINDS, build_demo_model  # imports torch: only when asked
+    from harness.testing.demo_models import DEMO_TASK_SETTINGS, DEMO_TASKS, build_demo_model  # imports torch
 
     models_dir = models_dir or default_models_dir()
     console = Console(stderr=True)
@@ -43,11 +43,12 @@ def demo(
     for column in ("task", "GPU Wh / 1k queries", "CPU Wh / 1k queries", "latency p50"):
         table.add_column(column)
     written = []
-    for kind in DEMO_KINDS:
+    for kind in DEMO_TASKS:
         console.print(f"[bold]{kind}[/bold]: building the tiny model and running the workload")
         model_path = build_demo_model(kind, models_dir / kind)
         result, path = execute(RunRequest(task=kind, model=str(model_path), model_name=f"demo/tiny-random-{kind}",
-                                          device=device, preset=preset, results_dir=results_dir))
+                                          device=device, preset=preset, results_dir=results_dir,
+                                          overrides=DEMO_TASK_SETTINGS.get(kind, {})))
         cpu = format_estimate(result.figures.cpu_energy_per_1k_queries_wh, "Wh")
         if result.figures.cpu_energy_estimated:
             cpu += " (estimated)"

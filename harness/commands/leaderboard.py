@@ -25,13 +25,15 @@ def register(app: typer.Typer) -> None:
         releases_dir: Path | None = typer.Option(None, "--releases-dir", help="Folder of release files."),
         cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Keep checked summaries here so a "
                                               "rebuild checks only new or changed files."),
+        base_url: str | None = typer.Option(None, "--base-url", help="Address the site is published at (e.g. "
+                                            "https://example.org/energy): fills in the embed snippets."),
     ) -> None:
         """Turn every result file into a static site (works from file:// and any static host)."""
         from leaderboard.rating import RELEASES_DIR
         from leaderboard.site import build_site
 
         report = build_site(results_dir, out, release_id=release, banding=banding, grid=grid, pue=pue,
-                            releases_dir=releases_dir or RELEASES_DIR, cache_dir=cache_dir)
+                            releases_dir=releases_dir or RELEASES_DIR, cache_dir=cache_dir, base_url=base_url)
         for refusal in report.refused:
             typer.echo(f"refused {refusal.source}: {refusal.reason}", err=True)
         typer.echo(f"built {report.out_dir}: {report.num_runs} runs from {report.num_files} files, "

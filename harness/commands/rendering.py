@@ -43,8 +43,16 @@ def headline_lines(result: ResultFile) -> list[str]:
         if figures.gpu_prefill_energy_per_1k_queries_wh is not None:
             lines.append(f"  prefill: {format_estimate(figures.gpu_prefill_energy_per_1k_queries_wh, 'Wh')}, "
                          f"decode: {format_estimate(figures.gpu_decode_energy_per_1k_queries_wh, 'Wh')}")
+        if figures.gpu_energy_per_output_token_j is not None and result.output_lengths is not None:
+            lines.append(f"  per output token: {format_estimate(figures.gpu_energy_per_output_token_j, 'J')}")
     else:
         lines.append("GPU energy per 1000 queries: not measured (no GPU in this run)")
+    if result.output_lengths is not None:
+        out = result.output_lengths
+        cap = (result.task.spec.get("generation") or {}).get("max_new_tokens")
+        capped = f"; {out.at_cap} of {out.num_queries} answers reached the {cap}-token cap" if out.at_cap is not None \
+            and cap else ""
+        lines.append(f"output lengths: mean {out.mean:.4g}, p50 {out.p50:.4g}, p90 {out.p90:.4g} {out.unit}{capped}")
     cpu_note = " (estimated)" if figures.cpu_energy_estimated else ""
     ram_note = " (estimated)" if figures.ram_energy_estimated else ""
     lines.append(f"CPU energy per 1000 queries: {format_estimate(figures.cpu_energy_per_1k_queries_wh, 'Wh')}"

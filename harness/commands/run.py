@@ -69,11 +69,14 @@ def run(
     model_id: str | None = typer.Option(None, "--model-id", help="Name shown for a local model (default: "
                                         "its config's hub id, else the folder name)."),
     device: str = typer.Option("cuda", help="cuda, cuda:N or cpu."),
-    dtype: str | None = typer.Option(None, help="float32, float16 or bfloat16 (default: the task's)."),
-    num_queries: int | None = typer.Option(None, help="Queries per repetition (default: the task's, 1000)."),
-    batch_size: int | None = typer.Option(None, help="Queries per batch (default: the task's, 1)."),
-    repeats: int | None = typer.Option(None, help="Measured repetitions (default 3 on GPU, 1 on CPU); with "
-                                       "--target-ci, the least."),
+    dtype: str | None = typer.Option(None, help="float32, float16 or bfloat16 (default: the task's); a comma "
+                                     "list (float16,bfloat16) sweeps it."),
+    num_queries: str | None = typer.Option(None, help="Queries per repetition (default: the task's, 1000); a comma "
+                                           "list sweeps it."),
+    batch_size: str | None = typer.Option(None, help="Queries per batch (default: the task's, 1); a comma list "
+                                          "(1,4,16) sweeps it: one result per value."),
+    repeats: str | None = typer.Option(None, help="Measured repetitions (default 3 on GPU, 1 on CPU); with "
+                                       "--target-ci, the least. A comma list sweeps it."),
     target_ci: float | None = typer.Option(None, "--target-ci", help="Repeat until the GPU headline's 95 % interval "
                                            "is within ±PCT % of its mean (default 1 with --preset full or aies)."),
     max_repeats: int | None = typer.Option(None, help="With --target-ci: the most repetitions (default 20)."),
@@ -90,8 +93,10 @@ def run(
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model repo's own code."),
     device_map: str | None = typer.Option(None, help="accelerate device_map (e.g. auto) to spread over GPUs."),
     measure_gpus: str | None = typer.Option(None, help="GPU indices to measure (default: those the model uses)."),
-    preset: str | None = typer.Option(None, help="Run preset from configs/presets (e.g. smoke, full)."),
-    set_: list[str] = typer.Option([], "--set", help="Override any task setting: key=value (dotted keys)."),
+    preset: str | None = typer.Option(None, help="Run preset from configs/presets (e.g. smoke, full); a comma list "
+                                      "sweeps it."),
+    set_: list[str] = typer.Option([], "--set", help="Override any task setting: key=value (dotted keys); "
+                                   "key=[a,b] sweeps it."),
     strict: bool = typer.Option(False, "--strict", help="Refuse to measure when other processes use the GPU, and to "
                                 "write a result under non-standard conditions (power limit, persistence, MIG, "
                                 "throttling)."),
@@ -99,28 +104,55 @@ def run(
     output: Path | None = typer.Option(None, help="Result file path (.json) or folder (default: --results-dir)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Run a task's standard workload on a model, measure its energy, and write a result file."""
+    """Run a task's standard workload on a model, measure its energy, and write a result file (one per point when
+    a setting lists several values)."""
     from harness.runner import RunRequest, execute  # imports torch: only when a run is asked for
+    from harness.sweep import run_sweep, sweep_requests, sweep_settings
 
-    request = RunRequest(
-        task=task, model=model, model_name=model_id, device=device, dtype=dtype, num_queries=num_queries,
-        batch_size=batch_size, repeats=repeats, target_ci_pct=target_ci, max_repeats=max_repeats,
-        min_window_s=min_window_s, idle_settle_s=idle_settle_s, warmup_queries=warmup_queries,
-        idle_seconds=idle_seconds, sample_hz=sample_hz, revision=revision, random_weights=random_weights,
-        trust_remote_code=trust_remote_code,
-        device_map=device_map, measure_gpus=parse_gpu_list(measure_gpus), preset=preset,
-        overrides=parse_assignments(set_), strict=strict, results_dir=results_dir, output=output,
+    settings = sweep_settings({"dtype": dtype, "num_queries": num_queries, "batch_size": batch_size,
+                               "repeats": repeats, "preset": preset}, parse_assignments(set_))
+    base = RunRequest(
+        task=task, model=model, model_name=model_id, device=device, target_ci_pct=target_ci,
+        max_repeats=max_repeats, min_window_s=min_window_s, idle_settle_s=idle_settle_s,
+        warmup_queries=warmup_queries, idle_seconds=idle_seconds, sample_hz=sample_hz, revision=revision,
+        random_weights=random_weights, trust_remote_code=trust_remote_code, device_map=device_map,
+        measure_gpus=parse_gpu_list(measure_gpus), strict=strict, results_dir=results_dir, output=output,
     )
+    requests = sweep_requests(base, settings)
     console = Console(stderr=True)
     reporter = None if quiet else ProgressReporter(console)
     try:
-        result, path = execute(request, reporter)
+        if len(requests) == 1:
+            result, path = execute(requests[0], reporter)
+        else:
+            outcomes = run_sweep(requests, reporter, on_point=lambda outcome: _echo_point(outcome, reporter))
     finally:
         if reporter is not None:
             reporter.done()
-    for line in headline_lines(result):
+    if len(requests) == 1:
+        for line in headline_lines(result):
+            typer.echo(line)
+        typer.echo(f"result: {path}")
+        return
+    failed = [o for o in outcomes if o.error is not None]
+    typer.echo(f"sweep: {len(outcomes) - len(failed)} of {len(outcomes)} points measured")
+    if failed:
+        first = failed[0]
+        raise type(first.error)(f"{len(failed)} of {len(outcomes)} sweep points failed ({first.label}: "
+                                f"{first.error}); the other points' results are written")
+
+
+def _echo_point(outcome, reporter: ProgressReporter | None) -> None:
+    """One sweep point's headline (or its failure) as soon as it ends."""
+    if reporter is not None:
+        reporter.done()
+    typer.echo(f"== {outcome.label}")
+    if outcome.error is not None:
+        typer.echo(f"failed: {outcome.error}")
+        return
+    for line in headline_lines(outcome.result):
         typer.echo(line)
-    typer.echo(f"result: {path}")
+    typer.echo(f"result: {outcome.path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -32,6 +32,9 @@ def generation_label(spec: TaskSpec) -> str:
     settings = spec.generation.model_dump()
     if not settings:
         return "none (one forward pass)"
+    if settings.get("mode") == "chat":
+        thinking = {None: "", True: ", thinking on", False: ", thinking off"}[settings.get("enable_thinking")]
+        return f"chat template, natural length up to {settings['max_new_tokens']} new tokens, greedy{thinking}"
     if {"min_new_tokens", "max_new_tokens"} <= settings.keys():
         return f"{settings['max_new_tokens']} new tokens, greedy"
     if "num_inference_steps" in settings:

@@ -183,13 +183,17 @@ def device_for(hardware: str) -> str:
     return "cpu" if hardware == "cpu" else "cuda"
 
 
+def request_fields(settings: JobSettings) -> dict[str, Any]:
+    """The `SettingsRequest` fields one grid point sets (None leaves a value to the task file or preset); `harness
+    run` sweeps build their requests from it too."""
+    return {"dtype": settings.dtype, "num_queries": settings.num_queries, "batch_size": settings.batch_size,
+            "repeats": settings.repeats, "preset": settings.preset,
+            "overrides": {key: _setting_text(value) for key, value in settings.set.items()}}
+
+
 def settings_request(task: str, settings: JobSettings, hardware: str) -> SettingsRequest:
     """The request `harness run` receives from this job's command line (see `Job.run_args`)."""
-    return SettingsRequest(
-        task=task, device=device_for(hardware), dtype=settings.dtype, num_queries=settings.num_queries,
-        batch_size=settings.batch_size, repeats=settings.repeats, preset=settings.preset,
-        overrides={key: _setting_text(value) for key, value in settings.set.items()},
-    )
+    return SettingsRequest(task=task, device=device_for(hardware), **request_fields(settings))
 
 
 @dataclass(frozen=True)

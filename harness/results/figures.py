@@ -196,6 +196,10 @@ def derive_figures(repetitions: Sequence[Repetition], idle: IdleBaseline | None)
     tokens_per_j = None
     if all(t for t in output_tokens) and all(j for j in gpu_j):
         tokens_per_j = estimate([t / j for t, j in zip(output_tokens, gpu_j)])
+    energy_per_token = _maybe([j / t if j is not None and t else None for j, t in zip(gpu_j, output_tokens)],
+                              [e / t if e is not None and t else None
+                               for e, t in zip((_edge_error_j(r, "total") for r in repetitions), output_tokens)],
+                              total_share)
     images_per_wh = None
     if all(i for i in images) and all(j for j in gpu_j):
         images_per_wh = estimate([i / (j / JOULES_PER_WH) for i, j in zip(images, gpu_j)])
@@ -221,6 +225,7 @@ def derive_figures(repetitions: Sequence[Repetition], idle: IdleBaseline | None)
         latency_p95_s=estimate([p95 for _, p95 in latency_percentiles]),
         throughput_queries_per_s=estimate([q / d for q, d in zip(n, durations)]),
         output_tokens_per_j=tokens_per_j,
+        gpu_energy_per_output_token_j=energy_per_token,
         images_per_wh=images_per_wh,
         idle_gpu_power_w=sum(idle.gpu_power_w.values()) if idle and idle.gpu_power_w else None,
     )

@@ -18,10 +18,15 @@ from typing import Any
 
 from harness.files import canonical_json
 from harness.results.schema import ResultFile
-from harness.tasks.spec import TaskSpec
+from harness.tasks.spec import TaskSpec, TextGenerationSettings
 
 DOCUMENTATION_KEYS = ("description", "sources", "aliases")
 """Spec keys that say what a task is or where its settings come from, but change no work."""
+
+LATER_GENERATION_KEYS = ("mode", "enable_thinking")
+"""Generation settings added after results were published (chat mode): at their defaults they are left out of
+the identity, so a fixed-length result written before they existed keeps its key; any other value (chat mode,
+thinking on or off) makes a different workload."""
 
 
 def workload_identity(spec: TaskSpec | Mapping[str, Any],
@@ -33,6 +38,10 @@ def workload_identity(spec: TaskSpec | Mapping[str, Any],
     identity = {key: value for key, value in data.items() if key not in DOCUMENTATION_KEYS}
     if identity.get("inputs") != "dataset":
         identity.pop("dataset", None)
+    if isinstance(identity.get("generation"), Mapping):
+        fields = TextGenerationSettings.model_fields
+        identity["generation"] = {name: value for name, value in identity["generation"].items()
+                                  if not (name in LATER_GENERATION_KEYS and value == fields[name].default)}
     if workload_settings and isinstance(identity.get("generation"), Mapping):
         generation = dict(identity["generation"])
         for name, value in workload_settings.items():

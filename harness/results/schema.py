@@ -244,6 +244,9 @@ class InputLengths(StrictModel):
     p90: float = Field(ge=0)
     num_queries: int = Field(ge=1)
     unit: LengthUnit = "tokens"
+    at_cap: int | None = Field(None, ge=0)
+    """Output lengths only (schema 1.3): answers that used the whole `max_new_tokens` cap (stopped by it, not by
+    the model)."""
 
 
 class RunConditions(StrictModel):
@@ -290,6 +293,9 @@ class Figures(StrictModel):
     latency_p95_s: Estimate
     throughput_queries_per_s: Estimate
     output_tokens_per_j: Estimate | None = None
+    gpu_energy_per_output_token_j: Estimate | None = None
+    """GPU joules per generated token (schema 1.3): with natural-length answers, what compares models that answer
+    at different lengths; energy per query says what one answer costs."""
     images_per_wh: Estimate | None = None
     idle_gpu_power_w: float | None = None
 

@@ -30,6 +30,7 @@ from harness.files import (
     read_bounded,
     slugify,
     visible_files,
+    visible_paths,
     write_json_atomic,
     write_text_atomic,
 )
@@ -125,11 +126,16 @@ def parse_result(text: str, source: str = "<string>") -> ResultFile:
         raise ResultFileError(f"{source}: nested too deeply") from None
 
 
-def load_result(path: Path) -> ResultFile:
-    """Read (bounded: a regular file, at most `MAX_RESULT_BYTES`) and schema-check one result file
-    (plausibility is `check_result`)."""
+def read_result_bytes(path: Path) -> bytes:
+    """A result file's bytes, bounded (a regular file, at most `MAX_RESULT_BYTES`); a problem is one line."""
+    return read_bounded(path, limit=MAX_RESULT_BYTES, error=ResultFileError, missing=ResultFileError)
+
+
+def load_result(path: Path, data: bytes | None = None) -> ResultFile:
+    """Read (`read_result_bytes`, unless the caller already holds the file's `data`) and schema-check one result
+    file (plausibility is `check_result`)."""
     path = Path(path)
-    data = read_bounded(path, limit=MAX_RESULT_BYTES, error=ResultFileError, missing=ResultFileError)
+    data = read_result_bytes(path) if data is None else data
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -153,9 +159,9 @@ class LoadedResult:
     findings: tuple[CheckResult, ...]
 
 
-def load_valid_result(path: Path) -> LoadedResult:
-    """Schema and plausibility in one call, for consumers that only accept valid files."""
-    result = load_result(path)
+def load_valid_result(path: Path, data: bytes | None = None) -> LoadedResult:
+    """Schema and plausibility in one call, for consumers that only accept valid files (`data`: as `load_result`)."""
+    result = load_result(path, data)
     findings = check_result(result, str(path))
     return LoadedResult(Path(path), result, tuple(findings))
 
@@ -167,6 +173,12 @@ def iter_result_files(root: Path) -> Iterator[Path]:
         yield root
         return
     yield from visible_files(root, "*.json")
+
+
+def result_file_paths(root: Path) -> list[str]:
+    """`iter_result_files` as strings (a leaderboard build lists 10 000 of them)."""
+    root = Path(root)
+    return [str(root)] if root.exists() and not root.is_dir() else visible_paths(root, "*.json")
 
 
 def new_run_id(now: datetime) -> str:

@@ -100,7 +100,8 @@ def apply_overrides(spec: TaskSpec, overrides: Mapping[str, Any]) -> TaskSpec:
     scoped to one task kind as `image-gen:generation.height`, and is then skipped for tasks of other kinds
     (presets use this to shrink image workloads without breaking text tasks). String values are read as
     YAML scalars, except for text fields, which keep the text as given. Setting only one of
-    `generation.min_new_tokens` / `generation.max_new_tokens` sets both (the length must stay fixed).
+    `generation.min_new_tokens` / `generation.max_new_tokens` sets both (the length must stay fixed), except in
+    chat mode, where `max_new_tokens` is only the cap.
     An unknown key or an invalid value is a one-line ConfigError.
     """
     data = spec.model_dump()
@@ -123,7 +124,8 @@ def apply_overrides(spec: TaskSpec, overrides: Mapping[str, Any]) -> TaskSpec:
 
     generation_keys = {"generation.min_new_tokens", "generation.max_new_tokens"}
     given = generation_keys & applied.keys()
-    if len(given) == 1:
+    mode = applied.get("generation.mode", getattr(spec.generation, "mode", "fixed"))
+    if len(given) == 1 and mode != "chat":  # in chat mode max_new_tokens is a cap, min_new_tokens stays 1
         (only,) = given
         other = (generation_keys - given).pop()
         applied[other] = applied[only]

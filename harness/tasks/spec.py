@@ -27,16 +27,35 @@ OVERRIDABLE_KEYS = ("inputs", "dataset", "num_queries", "batch_size", "dtype", "
 
 
 
-class TextGenerationSettings(StrictModel):
-    """Greedy decoding of a fixed number of new tokens: every run does the same work (text-gen, summarization)."""
+GenerationMode = Literal["fixed", "chat"]
+"""`fixed`: exactly N greedy tokens per prompt (text-gen, summarization); `chat` (text-gen only): the prompt in the
+model's chat template, answered greedily until end-of-sequence or the `max_new_tokens` cap."""
 
+
+class TextGenerationSettings(StrictModel):
+    """Greedy decoding: a fixed number of new tokens (every run does the same work), or, in `chat` mode, an answer
+    of the model's natural length up to `max_new_tokens`.
+
+    `enable_thinking` (chat only) is passed to the chat template for models with a reasoning switch; None leaves the
+    template's own default (and passes nothing). Both are part of the workload identity.
+    """
+
+    mode: GenerationMode = "fixed"
     min_new_tokens: int = Field(10, ge=1)
     max_new_tokens: int = Field(10, ge=1)
     do_sample: Literal[False] = False
     num_beams: Literal[1] = 1
+    enable_thinking: bool | None = None
 
     @model_validator(mode="after")
     def _fixed_length(self) -> TextGenerationSettings:
+        if self.mode == "chat":
+            if self.min_new_tokens != 1:
+                raise ValueError(f"chat mode answers at the model's natural length: min_new_tokens must be 1 (got "
+                                 f"{self.min_new_tokens}); max_new_tokens is the cap")
+            return self
+        if self.enable_thinking is not None:
+            raise ValueError("enable_thinking applies to chat mode only (generation.mode: chat)")
         if self.min_new_tokens != self.max_new_tokens:
             raise ValueError(
                 f"min_new_tokens ({self.min_new_tokens}) must equal max_new_tokens ({self.max_new_tokens}): "
@@ -85,6 +104,7 @@ class SpeechRecognitionSettings(TextGenerationSettings):
     and fixes the decoder prompt, so every clip costs the same decoding.
     """
 
+    mode: Literal["fixed"] = "fixed"  # a transcript of natural length would make the work vary with the audio
     language: str = Field("en", min_length=1)
     task: Literal["transcribe", "translate"] = "transcribe"
 
@@ -199,6 +219,8 @@ class TaskSpec(StrictModel):
         expected = SETTINGS_BY_KIND[self.kind]
         if not isinstance(self.generation, expected):
             raise ValueError(f"generation settings of a {self.kind} task must be {expected.__name__}")
+        if getattr(self.generation, "mode", "fixed") == "chat" and self.kind != "text-gen":
+            raise ValueError(f"chat mode is a text-gen mode; a {self.kind} task generates a fixed number of tokens")
         if self.kind in TEXT_KINDS and self.max_input_tokens is None:
             raise ValueError("max_input_tokens is required for text tasks (inputs are truncated to it)")
         if self.kind == "image-gen" and self.max_input_tokens is not None:

@@ -25,6 +25,25 @@ logger = logging.getLogger(__name__)
 DEMO_KINDS = TASK_KINDS
 """A demo model for every task kind."""
 
+DEMO_TASKS: tuple[str, ...] = (*DEMO_KINDS, "text-gen-chat")
+"""What `harness demo` runs: every kind's task, and chat generation (on a Llama with a chat template)."""
+
+DEMO_TASK_SETTINGS: dict[str, dict[str, str]] = {"text-gen-chat": {"generation.max_new_tokens": "48"}}
+"""`--set` overrides of a demo task beyond the demo preset: a 48-token cap keeps the chat demo's answers within its
+tiny model's 256-token context and a CPU minute."""
+
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}{{ eos_token }}"
+    "\n{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% if enable_thinking is defined and "
+    "enable_thinking %}<think>\n{% elif enable_thinking is defined %}<think></think>\n{% endif %}{% endif %}"
+)
+"""A chat template in the shape of the real ones (role markers, end-of-turn = EOS, the assistant turn opened), with
+a reasoning switch that reads `enable_thinking` as Qwen3-style templates do."""
+
+CHAT_EOS_SCALE = 2.0
+"""The chat demo's EOS row of `lm_head` is this times the mean of the others' norms in one random direction: the
+random model then ends some answers by itself and runs others to the cap, as real answers vary."""
+
 SEED = 1234
 VOCAB_SIZE = 1000
 
@@ -62,19 +81,24 @@ def _corpus() -> Iterator[str]:
         yield " ".join(words[start : start + 12])
 
 
+def demo_model_for(task_id: str, kind: str) -> str:
+    """The demo model a task runs on: its own where it has one (`text-gen-chat`), else its kind's."""
+    return task_id if task_id in _BUILDERS else kind
+
+
 def _marker(kind: str) -> str:
     """The file whose presence means a saved model of this kind is complete."""
     return "model_index.json" if kind == "image-gen" else "config.json"
 
 
 def build_demo_model(kind: str, directory: Path) -> Path:
-    """Build and save a tiny random-weight model for task `kind` into `directory`; return `directory`.
+    """Build and save a tiny random-weight model for task `kind` (or `text-gen-chat`) into `directory`.
 
     Idempotent: a directory that already holds a complete model is returned as is. The model is built in a
     temporary sibling folder and renamed into place, so a crash never leaves a half-saved model behind.
     """
-    if kind not in DEMO_KINDS:
-        raise ConfigError(f"no demo model for task kind '{kind}'; kinds: {', '.join(DEMO_KINDS)}")
+    if kind not in _BUILDERS:
+        raise ConfigError(f"no demo model for '{kind}'; demo models: {', '.join(_BUILDERS)}")
     directory = Path(directory)
     if (directory / _marker(kind)).is_file():
         return directory
@@ -297,10 +321,14 @@ def _clip_tokenizer():
 # --- models --------------------------------------------------------------------------------------------------------
 
 
-def _build_text_gen(directory: Path) -> None:
+def _build_text_gen(directory: Path, chat: bool = False) -> None:
+    """A Llama; `chat`: with a chat template and an `lm_head` that makes end-of-sequence a likely greedy choice."""
+    import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
     tokenizer = _llama_tokenizer()
+    if chat:
+        tokenizer.chat_template = CHAT_TEMPLATE
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
@@ -314,6 +342,11 @@ def _build_text_gen(directory: Path) -> None:
         tie_word_embeddings=False,
     )
     model = LlamaForCausalLM(config).eval()
+    if chat:
+        with torch.no_grad():
+            weight = model.lm_head.weight
+            direction = torch.randn(weight.shape[1])
+            weight[config.eos_token_id] = direction / direction.norm() * weight.norm(dim=1).mean() * CHAT_EOS_SCALE
     model.generation_config = GenerationConfig(bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
@@ -588,6 +621,7 @@ def _build_image_captioning(directory: Path) -> None:
 
 _BUILDERS = {
     "text-gen": _build_text_gen,
+    "text-gen-chat": lambda directory: _build_text_gen(directory, chat=True),
     "summarization": _build_summarization,
     "text-classification": _build_text_classification,
     "question-answering": _build_question_answering,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness.workloads.base import BatchOutput, Workload
+from harness.workloads.chat_generation import ChatGenerationWorkload
 from harness.workloads.image_captioning import ImageCaptioningWorkload
 from harness.workloads.image_classification import ImageClassificationWorkload
 from harness.workloads.image_generation import ImageGenerationWorkload
@@ -27,9 +30,19 @@ WORKLOADS: dict[str, type[Workload]] = {
     "speech-to-text": SpeechToTextWorkload,
 }
 
+
+
+def workload_class(spec: Any) -> type[Workload]:
+    """The workload that runs a task: its kind's, or chat generation for a text-gen task in chat mode."""
+    if spec.kind == "text-gen" and getattr(spec.generation, "mode", "fixed") == "chat":
+        return ChatGenerationWorkload
+    return WORKLOADS[spec.kind]
+
+
 __all__ = [
     "WORKLOADS",
     "BatchOutput",
+    "ChatGenerationWorkload",
     "ImageCaptioningWorkload",
     "ImageClassificationWorkload",
     "ImageGenerationWorkload",
@@ -41,4 +54,5 @@ __all__ = [
     "TextClassificationWorkload",
     "TextGenerationWorkload",
     "Workload",
+    "workload_class",
 ]

@@ -34,6 +34,8 @@ class BatchOutput:
     input_tokens: int | None = None
     output_tokens: int | None = None
     images: int | None = None
+    output_lengths: tuple[int, ...] | None = None
+    """New tokens of each query where their number is the model's choice (chat: natural-length answers)."""
     outputs: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
 

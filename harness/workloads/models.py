@@ -27,6 +27,7 @@ from harness.energy.nvml_gpu import nvml_indices_for_uuids
 from harness.errors import ConfigError, HarnessError, NotFoundError, OutOfMemoryError
 from harness.kinds import IMAGE_KINDS, TASK_KINDS
 from harness.workloads.model_files import check_model_folder, check_model_name, check_tokenizer
+from harness.workloads.text_inputs import check_chat_template
 
 __all__ = ["LoadedModel", "check_model_name", "load_model"]
 
@@ -130,11 +131,15 @@ def load_model(
     trust_remote_code: bool = False,
     device_map: str | dict | None = None,
     name: str | None = None,
+    chat_template_kwargs: dict | None = None,
 ) -> LoadedModel:
     """Load `model_id` (hub id or local folder) for task `kind` on `device`, or spread it with `device_map`.
 
     `name` is a readable name for the result (`--model-id`); without one a local folder is named by the hub
     id its saved config keeps, so a result never shows a machine path as the model's name.
+
+    `chat_template_kwargs` (a chat task's, `text_inputs.chat_template_kwargs`): the tokenizer must have a chat
+    template reading them, checked before the weights load.
 
     `dtype` is float32, float16, bfloat16 or auto (the checkpoint's own). `device_map` (e.g. "auto") places the
     model over several GPUs with accelerate; the meter then sums energy over all of them.
@@ -156,7 +161,7 @@ def load_model(
                                     device_map)
         else:
             loaded = _load_text_model(kind, model_id, revision, dtype_name, primary, random_weights,
-                                      trust_remote_code, device_map)
+                                      trust_remote_code, device_map, chat_template_kwargs)
     except HarnessError:
         raise
     except Exception as error:
@@ -373,7 +378,8 @@ def count_parameters(*modules) -> int:
 # --- transformers --------------------------------------------------------------------------------------------------
 
 
-def _load_text_model(kind, model_id, revision, dtype_name, primary, random_weights, trust_remote_code, device_map):
+def _load_text_model(kind, model_id, revision, dtype_name, primary, random_weights, trust_remote_code, device_map,
+                     chat_template_kwargs=None):
     import transformers
 
     config = _load_config(kind, model_id, revision, trust_remote_code)
@@ -384,6 +390,8 @@ def _load_text_model(kind, model_id, revision, dtype_name, primary, random_weigh
     else:
         tokenizer = _load_tokenizer(model_id, revision, trust_remote_code)
         check_tokenizer(tokenizer, model_id)
+        if chat_template_kwargs is not None:
+            check_chat_template(tokenizer, model_id, chat_template_kwargs)
     if kind == "speech-to-text":
         processor = _load_feature_extractor(model_id, revision, trust_remote_code)
     auto_class = getattr(transformers, _TEXT_LOADERS[kind])

@@ -53,10 +53,12 @@ def input_token_limit(tokenizer: Any, model_config: Any, task_limit: int | None,
     return task_limit
 
 
-def encode(tokenizer: Any, batch: list[str], max_length: int | None, device: Any, keys: tuple[str, ...] | None = None):
+def encode(tokenizer: Any, batch: list[str], max_length: int | None, device: Any, keys: tuple[str, ...] | None = None,
+           add_special_tokens: bool = True):
     """Tokenise `batch` padded to its longest item and truncated to `max_length`, as tensors on `device`.
 
-    `keys` keeps only those tokenizer outputs (generation needs just input_ids and attention_mask).
+    `keys` keeps only those tokenizer outputs (generation needs just input_ids and attention_mask);
+    `add_special_tokens` False for text a chat template has rendered (it holds its own BOS).
     """
     encoding = tokenizer(
         batch,
@@ -64,13 +66,16 @@ def encode(tokenizer: Any, batch: list[str], max_length: int | None, device: Any
         padding=True,
         truncation=max_length is not None,
         max_length=max_length,
+        add_special_tokens=add_special_tokens,
     )
     return {name: tensor.to(device) for name, tensor in encoding.items() if keys is None or name in keys}
 
 
-def tokens_per_item(tokenizer: Any, items: list[str], max_length: int | None) -> list[int]:
+def tokens_per_item(tokenizer: Any, items: list[str], max_length: int | None,
+                    add_special_tokens: bool = True) -> list[int]:
     """Input tokens of each item as the model is fed it (special tokens included, truncated to `max_length`)."""
-    encoding = tokenizer(list(items), padding=False, truncation=max_length is not None, max_length=max_length)
+    encoding = tokenizer(list(items), padding=False, truncation=max_length is not None, max_length=max_length,
+                         add_special_tokens=add_special_tokens)
     return [len(ids) for ids in encoding["input_ids"]]
 
 
@@ -79,8 +84,9 @@ def count_input_tokens(encoding: dict) -> int:
     return int(encoding["attention_mask"].sum().item())
 
 
-def greedy_generation_config(model: Any, new_tokens: int, pad_token_id: int | None):
-    """The model's own generation config, with decoding fixed: greedy, one beam, exactly `new_tokens` new tokens.
+def greedy_generation_config(model: Any, new_tokens: int, pad_token_id: int | None, *, natural: bool = False):
+    """The model's own generation config, with decoding fixed: greedy, one beam, exactly `new_tokens` new tokens
+    (or, `natural`, stopping at the model's end-of-sequence tokens with `new_tokens` as the cap).
 
     Keeping the checkpoint's config (special token ids, forced tokens) is what `model.generate` would do for a
     user; only what makes the workload vary (sampling, beams, lengths, stopping early) is overridden.
@@ -95,8 +101,50 @@ def greedy_generation_config(model: Any, new_tokens: int, pad_token_id: int | No
         do_sample=False,
         num_beams=1,
         max_new_tokens=new_tokens,
-        min_new_tokens=new_tokens,
+        min_new_tokens=None if natural else new_tokens,
         min_length=None,  # min_new_tokens governs; a checkpoint's min_length must not add to it
         pad_token_id=pad_token_id,
     )
     return config
+
+
+def chat_template_kwargs(spec: Any) -> dict[str, Any] | None:
+    """What a chat-mode text-gen task passes to `apply_chat_template` besides the messages (the reasoning switch
+    when the task sets it); None for every other task (no chat template is used)."""
+    generation = getattr(spec, "generation", None)
+    if spec.kind != "text-gen" or getattr(generation, "mode", "fixed") != "chat":
+        return None
+    return {} if generation.enable_thinking is None else {"enable_thinking": bool(generation.enable_thinking)}
+
+
+def check_chat_template(tokenizer: Any, model_id: str, template_kwargs: dict[str, Any]) -> None:
+    """Chat tasks need the model's own chat template, and a switch the task sets must be one the template reads.
+
+    Checked when the tokenizer loads, before the weights do.
+    """
+    template = getattr(tokenizer, "chat_template", None)
+    if not template:
+        raise ConfigError(f"{model_id}'s tokenizer has no chat template (tokenizer.chat_template); a chat task "
+                          "needs one: use the text-gen task for plain prompts")
+    texts = template.values() if isinstance(template, dict) else [template]
+    for name in template_kwargs:
+        if not any(name in text for text in texts):
+            raise ConfigError(f"{model_id}'s chat template does not read {name}: drop generation.{name} for this "
+                              "model (it has no reasoning switch)")
+
+
+def render_chat(tokenizer: Any, prompts: list[str], template_kwargs: dict[str, Any]) -> list[str]:
+    """Each prompt as one user turn in the model's chat template, ending with the assistant turn's opening."""
+    return [tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                          add_generation_prompt=True, **template_kwargs)
+            for prompt in prompts]
+
+
+def answer_lengths(new_ids: Any, eos_ids: set[int]) -> list[int]:
+    """Generated tokens of each answer: up to and including its first end-of-sequence token, else all of them
+    (the answer reached the cap). Positions after a finished answer are padding and are not counted."""
+    lengths = []
+    for row in new_ids.tolist():
+        stop = next((i for i, token in enumerate(row) if token in eos_ids), None)
+        lengths.append(len(row) if stop is None else stop + 1)
+    return lengths

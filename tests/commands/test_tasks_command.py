@@ -36,8 +36,9 @@ def test_json_lists_the_validated_specs(capsys):
     data = json.loads(out)
     assert [task["id"] for task in data] == [spec.id for spec in list_tasks()]
     by_id = {task["id"]: task for task in data}
-    assert by_id["text-gen"]["generation"] == {"min_new_tokens": 10, "max_new_tokens": 10, "do_sample": False,
-                                               "num_beams": 1}
+    assert by_id["text-gen"]["generation"] == {"mode": "fixed", "min_new_tokens": 10, "max_new_tokens": 10,
+                                               "do_sample": False, "num_beams": 1, "enable_thinking": None}
+    assert by_id["text-gen-chat"]["generation"]["mode"] == "chat"
     assert by_id["image-gen"]["generation"]["num_inference_steps"] == 30
     assert by_id["text-gen"]["input_set"] == builtin_set_name("text-gen")
     assert "text_generation" in by_id["text-gen"]["aliases"]

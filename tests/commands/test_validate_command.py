@@ -33,7 +33,7 @@ def test_shipped_tasks_and_presets_are_valid(capsys):
     presets = default_tasks_dir().parent / "configs" / "presets"
     code, out, err = run_cli(capsys, "validate", str(default_tasks_dir()), str(presets))
     assert code == 0, out + err
-    assert out.count("(task)") == len(list(default_tasks_dir().glob("*.yaml"))) >= 4 and out.count("(preset)") >= 3
+    assert out.count("(task)") == len(list(default_tasks_dir().glob("*.yaml"))) >= 5 and out.count("(preset)") >= 3
     assert "0 invalid" in out and err == ""
 
 

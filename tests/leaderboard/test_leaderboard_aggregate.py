@@ -140,8 +140,8 @@ def test_the_summary_cache_checks_only_new_or_changed_files(add_result, results_
         add_result(model_id=f"org/m{i}", task="image-gen")
     first = aggregate(results_dir, workers=1, cache_dir=cache)
     checked = []
-    real = module.load_record
-    monkeypatch.setattr(module, "load_record", lambda path, root: checked.append(path.name) or real(path, root))
+    real = module._check_file
+    monkeypatch.setattr(module, "_check_file", lambda path, root: checked.append(path.name) or real(path, root))
     again = aggregate(results_dir, workers=1, cache_dir=cache)
     assert checked == []  # nothing new: every summary comes from the cache
     assert _summary(again) == _summary(first)
@@ -175,8 +175,8 @@ def test_the_cache_starts_afresh_when_the_checking_code_changes(add_result, resu
     add_result(model_id="org/a")
     aggregate(results_dir, workers=1, cache_dir=tmp_path / "cache")
     checked = []
-    real = module.load_record
-    monkeypatch.setattr(module, "load_record", lambda path, root: checked.append(path.name) or real(path, root))
+    real = module._check_file
+    monkeypatch.setattr(module, "_check_file", lambda path, root: checked.append(path.name) or real(path, root))
     monkeypatch.setattr(cache_module, "code_fingerprint", lambda: "other code")
     aggregate(results_dir, workers=1, cache_dir=tmp_path / "cache")
     assert len(checked) == 1

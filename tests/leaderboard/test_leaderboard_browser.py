@@ -162,7 +162,8 @@ def test_index_answers_first_and_fits_the_screen(page, server, shots, width):
     text = image.inner_text()
     assert "org/alpha" in text and "Wh per query" in text and "Wh per 1000 queries" in text
     assert "% of a phone charge" in text and "web searches" in text
-    assert re.search(r"of its 5 models uses [0-9.]+× as much", text)  # the L4 entry is not compared
+    assert re.search(r"of the 5 models it is rated against uses [0-9.]+× as much", text)  # not the L4 entry
+    assert "Compared within its rating group: " in text
     assert "512×512 image with 30 denoising steps" in page.locator("#task-image-gen p.query").inner_text()
     assert "exactly 10 new tokens" in page.locator("#task-text-gen p.query").inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways page scroll

@@ -58,6 +58,7 @@ def test_user_errors_are_one_line_and_non_zero(add_result, results_dir, tmp_path
         ("leaderboard", "build", tmp_path / "missing", "--out", tmp_path / "s"),
         ("leaderboard", "build", results_dir, "--out", tmp_path / "s", "--grid", "ATLANTIS"),
         ("leaderboard", "build", results_dir, "--out", tmp_path / "s", "--pue", "7"),
+        ("leaderboard", "build", results_dir, "--out", tmp_path / "s", "--base-url", "javascript:alert(1)"),
         ("leaderboard", "release", "r1", results_dir, "--releases-dir", tmp_path / "rel"),
         ("label", tmp_path / "missing.json"),
         ("label", path),

@@ -274,12 +274,15 @@ def test_job_arguments_are_accepted_by_harness_run(write_campaign):
     from typer.main import get_command
 
     from harness.cli import build_app
+    from harness.sweep import LIST_OPTIONS, sweep_settings
 
     run = get_command(build_app()).commands["run"]
     for job in _plan(write_campaign(TWO_GROUPS)).todo:
         context = run.make_context("run", list(job.run_args()), resilient_parsing=False)
         assert context.params["task"] == job.task and context.params["model"] == job.model.id
-        assert context.params["repeats"] == job.repeats
+        # `harness run` reads its sweepable options as text (a comma list is a sweep): one value is one point.
+        settings = sweep_settings({name: context.params[name] for name in LIST_OPTIONS}, {})
+        assert settings.grid() == [settings] and settings.repeats == job.repeats
 
 
 SAME_WORK_TYPED_TWICE = """\

@@ -13,6 +13,7 @@ from harness.kinds import IMAGE_KINDS
 from harness.results.store import iter_result_files, load_valid_result
 from harness.tasks.inputs import builtin_items
 from harness.tasks.registry import list_tasks
+from harness.testing.demo_models import DEMO_TASK_SETTINGS, demo_model_for
 from harness.workloads import WORKLOADS
 from tests.cli_helpers import SCRIPTED_POWER_W, run_cli
 
@@ -28,8 +29,10 @@ def _smoke_args(task: str, model: Path, results: Path, *extra: str) -> list[str]
 @pytest.mark.parametrize("spec", list_tasks(), ids=lambda spec: spec.id)
 def test_every_task_file_runs_and_its_result_validates(spec, tiny_models_dir, fake_gpu, tmp_path, capsys):
     results = tmp_path / "results"
-    code = run_cli(*_smoke_args(spec.id, tiny_models_dir / spec.kind, results, "--measure-gpus", "0",
-                                "--repeats", "2"))
+    demo_sets = [arg for key, value in DEMO_TASK_SETTINGS.get(spec.id, {}).items()
+                 for arg in ("--set", f"{key}={value}")]
+    model = tiny_models_dir / demo_model_for(spec.id, spec.kind)
+    code = run_cli(*_smoke_args(spec.id, model, results, "--measure-gpus", "0", "--repeats", "2", *demo_sets))
     out = capsys.readouterr().out
     assert code == 0, out
     files = list(iter_result_files(results))
@@ -41,7 +44,7 @@ def test_every_task_file_runs_and_its_result_validates(spec, tiny_models_dir, fa
     assert result.task.id == spec.id and result.task.version == spec.version
     assert result.environment.meter_backend == "fake-nvml"
     assert result.hardware_class == "1x Fake NVIDIA H100 80GB HBM3"
-    assert result.model.id == str(tiny_models_dir / spec.kind) and not result.model.random_weights
+    assert result.model.id == str(model) and not result.model.random_weights
     assert result.model.num_parameters > 0
     assert result.settings.num_queries == 3 and len(result.repetitions) == 2
     assert result.input_set.source == "builtin" and result.input_set.num_items == 3
@@ -60,9 +63,20 @@ def test_every_task_file_runs_and_its_result_validates(spec, tiny_models_dir, fa
     assert abs(figures.gpu_energy_above_idle_per_1k_queries_wh.mean) < 0.02 * figures.gpu_energy_per_1k_queries_wh.mean
     generative = WORKLOADS[spec.kind].generative
     assert all(("prefill" in rep.readings) == generative for rep in result.repetitions)
-    if generative:
+    natural = getattr(spec.generation, "mode", "fixed") == "chat"
+    if generative and not natural:
         new_tokens = result.task.spec["generation"]["max_new_tokens"]  # as run (speech is cut to 4 above)
         assert all(rep.output_tokens == 3 * new_tokens for rep in result.repetitions)
+        assert result.output_lengths is None
+    if natural:  # answers of the model's own length, each counted up to its end-of-sequence token or the cap
+        cap = result.task.spec["generation"]["max_new_tokens"]
+        lengths = result.output_lengths
+        assert lengths.num_queries == 3 and 1 <= lengths.p50 <= cap and 0 <= lengths.at_cap <= 3
+        assert all(rep.output_tokens == pytest.approx(3 * lengths.mean) for rep in result.repetitions)
+        per_token = result.figures.gpu_energy_per_output_token_j.mean
+        assert per_token == pytest.approx(sum(r.readings["total"].gpu_energy_j["0"] / r.output_tokens
+                                              for r in result.repetitions) / 2)
+        assert "output lengths: mean" in out and "per output token:" in out
     if spec.kind in ("image-gen", *IMAGE_KINDS):
         assert all(rep.images == 3 for rep in result.repetitions)
         assert result.figures.images_per_wh is not None

@@ -139,6 +139,8 @@ def test_speech_settings_stay_fixed_length_and_take_no_token_limit():
         parse_task({**base, "generation": {"min_new_tokens": 3, "max_new_tokens": 9}})
     with pytest.raises(ConfigError, match="max_input_tokens does not apply"):
         parse_task({**base, "max_input_tokens": 10})
+    with pytest.raises(ConfigError, match="mode"):
+        parse_task({**base, "generation": {"mode": "chat", "min_new_tokens": 1, "max_new_tokens": 9}})
     spec = parse_task({**base, "generation": {"language": "fr"}})
     assert spec.model_dump(mode="json")["generation"]["language"] == "fr"  # kept when the spec is recorded
 

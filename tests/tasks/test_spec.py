@@ -33,7 +33,8 @@ def write(path, text: str):
 def test_every_shipped_task_file_loads_and_is_named_after_its_id():
     tasks_dir = default_tasks_dir()
     specs = list_tasks()
-    assert {spec.id for spec in specs} == set(TASK_KINDS)  # one shipped task per kind, named after it
+    # one shipped task per kind, named after it, and the chat mode of text-gen
+    assert {spec.id for spec in specs} == {*TASK_KINDS, "text-gen-chat"}
     for spec in specs:
         assert (tasks_dir / f"{spec.id}.yaml").is_file()
         assert load_task_file(tasks_dir / f"{spec.id}.yaml") == spec
@@ -285,3 +286,46 @@ def test_override_keys_cover_each_kind():
     speech_keys = override_keys("speech-to-text").keys()
     assert {"generation.language", "generation.task", "generation.max_new_tokens"} <= speech_keys
     assert "dataset.columns" in override_keys("question-answering")
+
+
+# ---------------------------------------------------------------------------------------------- chat mode
+
+
+def test_chat_mode_caps_rather_than_fixes_the_length():
+    chat = load_task("text-gen-chat")
+    assert chat.kind == "text-gen" and chat.generation.mode == "chat"
+    assert (chat.generation.min_new_tokens, chat.generation.max_new_tokens) == (1, 1024)
+    shorter = apply_overrides(chat, {"generation.max_new_tokens": "256"})
+    assert (shorter.generation.min_new_tokens, shorter.generation.max_new_tokens) == (1, 256)
+    # Ordinary text-gen keeps its fixed length: one of the two sets both, and min != max is refused.
+    fixed = apply_overrides(load_task("text-gen"), {"generation.max_new_tokens": "20"})
+    assert (fixed.generation.min_new_tokens, fixed.generation.max_new_tokens) == (20, 20)
+    with pytest.raises(ConfigError, match="must equal max_new_tokens"):
+        apply_overrides(load_task("text-gen"), {"generation.min_new_tokens": "5", "generation.max_new_tokens": "9"})
+
+
+@pytest.mark.parametrize(("task", "overrides", "message"), [
+    ("text-gen-chat", {"generation.min_new_tokens": "5"}, "min_new_tokens must be 1"),
+    ("text-gen", {"generation.enable_thinking": "true"}, "enable_thinking applies to chat mode only"),
+    ("summarization", {"generation.mode": "chat", "generation.min_new_tokens": "1"}, "chat mode is a text-gen mode"),
+    ("text-gen-chat", {"generation.enable_thinking": "maybe"}, "enable_thinking"),
+])
+def test_chat_settings_that_make_no_sense_are_one_line_errors(task, overrides, message):
+    with pytest.raises(ConfigError, match=message) as error:
+        apply_overrides(load_task(task), overrides)
+    assert "\n" not in str(error.value)
+
+
+def test_chat_and_thinking_are_part_of_the_workload_identity():
+    from harness.results.identity import workload_key
+
+    chat = load_task("text-gen-chat")
+    keys = {workload_key(apply_overrides(chat, {"generation.enable_thinking": value}))
+            for value in ("null", "true", "false")}
+    fixed = load_task("text-gen")
+    as_chat = apply_overrides(fixed, {"generation.mode": "chat", "generation.min_new_tokens": "1"})
+    assert len(keys | {workload_key(fixed), workload_key(as_chat)}) == 5
+    # A fixed-length spec recorded before chat mode existed (no mode, no enable_thinking) keeps its key.
+    recorded = fixed.model_dump(mode="json")
+    recorded["generation"] = {k: v for k, v in recorded["generation"].items() if k not in ("mode", "enable_thinking")}
+    assert workload_key(recorded) == workload_key(fixed)

@@ -7,10 +7,11 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.tasks.registry import list_tasks
-from harness.testing.demo_models import DEMO_KINDS, build_demo_model
+from harness.testing.demo_models import DEMO_KINDS, DEMO_TASKS, build_demo_model
 
 WEIGHT_FILES = {
     "text-gen": ["model.safetensors", "tokenizer.json"],
+    "text-gen-chat": ["model.safetensors", "tokenizer.json"],
     "summarization": ["model.safetensors", "tokenizer.json"],
     "text-classification": ["model.safetensors", "tokenizer.json"],
     "question-answering": ["model.safetensors", "tokenizer.json"],
@@ -36,13 +37,13 @@ def test_every_shipped_task_has_a_demo_model():
     assert {spec.kind for spec in list_tasks()} <= set(DEMO_KINDS)
 
 
-@pytest.mark.parametrize("kind", DEMO_KINDS)
+@pytest.mark.parametrize("kind", DEMO_TASKS)
 def test_each_model_is_small(tiny_models_dir, kind):
     size = sum(path.stat().st_size for path in (tiny_models_dir / kind).rglob("*") if path.is_file())
     assert 10_000 < size < 5_000_000
 
 
-@pytest.mark.parametrize("kind", DEMO_KINDS)
+@pytest.mark.parametrize("kind", DEMO_TASKS)
 def test_builds_are_deterministic(tiny_models_dir, tmp_path, kind):
     rebuilt = build_demo_model(kind, tmp_path / kind)
     for name in WEIGHT_FILES[kind]:
