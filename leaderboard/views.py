@@ -28,12 +28,18 @@ TASK_TITLES = {
 }
 """Human names of the task kinds, in the order the index shows them (the order readers meet them)."""
 
+SHIPPED_TASK_TITLES = {"text-gen-chat": "Chat (answers at natural length)"}
+"""Names of the shipped tasks that are a mode of a kind rather than the kind itself (read before the kind's name)."""
+
 REFERENCE_GPU = "H100"
 """AI Energy Score's reference GPU: its hardware classes are shown first and summarised; others apart."""
 
 
 def task_title(task_id: str, task_kind: str) -> str:
-    """`Text generation`, or `Text generation (my-task)` for a custom task of a known kind."""
+    """`Text generation`, `Chat (answers at natural length)` for a shipped mode of a kind, or
+    `Text generation (my-task)` for a custom task of a known kind."""
+    if task_id in SHIPPED_TASK_TITLES:
+        return SHIPPED_TASK_TITLES[task_id]
     title = TASK_TITLES.get(task_kind, task_kind)
     return title if task_id == task_kind else f"{title} ({task_id})"
 

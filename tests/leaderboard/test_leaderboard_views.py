@@ -22,6 +22,8 @@ def test_tasks_have_human_names_in_a_reading_order():
     assert ordered == ["text-gen", "zz-custom", "summarization", "text-classification", "image-gen"]
     assert task_title("summarization", "summarization") == "Summarisation"
     assert task_title("zz-custom", "text-gen") == "Text generation (zz-custom)"
+    # The shipped chat task is a mode of text-gen, named for what it measures rather than as a custom task.
+    assert task_title("text-gen-chat", "text-gen") == "Chat (answers at natural length)"
 
 
 def test_a_query_and_the_settings_are_words():
