@@ -76,9 +76,13 @@ def _check_protocol_kept(request: SettingsRequest, preset: Preset, task: TaskSpe
             changed.append("dtype")
     # Compared by the setting each key names for this task's kind, so `generation.mode` and
     # `summarization:generation.mode` are the same setting.
-    fixed = {split_scope(str(key))[1]: value for key, value in applicable_overrides(task.kind, preset.set or {}).items()}
-    changed += [key for key, value in applicable_overrides(task.kind, request.overrides).items()
-                if split_scope(str(key))[1] in fixed and str(value) != str(fixed[split_scope(str(key))[1]])]
+    def named(overrides: Mapping[str, object]) -> dict[str, tuple[str, object]]:
+        applied = applicable_overrides(task.kind, overrides)
+        return {split_scope(str(key))[1]: (key, value) for key, value in applied.items()}
+
+    fixed = named(preset.set or {})
+    changed += [key for name, (key, value) in named(request.overrides).items()
+                if name in fixed and str(value) != str(fixed[name][1])]
     if changed:
         raise ConfigError(f"--preset {preset.name} fixes {', '.join(changed)} (protocol {preset.protocol}); a run "
                           f"that changes it does not follow that protocol: drop the option or the preset")

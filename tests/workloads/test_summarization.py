@@ -58,7 +58,8 @@ def test_refuses_a_model_loaded_for_another_kind(load_tiny):
 
 @pytest.fixture(scope="module")
 def forward_workload(load_tiny):
-    return WORKLOADS["summarization"](load_tiny("summarization"), task_spec("summarization", generation__mode="forward"))
+    spec = task_spec("summarization", generation__mode="forward")
+    return WORKLOADS["summarization"](load_tiny("summarization"), spec)
 
 
 def test_forward_mode_is_the_reference_pass_exactly(forward_workload):
