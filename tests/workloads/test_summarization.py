@@ -121,3 +121,29 @@ def test_a_model_with_no_shift_method_is_refused(load_tiny):
 def test_forward_mode_belongs_to_summarization_only():
     with pytest.raises(ConfigError, match="forward mode is a summarization mode"):
         task_spec("text-gen", generation__mode="forward")
+
+
+def test_forward_mode_runs_t5_style_models_which_do_not_shift_by_themselves(tmp_path):
+    """A tiny T5 (built offline, with the demo BART tokenizer) loaded through the real loader: its forward with no
+    decoder inputs raises, as it does for the reference; forward mode shifts with the model's own method."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    from harness.testing.demo_models import _bart_tokenizer
+    from harness.workloads.models import load_model
+
+    tokenizer = _bart_tokenizer()
+    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+                      pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                      decoder_start_token_id=tokenizer.pad_token_id)
+    T5ForConditionalGeneration(config).save_pretrained(tmp_path / "t5")
+    tokenizer.save_pretrained(tmp_path / "t5")
+    loaded = load_model("summarization", str(tmp_path / "t5"), dtype="float32", device="cpu")
+    workload = WORKLOADS["summarization"](loaded, task_spec("summarization", generation__mode="forward"))
+    inputs = workload.tokenizer(ARTICLES[:1], return_tensors="pt")
+    with torch.inference_mode(), pytest.raises(ValueError):
+        loaded.model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+    output = workload.run_batch(ARTICLES[:1])
+    (predicted,) = output.outputs
+    assert predicted.shape == inputs["input_ids"].shape and output.output_tokens is None
+    assert output.input_tokens == inputs["input_ids"].shape[1]
