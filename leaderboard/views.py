@@ -87,6 +87,9 @@ def describe_query(kind: str, spec: dict, batch_size: int) -> str:
     if kind == "text-gen" and gen.get("mode") == "chat":  # thinking on/off differs by run: the group titles say it
         return (f"One query: a chat prompt{cut} in the model's chat template, answered at the model's natural length, "
                 f"up to {gen.get('max_new_tokens')} tokens (greedy decoding){batch}.")
+    if kind == "summarization" and gen.get("mode") == "forward":
+        return (f"One query: an article{cut} run through the model once, its decoder over the article shifted right "
+                f"(one forward pass, nothing generated, as AI Energy Score measures summarisation){batch}.")
     if kind in ("text-gen", "summarization"):
         tokens = gen.get("max_new_tokens")
         out = f"exactly {tokens} new tokens" if tokens and gen.get("min_new_tokens") == tokens else (

@@ -28,6 +28,10 @@ LATER_GENERATION_KEYS = ("mode", "enable_thinking")
 the identity, so a fixed-length result written before they existed keeps its key; any other value (chat mode,
 thinking on or off) makes a different workload."""
 
+UNUSED_IN_FORWARD_MODE = ("min_new_tokens", "max_new_tokens")
+"""Summarisation in `forward` mode generates nothing: its new-token settings change no work, so they are left out
+and a forward-mode run is the same workload whatever the task file's token count says."""
+
 
 def workload_identity(spec: TaskSpec | Mapping[str, Any],
                       workload_settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -40,8 +44,10 @@ def workload_identity(spec: TaskSpec | Mapping[str, Any],
         identity.pop("dataset", None)
     if isinstance(identity.get("generation"), Mapping):
         fields = TextGenerationSettings.model_fields
+        forward = identity["generation"].get("mode") == "forward"
         identity["generation"] = {name: value for name, value in identity["generation"].items()
-                                  if not (name in LATER_GENERATION_KEYS and value == fields[name].default)}
+                                  if not (name in LATER_GENERATION_KEYS and value == fields[name].default)
+                                  and not (forward and name in UNUSED_IN_FORWARD_MODE)}
     if workload_settings and isinstance(identity.get("generation"), Mapping):
         generation = dict(identity["generation"])
         for name, value in workload_settings.items():

@@ -22,7 +22,7 @@ ESTIMATE_FIGURES = (
     "gpu_energy_per_1k_queries_wh", "gpu_energy_above_idle_per_1k_queries_wh", "gpu_prefill_energy_per_1k_queries_wh",
     "gpu_decode_energy_per_1k_queries_wh", "gpu_mean_power_w", "cpu_energy_per_1k_queries_wh",
     "ram_energy_per_1k_queries_wh", "latency_p50_s", "latency_p95_s", "throughput_queries_per_s",
-    "output_tokens_per_j", "images_per_wh",
+    "output_tokens_per_j", "gpu_energy_per_output_token_j", "images_per_wh",
 )
 """Figures that are a mean over repetitions: each gives `<name>` (the mean), `_std`, `_ci95_low`, `_ci95_high`."""
 
@@ -38,6 +38,12 @@ _BASE_COLUMNS: dict[str, str] = {
 _FIGURE_COLUMNS: dict[str, str] = {
     f"{name}{suffix}": "Float64" for name in ESTIMATE_FIGURES for suffix in ("", "_std", "_ci95_low", "_ci95_high")
 }
+OUTPUT_LENGTH_COLUMNS: dict[str, str] = {
+    "output_length_mean_tokens": "Float64", "output_length_p50_tokens": "Float64",
+    "output_length_p90_tokens": "Float64", "output_length_at_cap_queries": "Int64",
+}
+"""`output_lengths` (natural-length generation: new tokens per query of the first measured pass, and how many
+answers were stopped by the `max_new_tokens` cap); missing for fixed-length and non-generative tasks."""
 _TAIL_COLUMNS: dict[str, str] = {
     "cpu_energy_estimated": "boolean", "ram_energy_estimated": "boolean", "idle_gpu_power_w": "Float64",
     "duration_s": "Float64", "gpu_energy_j": "Float64", "cpu_energy_j": "Float64", "ram_energy_j": "Float64",
@@ -46,7 +52,7 @@ _TAIL_COLUMNS: dict[str, str] = {
     "diffusers_version": "string", "driver_version": "string", "python_version": "string", "platform": "string",
     "cpu_model": "string", "source": "string",
 }
-COLUMNS: dict[str, str] = {**_BASE_COLUMNS, **_FIGURE_COLUMNS, **_TAIL_COLUMNS}
+COLUMNS: dict[str, str] = {**_BASE_COLUMNS, **_FIGURE_COLUMNS, **OUTPUT_LENGTH_COLUMNS, **_TAIL_COLUMNS}
 """Every column of the table and its pandas dtype (nullable types: a missing value never changes a type).
 `duration_s` and the `*_energy_j` columns are totals over the run's measured repetitions (`total` windows)."""
 
@@ -83,6 +89,13 @@ def result_row(result: ResultFile, source: str | None = None) -> dict[str, Any]:
         row[f"{name}_std"] = None if estimate is None else estimate.std
         row[f"{name}_ci95_low"] = None if estimate is None else estimate.ci95_low
         row[f"{name}_ci95_high"] = None if estimate is None else estimate.ci95_high
+    lengths = result.output_lengths
+    row.update({
+        "output_length_mean_tokens": lengths.mean if lengths else None,
+        "output_length_p50_tokens": lengths.p50 if lengths else None,
+        "output_length_p90_tokens": lengths.p90 if lengths else None,
+        "output_length_at_cap_queries": lengths.at_cap if lengths else None,
+    })
     row.update({
         "cpu_energy_estimated": figures.cpu_energy_estimated, "ram_energy_estimated": figures.ram_energy_estimated,
         "idle_gpu_power_w": figures.idle_gpu_power_w,

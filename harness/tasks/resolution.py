@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from harness.errors import ConfigError
 from harness.kinds import COUNTER_UPDATE_PERIOD_S
-from harness.tasks.overrides import applicable_overrides, apply_overrides
+from harness.tasks.overrides import applicable_overrides, apply_overrides, split_scope
 from harness.tasks.presets import Preset, load_preset
 from harness.tasks.registry import load_task
 from harness.tasks.spec import TaskSpec
@@ -74,9 +74,15 @@ def _check_protocol_kept(request: SettingsRequest, preset: Preset, task: TaskSpe
         asked = request.dtype if request.dtype is not None else request.overrides.get("dtype")
         if asked is not None and str(asked) != task.dtype:
             changed.append("dtype")
-    fixed_keys = {str(key) for key in (preset.set or {})}
-    changed += [key for key in request.overrides if key in fixed_keys
-                and str(request.overrides[key]) != str(preset.set[key])]
+    # Compared by the setting each key names for this task's kind, so `generation.mode` and
+    # `summarization:generation.mode` are the same setting.
+    def named(overrides: Mapping[str, object]) -> dict[str, tuple[str, object]]:
+        applied = applicable_overrides(task.kind, overrides)
+        return {split_scope(str(key))[1]: (key, value) for key, value in applied.items()}
+
+    fixed = named(preset.set or {})
+    changed += [key for name, (key, value) in named(request.overrides).items()
+                if name in fixed and str(value) != str(fixed[name][1])]
     if changed:
         raise ConfigError(f"--preset {preset.name} fixes {', '.join(changed)} (protocol {preset.protocol}); a run "
                           f"that changes it does not follow that protocol: drop the option or the preset")

@@ -27,14 +27,16 @@ OVERRIDABLE_KEYS = ("inputs", "dataset", "num_queries", "batch_size", "dtype", "
 
 
 
-GenerationMode = Literal["fixed", "chat"]
+GenerationMode = Literal["fixed", "chat", "forward"]
 """`fixed`: exactly N greedy tokens per prompt (text-gen, summarization); `chat` (text-gen only): the prompt in the
-model's chat template, answered greedily until end-of-sequence or the `max_new_tokens` cap."""
+model's chat template, answered greedily until end-of-sequence or the `max_new_tokens` cap; `forward`
+(summarization only): no generation, one forward pass per batch with the decoder over the article shifted right, as
+AI Energy Score's reference measures summarisation (the new-token settings are then unused)."""
 
 
 class TextGenerationSettings(StrictModel):
     """Greedy decoding: a fixed number of new tokens (every run does the same work), or, in `chat` mode, an answer
-    of the model's natural length up to `max_new_tokens`.
+    of the model's natural length up to `max_new_tokens`; in `forward` mode (summarization), nothing is generated.
 
     `enable_thinking` (chat only) is passed to the chat template for models with a reasoning switch; None leaves the
     template's own default (and passes nothing). Both are part of the workload identity.
@@ -219,8 +221,12 @@ class TaskSpec(StrictModel):
         expected = SETTINGS_BY_KIND[self.kind]
         if not isinstance(self.generation, expected):
             raise ValueError(f"generation settings of a {self.kind} task must be {expected.__name__}")
-        if getattr(self.generation, "mode", "fixed") == "chat" and self.kind != "text-gen":
+        mode = getattr(self.generation, "mode", "fixed")
+        if mode == "chat" and self.kind != "text-gen":
             raise ValueError(f"chat mode is a text-gen mode; a {self.kind} task generates a fixed number of tokens")
+        if mode == "forward" and self.kind != "summarization":
+            raise ValueError(f"forward mode is a summarization mode (the reference's single forward pass); a "
+                             f"{self.kind} task generates its tokens")
         if self.kind in TEXT_KINDS and self.max_input_tokens is None:
             raise ValueError("max_input_tokens is required for text tasks (inputs are truncated to it)")
         if self.kind == "image-gen" and self.max_input_tokens is not None:

@@ -31,6 +31,10 @@ def test_a_query_and_the_settings_are_words():
     assert describe_query("summarization", spec, 1) == (
         "One query: an article (at most 1024 tokens) summarised in exactly 10 new tokens (greedy decoding); "
         "1 query per batch.")
+    forward = {**spec, "generation": {**spec["generation"], "mode": "forward"}}
+    assert describe_query("summarization", forward, 1).startswith(
+        "One query: an article (at most 1024 tokens) run through the model once")
+    assert "new tokens" not in describe_query("summarization", forward, 1)
     image = describe_query("image-gen", {"generation": {"num_inference_steps": 30, "width": 512, "height": 512}}, 4)
     assert "512×512 image with 30 denoising steps; 4 queries per batch" in image
     assert settings_words('{"generation.max_new_tokens": 20}') == "max new tokens 20"

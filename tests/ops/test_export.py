@@ -136,3 +136,30 @@ def test_real_runs_of_every_kind_on_gpu_and_cpu_load_together_with_datasets(tiny
         assert set(loaded["hardware_class"]) == {"cpu", "1x Fake NVIDIA H100 80GB HBM3"}
     frame = load_frame(tmp_path / "results")
     assert datasets.Dataset.from_pandas(frame, preserve_index=False).num_rows == 2 * len(TASK_KINDS)
+
+
+def test_chat_runs_carry_energy_per_output_token_and_output_lengths(tiny_models_dir, fake_gpu, tmp_path):
+    """A real chat run: its per-token figure and answer lengths are columns with their fixed types; a fixed-length
+    run leaves the lengths missing."""
+    from harness.results.table import OUTPUT_LENGTH_COLUMNS
+    from harness.runner import RunRequest, execute
+
+    common = dict(device="cpu", num_queries=3, repeats=2, warmup_queries=0, idle_seconds=0, measure_gpus=[0],
+                  results_dir=tmp_path / "results")
+    chat, _ = execute(RunRequest(task="text-gen-chat", model=str(tiny_models_dir / "text-gen-chat"), dtype="float32",
+                                 overrides={"max_input_tokens": "64", "generation.max_new_tokens": "8"}, **common))
+    execute(RunRequest(task="text-gen", model=str(tiny_models_dir / "text-gen"), **common))
+    frame = load_frame(tmp_path / "results")
+    assert list(frame.columns) == list(COLUMNS)
+    for name, dtype in {**OUTPUT_LENGTH_COLUMNS, "gpu_energy_per_output_token_j": "Float64"}.items():
+        assert str(frame[name].dtype) == dtype
+    row = frame[frame.task_id == "text-gen-chat"].iloc[0]
+    lengths, per_token = chat.output_lengths, chat.figures.gpu_energy_per_output_token_j
+    assert (row["output_length_mean_tokens"], row["output_length_p50_tokens"], row["output_length_p90_tokens"],
+            row["output_length_at_cap_queries"]) == (lengths.mean, lengths.p50, lengths.p90, lengths.at_cap)
+    assert 1 <= row["output_length_mean_tokens"] <= 8
+    assert row["gpu_energy_per_output_token_j"] == per_token.mean > 0
+    assert row["gpu_energy_per_output_token_j_ci95_high"] == per_token.ci95_high
+    fixed = frame[frame.task_id == "text-gen"].iloc[0]
+    assert pd.isna(fixed["output_length_mean_tokens"]) and pd.isna(fixed["output_length_at_cap_queries"])
+    assert fixed["gpu_energy_per_output_token_j"] > 0   # fixed-length generation has a per-token figure too

@@ -226,3 +226,28 @@ def test_the_reference_dataset_is_one_setting_away_offline(kind, tiny_models_dir
                                         overrides={"inputs": "dataset", "dataset.path": str(path)}))
     assert result.input_set.source == "file" and result.input_set.column == column
     assert result.input_lengths.num_queries == 6 and result.input_lengths.p90 > result.input_lengths.p50
+
+
+def test_summarisation_in_forward_mode_is_one_window_with_input_tokens_and_no_generation(tiny_models_dir, fake_gpu,
+                                                                                         tmp_path):
+    """`--preset aies` summarisation (generation.mode forward): no prefill window, no output tokens, its own
+    workload identity, and a result that passes its checks and is filed."""
+    from harness.results.figures import derive_figures
+    from harness.results.identity import result_workload_key
+
+    forward, path = runner.execute(_request(tiny_models_dir, tmp_path, "summarization", num_queries=3,
+                                            overrides={"generation.mode": "forward"}))
+    assert path is not None and path.is_file()
+    assert forward.task.spec["generation"]["mode"] == "forward"
+    for rep in forward.repetitions:
+        assert set(rep.readings) == {"total"} and rep.prefill_num_queries is None
+        assert rep.output_tokens is None and rep.input_tokens > 0
+    assert rep.input_tokens == pytest.approx(forward.input_lengths.mean * rep.num_queries, rel=1e-9)
+    figures = forward.figures
+    assert figures.gpu_prefill_energy_per_1k_queries_wh is None and figures.gpu_decode_energy_per_1k_queries_wh is None
+    assert figures.gpu_energy_per_output_token_j is None and figures.output_tokens_per_j is None
+    assert forward.output_lengths is None
+    assert derive_figures(forward.repetitions, forward.idle)[0] == figures
+    fixed, _ = runner.execute(_request(tiny_models_dir, tmp_path, "summarization", num_queries=3, repeats=1))
+    assert set(fixed.repetitions[0].readings) == {"total", "prefill"}
+    assert result_workload_key(forward) != result_workload_key(fixed)

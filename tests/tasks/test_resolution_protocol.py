@@ -31,7 +31,7 @@ def test_full_and_aies_presets_repeat_to_a_1_percent_interval():
     aies = resolve(SettingsRequest(task="summarization", preset="aies"))
     assert (aies.target_ci_pct, aies.repeats, aies.max_repeats, aies.protocol) == (1.0, 10, 30, "aies")
     assert (aies.spec.num_queries, aies.spec.batch_size) == (1000, 1)
-    assert aies.spec.generation.max_new_tokens == aies.spec.generation.min_new_tokens == 1
+    assert aies.spec.generation.mode == "forward"    # the reference's one forward pass, nothing generated
 
 
 def test_the_command_line_beats_the_preset_and_max_repeats_defaults():
@@ -66,7 +66,8 @@ def test_an_unknown_protocol_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("changes", [{"repeats": 3}, {"num_queries": 100}, {"dtype": "float16"},
-                                     {"overrides": {"summarization:generation.max_new_tokens": "10"}}])
+                                     {"overrides": {"summarization:generation.mode": "fixed"}},
+                                     {"overrides": {"generation.mode": "fixed"}}])
 def test_a_run_that_changes_what_the_aies_protocol_fixes_is_refused(changes):
     with pytest.raises(ConfigError, match="does not follow that protocol"):
         resolve(SettingsRequest(task="summarization", preset="aies", **changes))

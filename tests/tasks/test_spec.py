@@ -329,3 +329,16 @@ def test_chat_and_thinking_are_part_of_the_workload_identity():
     recorded = fixed.model_dump(mode="json")
     recorded["generation"] = {k: v for k, v in recorded["generation"].items() if k not in ("mode", "enable_thinking")}
     assert workload_key(recorded) == workload_key(fixed)
+
+
+def test_summarisation_forward_mode_is_its_own_workload_whatever_the_unused_token_count():
+    from harness.results.identity import workload_key
+    from harness.tasks.resolution import SettingsRequest, resolve
+
+    fixed = load_task("summarization")
+    forward = apply_overrides(fixed, {"generation.mode": "forward"})
+    assert workload_key(forward) != workload_key(fixed)
+    # Forward mode generates nothing: the new-token settings change no work and no key.
+    assert workload_key(apply_overrides(forward, {"generation.max_new_tokens": "1"})) == workload_key(forward)
+    assert workload_key(apply_overrides(fixed, {"generation.max_new_tokens": "1"})) != workload_key(fixed)
+    assert workload_key(resolve(SettingsRequest(task="summarization", preset="aies")).spec) == workload_key(forward)
