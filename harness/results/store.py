@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import secrets
 import sys
 import tempfile
@@ -65,6 +66,11 @@ def _int_fields(cls: type[BaseModel]) -> tuple[tuple[str, ...], tuple[str, ...]]
     return tuple(ints), tuple(nested)
 
 
+_MAYBE_LONG_INT = re.compile(r"\d{19}|[eE]\+?\d")
+"""Text that may hold an integer beyond 64 bits (`MAX_INT` has 19 digits): a run of 19 digits, or a float with a
+positive exponent (an int field takes 1e20). Without either, `_oversized_int` cannot find one, so it is skipped."""
+
+
 def _values(value: object) -> list:
     if isinstance(value, dict):
         return list(value.values())
@@ -106,7 +112,7 @@ def parse_result(text: str, source: str = "<string>") -> ResultFile:
             pass
         else:
             check_tree(_free_form_parts(result), source, error=ResultFileError)
-            if not _oversized_int(result):
+            if not _MAYBE_LONG_INT.search(text) or not _oversized_int(result):
                 return result
     data = loads_json_bounded(text, source, error=ResultFileError)
     if not isinstance(data, dict):
