@@ -15,7 +15,7 @@ import secrets
 import sys
 import tempfile
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -66,29 +66,32 @@ def _int_fields(cls: type[BaseModel]) -> tuple[tuple[str, ...], tuple[str, ...]]
     return tuple(ints), tuple(nested)
 
 
-_MAYBE_LONG_INT = re.compile(r"\d{19}|[eE]\+?\d")
-"""Text that may hold an integer beyond 64 bits (`MAX_INT` has 19 digits): a run of 19 digits, or a float with a
-positive exponent (an int field takes 1e20). Without either, `_oversized_int` cannot find one, so it is skipped."""
+_LONG_DIGITS = re.compile(r"[1-9]\d{18}|\d_\d")
+"""Text that may hold an integer beyond 64 bits: `MAX_INT` has 19 digits, written in a row after any leading
+zeros, or with `_` between them in a string an int field parses (the validator refuses a float beyond 64 bits for
+an int field). Text with neither needs no `_oversized_int` walk."""
 
 
-def _values(value: object) -> list:
-    if isinstance(value, dict):
-        return list(value.values())
-    if isinstance(value, list | tuple):
-        return list(value)
-    return [value]
+def _items(value: object) -> Iterable:
+    return value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else (value,)
 
 
 def _oversized_int(model: BaseModel) -> bool:
     """An integer beyond 64 bits in a validated result's int fields (the fast parser keeps 10^400 as it is, and
-    it would overflow the plots); the walk visits only the fields that can hold ints or nested models."""
-    ints, nested = _int_fields(type(model))
-    for name in ints:
-        for item in _values(getattr(model, name)):
-            if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
-                return True
-    return any(_oversized_int(item) for name in nested for item in _values(getattr(model, name))
-               if isinstance(item, BaseModel))
+    it would overflow the plots); the walk visits only the fields that can hold ints or nested models, without
+    recursion (a leaderboard build walks every file)."""
+    stack = [model]
+    while stack:
+        current = stack.pop()
+        ints, nested = _int_fields(type(current))
+        fields = current.__dict__
+        for name in ints:
+            for item in _items(fields[name]):
+                if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
+                    return True
+        for name in nested:
+            stack.extend(item for item in _items(fields[name]) if isinstance(item, BaseModel))
+    return False
 
 
 MAX_RESULT_BYTES = MAX_FILE_BYTES
@@ -98,10 +101,27 @@ def _free_form_parts(result: ResultFile) -> list:
     return [result.task.spec, result.settings.overrides, result.model.device_map]
 
 
+def _has_constant(text: str) -> bool:
+    """`"NaN" in text or "Infinity" in text`, jumping from one `N` or `I` to the next (a memchr, where a plain `in`
+    scans every character: a build checks thousands of 76 KB files, with those letters a few times in each)."""
+    for char, word in (("N", "NaN"), ("I", "Infinity")):
+        at, seen = text.find(char), 0
+        while at != -1:
+            if text.startswith(word, at):
+                return True
+            seen += 1
+            if seen > 64:  # text full of the letter: the plain search is faster from here
+                if word in text[at:]:
+                    return True
+                break
+            at = text.find(char, at + 1)
+    return False
+
+
 def parse_result(text: str, source: str = "<string>") -> ResultFile:
     """Parse and schema-check a result file's text through the bounded JSON reader (`harness.files`): NaN,
     Infinity, numbers that overflow and nesting beyond `MAX_DEPTH` are refused like any other problem."""
-    if "NaN" not in text and "Infinity" not in text:
+    if not _has_constant(text):
         # Fast path (a leaderboard build parses thousands of files); any problem falls through to the
         # step-by-step path below, which names it precisely. The schema refuses non-finite floats (1e400
         # included) and nests its own keys a few levels deep: only its free-form mappings need the full
@@ -112,7 +132,7 @@ def parse_result(text: str, source: str = "<string>") -> ResultFile:
             pass
         else:
             check_tree(_free_form_parts(result), source, error=ResultFileError)
-            if not _MAYBE_LONG_INT.search(text) or not _oversized_int(result):
+            if not _LONG_DIGITS.search(text) or not _oversized_int(result):
                 return result
     data = loads_json_bounded(text, source, error=ResultFileError)
     if not isinstance(data, dict):
