@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import secrets
 import sys
 import tempfile
@@ -55,21 +54,16 @@ def _leaf_types(annotation: object) -> set:
 
 @functools.cache
 def _int_fields(cls: type[BaseModel]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(fields that can hold ints, fields that hold nested models) of a schema model, computed once per class."""
+    """(fields that can hold ints, fields that hold nested models with ints somewhere below) of a schema model,
+    computed once per class: the walk skips what cannot hold an int (warnings, timelines' columns)."""
     ints, nested = [], []
     for name, info in cls.model_fields.items():
         leaves = _leaf_types(info.annotation)
         if int in leaves:
             ints.append(name)
-        if any(isinstance(t, type) and issubclass(t, BaseModel) for t in leaves):
+        if any(isinstance(t, type) and issubclass(t, BaseModel) and any(_int_fields(t)) for t in leaves):
             nested.append(name)
     return tuple(ints), tuple(nested)
-
-
-_LONG_DIGITS = re.compile(r"[1-9]\d{18}|\d_\d")
-"""Text that may hold an integer beyond 64 bits: `MAX_INT` has 19 digits, written in a row after any leading
-zeros, or with `_` between them in a string an int field parses (the validator refuses a float beyond 64 bits for
-an int field). Text with neither needs no `_oversized_int` walk."""
 
 
 def _items(value: object) -> Iterable:
@@ -132,7 +126,7 @@ def parse_result(text: str, source: str = "<string>") -> ResultFile:
             pass
         else:
             check_tree(_free_form_parts(result), source, error=ResultFileError)
-            if not _LONG_DIGITS.search(text) or not _oversized_int(result):
+            if not _oversized_int(result):
                 return result
     data = loads_json_bounded(text, source, error=ResultFileError)
     if not isinstance(data, dict):
