@@ -167,18 +167,23 @@ def check_protocol_known(result: ResultFile) -> list[CheckResult]:
     return []
 
 
-_last_derived: tuple[ResultFile, dict[str, Estimate | None]] | None = None
+_last_derived: tuple[ResultFile, dict[str, Estimate | None] | None] | None = None
 
 
-def _derived(result: ResultFile) -> dict[str, Estimate | None]:
-    """`headline_figures` of the result's readings, computed once per result however many checks ask.
+def _derived(result: ResultFile) -> dict[str, Estimate | None] | None:
+    """`headline_figures` of the result's readings, computed once per result however many checks ask; None when
+    the readings are so extreme (1e308 J) that the arithmetic overflows: a finding, not a crashed build.
 
     Re-deriving is most of what checking a file costs (a leaderboard build checks thousands); the checks of
     one result run one after another, so remembering the last one is enough.
     """
     global _last_derived
     if _last_derived is None or _last_derived[0] is not result:
-        _last_derived = (result, headline_figures(result.repetitions))
+        try:
+            derived = headline_figures(result.repetitions)
+        except (ArithmeticError, ValueError):  # ValueError: an Estimate refuses an infinite mean
+            derived = None
+        _last_derived = (result, derived)
     return _last_derived[1]
 
 
@@ -187,6 +192,8 @@ def check_usability_matches_readings(result: ResultFile) -> list[CheckResult]:
     if result.schema_version in ("1.0", "1.1"):
         return []
     derived = _derived(result)
+    if derived is None:
+        return []  # check_headline_matches_readings says why
     stated, expected = result.figures.gpu_energy_per_1k_queries_wh, derived["gpu_energy_per_1k_queries_wh"]
     if stated is not None and expected is not None and (stated.unusable is None) != (expected.unusable is None):
         return [CheckResult("usability", "error", f"the GPU headline is {'not ' if stated.unusable is None else ''}"
@@ -197,6 +204,9 @@ def check_usability_matches_readings(result: ResultFile) -> list[CheckResult]:
 def check_headline_matches_readings(result: ResultFile) -> list[CheckResult]:
     """The GPU figures must be what `derive_figures` makes of the readings (a hand-edited headline fails)."""
     derived = _derived(result)
+    if derived is None:
+        return [CheckResult("headline", "error", "the GPU headline cannot be re-derived from the readings: "
+                                                 "their values overflow the arithmetic")]
     found = []
     for name in HEADLINE_FIGURES:
         stated, expected = getattr(result.figures, name), derived[name]
