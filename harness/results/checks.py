@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from harness.files import unprintable
-from harness.results.figures import derive_figures
-from harness.results.schema import Figures, ResultFile
+from harness.results.figures import HEADLINE_FIGURES, headline_figures
+from harness.results.schema import Estimate, ResultFile
 from harness.tasks.resolution import PROTOCOLS
 
 POWER_LIMIT_MARGIN = 1.1
@@ -167,18 +167,23 @@ def check_protocol_known(result: ResultFile) -> list[CheckResult]:
     return []
 
 
-_last_derived: tuple[ResultFile, Figures] | None = None
+_last_derived: tuple[ResultFile, dict[str, Estimate | None] | None] | None = None
 
 
-def _derived(result: ResultFile) -> Figures:
-    """`derive_figures` of the result's readings, computed once per result however many checks ask.
+def _derived(result: ResultFile) -> dict[str, Estimate | None] | None:
+    """`headline_figures` of the result's readings, computed once per result however many checks ask; None when
+    the readings are so extreme (1e308 J) that the arithmetic overflows: a finding, not a crashed build.
 
     Re-deriving is most of what checking a file costs (a leaderboard build checks thousands); the checks of
     one result run one after another, so remembering the last one is enough.
     """
     global _last_derived
     if _last_derived is None or _last_derived[0] is not result:
-        _last_derived = (result, derive_figures(result.repetitions, result.idle)[0])
+        try:
+            derived = headline_figures(result.repetitions)
+        except (ArithmeticError, ValueError):  # ValueError: an Estimate refuses an infinite mean
+            derived = None
+        _last_derived = (result, derived)
     return _last_derived[1]
 
 
@@ -187,7 +192,9 @@ def check_usability_matches_readings(result: ResultFile) -> list[CheckResult]:
     if result.schema_version in ("1.0", "1.1"):
         return []
     derived = _derived(result)
-    stated, expected = result.figures.gpu_energy_per_1k_queries_wh, derived.gpu_energy_per_1k_queries_wh
+    if derived is None:
+        return []  # check_headline_matches_readings says why
+    stated, expected = result.figures.gpu_energy_per_1k_queries_wh, derived["gpu_energy_per_1k_queries_wh"]
     if stated is not None and expected is not None and (stated.unusable is None) != (expected.unusable is None):
         return [CheckResult("usability", "error", f"the GPU headline is {'not ' if stated.unusable is None else ''}"
                             f"marked unusable, but the readings say {expected.unusable or 'it is usable'}")]
@@ -197,9 +204,12 @@ def check_usability_matches_readings(result: ResultFile) -> list[CheckResult]:
 def check_headline_matches_readings(result: ResultFile) -> list[CheckResult]:
     """The GPU figures must be what `derive_figures` makes of the readings (a hand-edited headline fails)."""
     derived = _derived(result)
+    if derived is None:
+        return [CheckResult("headline", "error", "the GPU headline cannot be re-derived from the readings: "
+                                                 "their values overflow the arithmetic")]
     found = []
-    for name in ("gpu_energy_per_1k_queries_wh", "gpu_energy_above_idle_per_1k_queries_wh"):
-        stated, expected = getattr(result.figures, name), getattr(derived, name)
+    for name in HEADLINE_FIGURES:
+        stated, expected = getattr(result.figures, name), derived[name]
         if (stated is None) != (expected is None):
             found.append(CheckResult("headline", "error",
                                      f"{name} is {'missing' if stated is None else 'given'} but the readings "
@@ -232,6 +242,8 @@ def check_names_printable(result: ResultFile) -> list[CheckResult]:
              "hardware_class": result.hardware_class, "harness_version": result.harness_version}
     found = []
     for where, text in names.items():
+        if text.isascii() and text.isprintable():
+            continue  # the common case, without a look-up per character: printable ASCII has none of them
         bad = unprintable(text)
         if bad is not None:
             found.append(CheckResult("names-printable", "error", f"{where} holds the control character {bad}"))

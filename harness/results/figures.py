@@ -155,6 +155,31 @@ def idle_drift(before: IdleBaseline | None, after: IdleBaseline | None) -> tuple
     return IdleProtocol(after=after, drift_pct=drift_pct, drift_flagged=flagged), warnings
 
 
+HEADLINE_FIGURES = ("gpu_energy_per_1k_queries_wh", "gpu_energy_above_idle_per_1k_queries_wh")
+"""The `Figures` a result's plausibility check re-derives from its readings (`headline_figures`)."""
+
+
+def headline_figures(repetitions: Sequence[Repetition]) -> dict[str, Estimate | None]:
+    """The `HEADLINE_FIGURES` of the readings, as `derive_figures` puts them in the file.
+
+    On its own so that checking a file (thousands in a leaderboard build) does not also sort every repetition's
+    latencies for figures the check never compares.
+    """
+    n = [rep.num_queries for rep in repetitions]
+
+    def scaled(values: Sequence[float | None]) -> list[float | None]:
+        return [None if v is None else per_1k_queries_wh(v, q) for v, q in zip(values, n)]
+
+    total_edge = scaled([_edge_error_j(rep, "total") for rep in repetitions])
+    total_share = [_edge_share(rep, "total") for rep in repetitions]
+    return {
+        "gpu_energy_per_1k_queries_wh": _maybe(scaled([_gpu_total_j(rep, "total") for rep in repetitions]),
+                                               total_edge, total_share),
+        "gpu_energy_above_idle_per_1k_queries_wh": _maybe(scaled([_gpu_above_idle_j(r, "total")
+                                                                  for r in repetitions]), total_edge, total_share),
+    }
+
+
 def derive_figures(repetitions: Sequence[Repetition], idle: IdleBaseline | None) -> tuple[Figures, list[RunWarning]]:
     """Figures for the result file, and warnings about figures that could not be trusted (and were left out)."""
     warnings: list[RunWarning] = []
@@ -175,7 +200,6 @@ def derive_figures(repetitions: Sequence[Repetition], idle: IdleBaseline | None)
                     "the decode figure is left out (the workload is too short to separate the phases)",
         ))
         decode_j = [None] * len(repetitions)
-    total_edge = scaled([_edge_error_j(rep, "total") for rep in repetitions])
     total_share = [_edge_share(rep, "total") for rep in repetitions]
     prefill_share = [_edge_share(rep, "prefill") for rep in repetitions]
     power_w = [None if j is None else j / d for j, d in zip(gpu_j, [r.duration_s for r in totals])]
@@ -206,9 +230,7 @@ def derive_figures(repetitions: Sequence[Repetition], idle: IdleBaseline | None)
 
     latency_percentiles = [percentiles(rep.query_latencies_s, (0.50, 0.95)) for rep in repetitions]
     figures = Figures(
-        gpu_energy_per_1k_queries_wh=_maybe(scaled(gpu_j), total_edge, total_share),
-        gpu_energy_above_idle_per_1k_queries_wh=_maybe(scaled([_gpu_above_idle_j(r, "total") for r in repetitions]),
-                                                       total_edge, total_share),
+        **headline_figures(repetitions),
         gpu_prefill_energy_per_1k_queries_wh=_maybe(scaled(prefill_j, prefill_n),
                                                     scaled([_edge_error_j(r, "prefill") for r in repetitions],
                                                            prefill_n), prefill_share),

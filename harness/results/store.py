@@ -14,7 +14,7 @@ import secrets
 import sys
 import tempfile
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -54,35 +54,38 @@ def _leaf_types(annotation: object) -> set:
 
 @functools.cache
 def _int_fields(cls: type[BaseModel]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(fields that can hold ints, fields that hold nested models) of a schema model, computed once per class."""
+    """(fields that can hold ints, fields that hold nested models with ints somewhere below) of a schema model,
+    computed once per class: the walk skips what cannot hold an int (warnings, timelines' columns)."""
     ints, nested = [], []
     for name, info in cls.model_fields.items():
         leaves = _leaf_types(info.annotation)
         if int in leaves:
             ints.append(name)
-        if any(isinstance(t, type) and issubclass(t, BaseModel) for t in leaves):
+        if any(isinstance(t, type) and issubclass(t, BaseModel) and any(_int_fields(t)) for t in leaves):
             nested.append(name)
     return tuple(ints), tuple(nested)
 
 
-def _values(value: object) -> list:
-    if isinstance(value, dict):
-        return list(value.values())
-    if isinstance(value, list | tuple):
-        return list(value)
-    return [value]
+def _items(value: object) -> Iterable:
+    return value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else (value,)
 
 
 def _oversized_int(model: BaseModel) -> bool:
     """An integer beyond 64 bits in a validated result's int fields (the fast parser keeps 10^400 as it is, and
-    it would overflow the plots); the walk visits only the fields that can hold ints or nested models."""
-    ints, nested = _int_fields(type(model))
-    for name in ints:
-        for item in _values(getattr(model, name)):
-            if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
-                return True
-    return any(_oversized_int(item) for name in nested for item in _values(getattr(model, name))
-               if isinstance(item, BaseModel))
+    it would overflow the plots); the walk visits only the fields that can hold ints or nested models, without
+    recursion (a leaderboard build walks every file)."""
+    stack = [model]
+    while stack:
+        current = stack.pop()
+        ints, nested = _int_fields(type(current))
+        fields = current.__dict__
+        for name in ints:
+            for item in _items(fields[name]):
+                if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
+                    return True
+        for name in nested:
+            stack.extend(item for item in _items(fields[name]) if isinstance(item, BaseModel))
+    return False
 
 
 MAX_RESULT_BYTES = MAX_FILE_BYTES
@@ -92,10 +95,27 @@ def _free_form_parts(result: ResultFile) -> list:
     return [result.task.spec, result.settings.overrides, result.model.device_map]
 
 
+def _has_constant(text: str) -> bool:
+    """`"NaN" in text or "Infinity" in text`, jumping from one `N` or `I` to the next (a memchr, where a plain `in`
+    scans every character: a build checks thousands of 76 KB files, with those letters a few times in each)."""
+    for char, word in (("N", "NaN"), ("I", "Infinity")):
+        at, seen = text.find(char), 0
+        while at != -1:
+            if text.startswith(word, at):
+                return True
+            seen += 1
+            if seen > 64:  # text full of the letter: the plain search is faster from here
+                if word in text[at:]:
+                    return True
+                break
+            at = text.find(char, at + 1)
+    return False
+
+
 def parse_result(text: str, source: str = "<string>") -> ResultFile:
     """Parse and schema-check a result file's text through the bounded JSON reader (`harness.files`): NaN,
     Infinity, numbers that overflow and nesting beyond `MAX_DEPTH` are refused like any other problem."""
-    if "NaN" not in text and "Infinity" not in text:
+    if not _has_constant(text):
         # Fast path (a leaderboard build parses thousands of files); any problem falls through to the
         # step-by-step path below, which names it precisely. The schema refuses non-finite floats (1e400
         # included) and nests its own keys a few levels deep: only its free-form mappings need the full

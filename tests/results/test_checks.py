@@ -69,3 +69,12 @@ def test_a_file_cannot_drop_its_unusable_mark_or_claim_an_unknown_protocol():
     edited = type(wide).model_validate(data)
     names = {f.name for f in run_checks(edited) if f.severity == "error"}
     assert {"usability", "protocol"} <= names
+
+
+def test_readings_that_overflow_the_arithmetic_are_a_finding_not_a_crash():
+    result = make_result(num_queries=10, repeats=3)
+    data = result.model_dump(mode="json")
+    data["repetitions"][1]["readings"]["total"]["gpu_energy_j"]["0"] = 1e308
+    errors = [f for f in run_checks(ResultFile.model_validate(data)) if f.severity == "error"]
+    assert "headline" in [f.name for f in errors]
+    assert any("overflow" in f.message for f in errors)

@@ -1,7 +1,8 @@
 import pytest
 
-from harness.results.figures import derive_figures, per_1k_queries_wh
+from harness.results.figures import HEADLINE_FIGURES, derive_figures, headline_figures, per_1k_queries_wh
 from harness.results.schema import IdleBaseline, Repetition
+from harness.testing.synthetic import make_result
 
 
 def _rep(index, total_j, prefill_j=None, duration_s=10.0, queries=100, tokens=1000):
@@ -99,3 +100,13 @@ def test_a_rising_power_trend_is_flagged():
     reps = [_edge_rep(i, (200.0 + 6 * i) * 10.0, 10.0) for i in range(5)]
     _, warnings = derive_figures(reps, None)
     assert "trend-across-repetitions" in {w.code for w in warnings}
+
+
+def test_the_checked_headline_is_the_derived_headline():
+    result = make_result(num_queries=20, repeats=3)
+    figures, _ = derive_figures(result.repetitions, result.idle)
+    derived = headline_figures(result.repetitions)
+    assert set(derived) == set(HEADLINE_FIGURES)
+    for name in HEADLINE_FIGURES:
+        assert derived[name] is not None
+        assert derived[name] == getattr(figures, name)

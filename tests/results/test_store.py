@@ -112,3 +112,27 @@ def test_deep_nesting_in_free_form_keys_is_refused_on_the_fast_path_too():
     data["task"]["spec"]["extra"] = deep
     with pytest.raises(ResultFileError, match="nested more than"):
         parse_result(json.dumps(data), "x.json")
+
+
+@pytest.mark.parametrize("filler", ["", "N" * 200, "I" * 200, "NaNo " * 100])
+def test_nan_in_a_free_form_key_is_refused_however_many_n_and_i_the_text_holds(filler):
+    data = _dump(make_result())
+    data["notes"] = [filler]
+    data["task"]["spec"]["extra"] = "__NAN__"
+    text = json.dumps(data).replace('"__NAN__"', "NaN")
+    with pytest.raises(ResultFileError, match="x.json: not valid JSON"):
+        parse_result(text, "x.json")
+    data["task"]["spec"]["extra"] = 1.0
+    assert parse_result(json.dumps(data), "x.json").notes == [filler]
+
+
+@pytest.mark.parametrize("where", ["repetitions.0.index", "figures.latency_p50_s.n", "model.num_parameters"])
+def test_an_int_beyond_64_bits_is_refused_wherever_the_schema_holds_one(where):
+    data = _dump(make_result())
+    *parents, last = where.split(".")
+    node = data
+    for key in parents:
+        node = node[int(key)] if key.isdigit() else node[key]
+    node[last] = 10**30
+    with pytest.raises(ResultFileError, match="x.json: not valid JSON"):
+        parse_result(json.dumps(data), "x.json")
