@@ -92,7 +92,9 @@ MAX_RESULT_BYTES = MAX_FILE_BYTES
 
 
 def _free_form_parts(result: ResultFile) -> list:
-    return [result.task.spec, result.settings.overrides, result.model.device_map]
+    """Every `dict[str, Any]` of the schema: the only parts whose depth and numbers the schema does not bound."""
+    return [result.task.spec, result.settings.overrides, result.model.device_map, result.workload_settings,
+            result.environment.host_estimate]
 
 
 def _has_constant(text: str) -> bool:

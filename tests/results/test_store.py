@@ -104,12 +104,18 @@ def test_committed_json_schema_is_current():
     assert json.loads(SCHEMA_FILE.read_text()) == ResultFile.model_json_schema()
 
 
-def test_deep_nesting_in_free_form_keys_is_refused_on_the_fast_path_too():
+@pytest.mark.parametrize("where", ["task.spec", "workload_settings", "environment.host_estimate"])
+def test_deep_nesting_in_free_form_keys_is_refused_on_the_fast_path_too(where):
     data = _dump(make_result())
     deep: object = 0
     for _ in range(60):
         deep = {"k": deep}
-    data["task"]["spec"]["extra"] = deep
+    node = data
+    for key in where.split("."):
+        if node.get(key) is None:
+            node[key] = {}
+        node = node[key]
+    node["extra"] = deep
     with pytest.raises(ResultFileError, match="nested more than"):
         parse_result(json.dumps(data), "x.json")
 
