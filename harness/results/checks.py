@@ -67,6 +67,13 @@ def check_work_has_energy(result: ResultFile) -> list[CheckResult]:
     return found
 
 
+def check_windows_took_time(result: ResultFile) -> list[CheckResult]:
+    """A measured window that ran queries cannot last zero seconds: every rate built on it (power, throughput)
+    would be infinite."""
+    return [CheckResult("zero-duration", "error", f"repetition {rep.index} {phase}: the window lasted 0 s")
+            for rep in result.repetitions for phase, reading in rep.readings.items() if reading.duration_s <= 0]
+
+
 def check_power_within_limit(result: ResultFile) -> list[CheckResult]:
     found = []
     for rep in result.repetitions:
@@ -254,6 +261,7 @@ CHECKS: tuple[Callable[[ResultFile], list[CheckResult]], ...] = (
     check_names_printable,
     check_non_negative_energies,
     check_work_has_energy,
+    check_windows_took_time,
     check_power_within_limit,
     check_counts_match,
     check_measured_gpus_known,

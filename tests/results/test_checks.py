@@ -35,6 +35,7 @@ def _scale_power(data, factor):
          "non-negative-energy"),
         (lambda d: d["repetitions"][1]["readings"]["total"]["gpu_energy_j"].update({"0": 0.0}), "zero-energy"),
         (lambda d: _scale_power(d, 3.0), "power-within-limit"),
+        (lambda d: d["repetitions"][0]["readings"]["total"].update({"duration_s": 0.0}), "zero-duration"),
         (lambda d: d["settings"].update({"repeats": 4}), "repetition-count"),
         (lambda d: d["settings"].update({"num_queries": 21}), "query-count"),
         (lambda d: d["repetitions"][0]["query_latencies_s"].pop(), "latency-count"),
