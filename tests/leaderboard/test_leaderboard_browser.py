@@ -225,7 +225,7 @@ def test_sorting_by_keyboard_stars_best_first_and_ci_by_interval(page, server):
                                      "cells => cells.map(c => parseFloat(c.getAttribute('data-v')))")
     assert lows == sorted(lows)  # by the interval shown, not by its width
     star_cell = page.locator(f"#{table} tbody tr td.stars").first
-    assert "of 5 stars" in star_cell.locator(".sr-only").inner_text()
+    assert "of 5 stars" in star_cell.locator("[role=img]").get_attribute("aria-label")
     assert page.errors == []
 
 
