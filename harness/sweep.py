@@ -22,7 +22,7 @@ import yaml
 from pydantic import ValidationError
 
 from harness.errors import ConfigError, HarnessError, InterruptedRun, validation_problem
-from harness.ops.campaigns import JobSettings, request_fields
+from harness.ops.campaigns import SWEEPABLE, WHOLE_NUMBER_SETTINGS, JobSettings, request_fields
 from harness.results.schema import ResultFile
 from harness.runner import (
     PreparedRun,
@@ -37,11 +37,9 @@ from harness.workloads.models import require_run_extra
 
 log = logging.getLogger(__name__)
 
-LIST_OPTIONS = ("dtype", "num_queries", "batch_size", "repeats", "preset")
-"""`harness run` options that take a comma-separated sweep (`--batch-size 1,4,16`); `--set` takes `key=[a,b]`."""
-
-
-WHOLE_NUMBER_OPTIONS = ("num_queries", "batch_size", "repeats")
+LIST_OPTIONS = SWEEPABLE
+"""`harness run` options that take a comma-separated sweep (`--batch-size 1,4,16`): the campaign's sweepable
+settings; `--set` takes `key=[a,b]`."""
 
 
 def parse_list(text: str | None) -> str | list[str] | None:
@@ -72,7 +70,7 @@ def _set_value(raw: str) -> Any:
 def sweep_settings(options: Mapping[str, str | None], assignments: Mapping[str, str]) -> JobSettings:
     """The command line's settings as the campaign types them; a value of the wrong type is one ConfigError."""
     data: dict[str, Any] = {name: parse_list(options.get(name)) for name in LIST_OPTIONS}
-    for name in WHOLE_NUMBER_OPTIONS:
+    for name in WHOLE_NUMBER_SETTINGS:
         values = data[name] if isinstance(data[name], list) else [data[name]]
         for value in values:
             if value is not None and not value.lstrip("-").isdigit():

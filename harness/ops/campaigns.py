@@ -41,7 +41,10 @@ Scalar = str | int | float | bool
 
 
 SWEEPABLE = ("dtype", "num_queries", "batch_size", "repeats", "preset")
-"""Settings a campaign may list several values for (and any key under `set`)."""
+"""Settings a campaign (or a `harness run` sweep) may list several values for (and any key under `set`)."""
+
+WHOLE_NUMBER_SETTINGS = ("num_queries", "batch_size", "repeats")
+"""The sweepable settings that are counts (whole numbers, at least 1)."""
 
 
 def _sweep_values(name: str, value: Any) -> list[Any]:
@@ -69,7 +72,7 @@ class JobSettings(StrictModel):
     preset: str | list[str] | None = None
     set: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
 
-    @field_validator("num_queries", "batch_size", "repeats")
+    @field_validator(*WHOLE_NUMBER_SETTINGS)
     @classmethod
     def _at_least_one(cls, value: Any, info) -> Any:
         for item in _sweep_values(info.field_name, value):
@@ -186,8 +189,7 @@ def device_for(hardware: str) -> str:
 def request_fields(settings: JobSettings) -> dict[str, Any]:
     """The `SettingsRequest` fields one grid point sets (None leaves a value to the task file or preset); `harness
     run` sweeps build their requests from it too."""
-    return {"dtype": settings.dtype, "num_queries": settings.num_queries, "batch_size": settings.batch_size,
-            "repeats": settings.repeats, "preset": settings.preset,
+    return {**{name: getattr(settings, name) for name in SWEEPABLE},
             "overrides": {key: _setting_text(value) for key, value in settings.set.items()}}
 
 

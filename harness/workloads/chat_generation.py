@@ -13,6 +13,7 @@ from typing import Any
 
 from harness.errors import ConfigError
 from harness.workloads.base import BatchOutput
+from harness.workloads.greedy_text import GENERATE_INPUTS
 from harness.workloads.models import LoadedModel
 from harness.workloads.text_generation import TextGenerationWorkload
 from harness.workloads.text_inputs import (
@@ -25,8 +26,6 @@ from harness.workloads.text_inputs import (
     render_chat,
     tokens_per_item,
 )
-
-_GENERATE_INPUTS = ("input_ids", "attention_mask")
 
 
 class ChatGenerationWorkload(TextGenerationWorkload):
@@ -56,7 +55,7 @@ class ChatGenerationWorkload(TextGenerationWorkload):
 
     def _generate(self, batch: list[str], generation_config) -> BatchOutput:
         texts = render_chat(self.tokenizer, batch, self.template_kwargs)
-        inputs = encode(self.tokenizer, texts, self.max_input_tokens, self.input_device, _GENERATE_INPUTS,
+        inputs = encode(self.tokenizer, texts, self.max_input_tokens, self.input_device, GENERATE_INPUTS,
                         add_special_tokens=False)
         output_ids = self.model.generate(**inputs, generation_config=generation_config)
         new_ids = self._new_ids(inputs, output_ids)

@@ -20,7 +20,8 @@ from harness.workloads.text_inputs import (
     prepare_tokenizer,
 )
 
-_GENERATE_INPUTS = ("input_ids", "attention_mask")
+GENERATE_INPUTS = ("input_ids", "attention_mask")
+"""What `generate` is given of an encoding (not, say, token type ids a tokenizer adds)."""
 
 
 class GreedyTextWorkload(Workload):
@@ -54,7 +55,7 @@ class GreedyTextWorkload(Workload):
         raise NotImplementedError
 
     def _generate(self, batch: list[str], generation_config) -> BatchOutput:
-        inputs = encode(self.tokenizer, batch, self.max_input_tokens, self.input_device, _GENERATE_INPUTS)
+        inputs = encode(self.tokenizer, batch, self.max_input_tokens, self.input_device, GENERATE_INPUTS)
         output_ids = self.model.generate(**inputs, generation_config=generation_config)
         new_ids = self._new_ids(inputs, output_ids)
         return BatchOutput(

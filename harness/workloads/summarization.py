@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.errors import ConfigError
 from harness.workloads.base import BatchOutput
-from harness.workloads.greedy_text import _GENERATE_INPUTS, GreedyTextWorkload
+from harness.workloads.greedy_text import GENERATE_INPUTS, GreedyTextWorkload
 from harness.workloads.models import LoadedModel
 from harness.workloads.text_inputs import count_input_tokens, encode
 
@@ -68,7 +68,7 @@ class SummarizationWorkload(GreedyTextWorkload):
     def _run(self, batch: list[str]) -> BatchOutput:
         if not self.forward_pass:
             return super()._run(batch)
-        inputs = encode(self.tokenizer, batch, self.max_input_tokens, self.input_device, _GENERATE_INPUTS)
+        inputs = encode(self.tokenizer, batch, self.max_input_tokens, self.input_device, GENERATE_INPUTS)
         logits = self.model(**inputs, decoder_input_ids=self.shift(inputs["input_ids"])).logits
         return BatchOutput(num_queries=len(batch), input_tokens=count_input_tokens(inputs),
                            outputs=(logits.argmax(dim=-1),))
