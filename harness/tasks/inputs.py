@@ -63,9 +63,6 @@ ItemMaker = Callable[[int], InputItem]
 many items were asked for). Seeded with `random.Random(seed).random()` or numpy's legacy `RandomState`, whose
 streams are frozen across versions."""
 
-ITEM_MAKERS: dict[str, ItemMaker] = {kind: images.make_image_maker(kind) for kind in images.SIZE_TABLE_BY_KIND}
-"""Kind -> per-item maker, for kinds whose built-in items are not generated from the word lists."""
-
 RowReader = Callable[[Any, str], InputItem]
 """Turns one dataset row's value (of `DatasetSource.column`, or a tuple of `columns`) into an item, or raises
 ValueError saying why the row cannot be used (the caller names the dataset, row and column)."""
@@ -324,8 +321,25 @@ class _Draw:
 
     def fill(self, template_group: str) -> str:
         """A random template of the group with every slot filled."""
-        template = self.pick(self.templates[template_group])
-        return "".join(part if isinstance(part, str) else self._slot(part[0]) for part in template)
+        return self._fill_parts(self.pick(self.templates[template_group]))
+
+    def fill_text(self, template: str, values: dict[str, str]) -> str:
+        """`template`'s slots filled, each from `values` when it is there, else drawn and remembered in `values`
+        (so two templates filled with the same `values` speak of the same things)."""
+        return self._fill_parts(_split_template(template), values)
+
+    def _fill_parts(self, template: tuple[Any, ...], values: dict[str, str] | None = None) -> str:
+        parts = []
+        for part in template:
+            if isinstance(part, str):
+                parts.append(part)
+            elif values is None:
+                parts.append(self._slot(part[0]))
+            else:
+                if part[0] not in values:
+                    values[part[0]] = self._slot(part[0])
+                parts.append(values[part[0]])
+        return "".join(parts)
 
     def _slot(self, name: str) -> str:
         bounds = _NUMBER_SLOTS.get(name)
@@ -442,11 +456,13 @@ def _image_prompt(draw: _Draw, target: int) -> str:
     return " ".join(words[:high]).rstrip(",")
 
 
-ITEM_MAKERS.update({
+ITEM_MAKERS: dict[str, ItemMaker] = {
+    **{kind: images.make_image_maker(kind) for kind in images.SIZE_TABLE_BY_KIND},
     "question-answering": lambda seed: text_pairs.question_and_context(_Draw(seed), _compose),
     "sentence-similarity": lambda seed: text_pairs.sentence_pair(_Draw(seed)),
     "speech-to-text": audio.speech_like_clip,
-})
+}
+"""Kind -> per-item maker, for kinds whose built-in items are not generated from `GENERATORS`."""
 
 GENERATORS: dict[str, dict[str, Callable[[_Draw, int], str]]] = {
     "text-gen": {"wikitext": _news_article, "oscar": _web_page, "ultrachat": _instructions},

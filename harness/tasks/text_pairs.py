@@ -11,7 +11,6 @@ stable across Python versions, item i independent of the set's size). Lengths fo
 
 from __future__ import annotations
 
-import string
 from typing import Any
 
 CONTEXT_WORDS = (120, 150)
@@ -51,15 +50,8 @@ pair; with the second sentence's words drawn afresh, an unrelated one."""
 
 
 def _fill(draw: Any, template: str, values: dict[str, str]) -> str:
-    """The template with each `{slot}` filled from `values`, drawing (and remembering) any slot not yet there."""
-    parts = []
-    for literal, slot, _, _ in string.Formatter().parse(template):
-        parts.append(literal)
-        if slot:
-            if slot not in values:
-                values[slot] = draw.pick(draw.words[slot])
-            parts.append(values[slot])
-    text = "".join(parts)
+    """The template filled (`_Draw.fill_text`: slots from `values`, new ones drawn and remembered), capitalised."""
+    text = draw.fill_text(template, values)
     return text[0].upper() + text[1:]
 
 
