@@ -46,7 +46,7 @@ class SpeechToTextWorkload(Workload):
         if isinstance(limit, int) and len(self.prompt) + self.new_tokens > limit:
             raise ConfigError(f"{model_id} decodes at most {limit} tokens: {len(self.prompt)} prompt tokens + "
                               f"{self.new_tokens} new tokens do not fit; lower generation.max_new_tokens")
-        pad = getattr(loaded.tokenizer, "pad_token_id", None) if loaded.tokenizer is not None else None
+        pad = getattr(loaded.tokenizer, "pad_token_id", None)  # None when no tokenizer was loaded
         self.generation_config = _without_forced_ids(greedy_generation_config(self.model, self.new_tokens, pad))
         self.prefill_config = _without_forced_ids(greedy_generation_config(self.model, 1, pad))
         self.workload_settings = {"decoder_prompt": list(self.prompt), "window_s": self.window_s}
