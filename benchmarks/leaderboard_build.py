@@ -38,10 +38,11 @@ TIMELINE_POINTS = 80
 def realistic(seed: int, **kwargs) -> dict:
     """One result as a real 1000-query, 3-repetition run writes it: every latency, and a full timeline."""
     rng = random.Random(seed)
-    data = make_result(num_queries=1000, repeats=3, seed=seed, **kwargs).model_dump(mode="json")
+    result = make_result(num_queries=1000, repeats=3, seed=seed, **kwargs)
+    data = result.model_dump(mode="json")
     if data["timelines"]:
         power = kwargs.get("mean_power_w", 300.0)
-        duration = sum(r["readings"]["total"]["duration_s"] for r in data["repetitions"])
+        duration = sum(r.readings["total"].duration_s for r in result.repetitions)
         n = TIMELINE_POINTS
         data["timelines"] = [{
             "gpu_index": 0,

@@ -7,7 +7,8 @@ The Python API (imported on first use, so `import harness` stays light):
 
 - `harness.measure(gpus=..., sample_hz=...)`: a context manager that measures any block of code;
 - `harness.run(task=..., model=..., **settings)`: one benchmark run, returning its result;
-- `harness.load_results(path)`: result files as a flat pandas DataFrame, one row per run.
+- `harness.load_results(path)`: result files as a flat pandas DataFrame, one row per run;
+- `harness.result_features()`: the result file's types for `datasets.load_dataset("json", ...)`.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ try:
 except importlib.metadata.PackageNotFoundError:  # imported from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__", "load_results", "measure", "run"]
+__all__ = ["__version__", "load_results", "measure", "result_features", "run"]
 
 
 def __getattr__(name: str):
-    if name in ("measure", "run", "load_results"):
+    if name in ("measure", "run", "load_results", "result_features"):
         from harness import api
 
         return getattr(api, name)

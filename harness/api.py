@@ -7,9 +7,11 @@
     print(m.reading.gpu_energy_j, m.reading.duration_s, m.warnings)
 
     result = harness.run(task="text-gen", model="HuggingFaceTB/SmolLM2-135M", num_queries=100)
-    print(result.figures.energy_per_1k_queries_wh.mean)
+    print(result.figures.gpu_energy_per_1k_queries_wh.mean)
 
     df = harness.load_results("results/")       # one row per run, units in the column names
+
+    runs = datasets.load_dataset("json", data_files="results/**/*.json", features=harness.result_features())
 
 Each function is the same code the CLI runs (`open_meter`, `runner.execute`, `results.table`), never a copy.
 """
@@ -137,3 +139,15 @@ def load_results(path: str | Path | Sequence[str | Path], *, skip_invalid: bool 
     from harness.ops.export import load_frame
 
     return load_frame(path, skip_invalid=skip_invalid)
+
+
+def result_features():
+    """The `datasets.Features` of a result file, derived from its schema: with them any set of result files (any
+    task, hardware, schema version, order) loads with fixed types, where `datasets` alone types every column
+    from the first file it reads:
+
+        datasets.load_dataset("json", data_files="results/**/*.json", features=harness.result_features())
+    """
+    from harness.results.hf_dataset import result_features as features
+
+    return features()

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import shutil
 import stat
 import tempfile
 import time
@@ -109,10 +110,47 @@ def write_text_atomic(path: Path, text: str, *, overwrite: bool = True) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"), overwrite=overwrite)
 
 
-def write_json_atomic(path: Path, data: Any, *, overwrite: bool = True) -> Path:
-    """Write `data` as indented JSON with sorted keys (diffs stay readable) atomically."""
-    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+def write_json_atomic(path: Path, data: Any, *, overwrite: bool = True, one_line: bool = False) -> Path:
+    """Write `data` as JSON with sorted keys, atomically: indented (diffs stay readable), or with `one_line` as
+    one line that is also a JSON Lines file (what `datasets` and Arrow's JSON reader need to read it typed)."""
+    text = json_line(data) if one_line else json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False,
+                                                         allow_nan=False) + "\n"
     return write_text_atomic(path, text, overwrite=overwrite)
+
+
+def json_line(data: Any) -> str:
+    """`data` as one line of JSON with sorted keys and a newline: a record of a JSON Lines file."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_folder_atomic(out: Path, contents: dict[str, bytes]) -> Path:
+    """Create the folder `out` holding `contents` (relative path -> bytes), all or nothing.
+
+    Everything is written into a staging folder beside `out` and renamed into place, so a failure leaves no
+    half-written folder; an existing `out` is refused (never merged into or replaced). Folders and files get
+    the permissions the umask allows, as `write_bytes_atomic`'s do.
+    """
+    out = Path(out)
+    if os.path.lexists(out):
+        raise HarnessError(f"refusing to overwrite existing {out}")
+    staging: Path | None = None
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name[:60]}.", dir=out.parent))
+        staging.chmod(0o777 & ~umask())  # mkdtemp makes it 0700
+        for name, data in contents.items():
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        if os.path.lexists(out):
+            raise HarnessError(f"refusing to overwrite existing {out}")
+        staging.rename(out)
+    except OSError as problem:
+        raise HarnessError(f"cannot write {out}: {problem.strerror or problem}") from None
+    finally:
+        if staging is not None and staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return out
 
 
 def visible_files(root: Path, pattern: str = "*") -> list[Path]:

@@ -1,4 +1,5 @@
-"""`harness export RESULTS... --format parquet|csv|jsonl|emissions --out FILE`: result files as one table.
+"""`harness export RESULTS... --format parquet|csv|jsonl|emissions|dataset --out PATH`: result files as one table,
+or as a Hugging Face dataset folder (whole records and a card declaring their types).
 
 `harness.ops.export` gathers and writes; the grid intensity for `emissions` (CodeCarbon's emissions.csv)
 comes from the leaderboard's grid table, the one owner of carbon intensities.
@@ -11,19 +12,21 @@ from pathlib import Path
 import typer
 
 DEFAULT_OUT = {"parquet": "results.parquet", "csv": "results.csv", "jsonl": "results.jsonl",
-               "emissions": "emissions.csv"}
+               "emissions": "emissions.csv", "dataset": "results-dataset"}
 
 
 def export(
     sources: list[str] = typer.Argument(..., help="Result files, folders, globs or submission bundles."),
-    fmt: str = typer.Option("parquet", "--format", "-f", help="parquet, csv, jsonl, or emissions (CodeCarbon)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="File to write (default: results.<format> or "
-                                                            "emissions.csv in the working directory)."),
+    fmt: str = typer.Option("parquet", "--format", "-f", help="parquet, csv, jsonl, emissions (CodeCarbon) or "
+                                                            "dataset (a Hugging Face dataset folder)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="File to write (default: results.<format>, "
+                                                            "emissions.csv or, for dataset, a new folder "
+                                                            "results-dataset, in the working directory)."),
     grid: str = typer.Option("WORLD", "--grid", help="emissions: grid for CO2e (WORLD, FR, DE, ...)."),
     pue: str = typer.Option("1.0", "--pue", help="emissions: PUE (1.0-3.0) or preset (hyperscale, ...)."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Leave invalid files out instead of failing."),
 ) -> None:
-    """Write result files as one table: one row per run, units in the column names."""
+    """Write result files as one table (one row per run, units in the column names), or as a dataset folder."""
     from harness.errors import ConfigError
     from harness.ops.export import FORMATS
     from harness.ops.export import export as write_table

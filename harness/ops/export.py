@@ -17,14 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import ConfigError, NotFoundError, ResultFileError
-from harness.files import write_bytes_atomic, write_text_atomic
+from harness.files import json_line, write_bytes_atomic, write_folder_atomic, write_text_atomic
 from harness.ops.submission import ARCHIVE_SUFFIXES, MANIFEST_NAME, verify_bundle
+from harness.results.hf_dataset import DATA_FILE, dataset_card
 from harness.results.schema import ResultFile
 from harness.results.store import iter_result_files, load_result
 from harness.results.table import COLUMNS, EMISSIONS_COLUMNS, emissions_row, result_row, results_frame
 
-FORMATS = ("parquet", "csv", "jsonl", "emissions")
-"""`emissions` is CodeCarbon's emissions.csv layout; the others are the flat table of `results.table`."""
+FORMATS = ("parquet", "csv", "jsonl", "emissions", "dataset")
+"""`emissions` is CodeCarbon's emissions.csv layout; `dataset` a folder of whole result records with a Hugging
+Face dataset card declaring their types (`results.hf_dataset`); the others are the flat table of `results.table`."""
 GLOB_CHARACTERS = "*?["
 
 
@@ -96,7 +98,8 @@ def _json_value(value):
 
 def export(sources: str | Path | Sequence[str | Path], out: Path, fmt: str, *, g_co2e_per_kwh: float | None = None,
            region: str = "", pue: float = 1.0, skip_invalid: bool = False) -> tuple[Path, Gathered]:
-    """Write the sources' results to `out` as one table, atomically; returns the path and what was read.
+    """Write the sources' results to `out` as one table (or, for `dataset`, a new folder), atomically; returns the
+    path and what was read.
 
     `emissions` needs the grid's intensity (`g_co2e_per_kwh`) and its `region` code.
     """
@@ -106,6 +109,8 @@ def export(sources: str | Path | Sequence[str | Path], out: Path, fmt: str, *, g
     if not gathered.results:
         raise NotFoundError("no result files found in " + ", ".join(str(s) for s in _as_list(sources)))
     out = Path(out)
+    if fmt == "dataset":
+        return _write_dataset(out, [result for _where, result in gathered.results]), gathered
     if fmt == "emissions":
         if g_co2e_per_kwh is None:
             raise ConfigError("the emissions format needs a grid carbon intensity")
@@ -125,6 +130,14 @@ def export(sources: str | Path | Sequence[str | Path], out: Path, fmt: str, *, g
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return write_bytes_atomic(out, buffer.getvalue()), gathered
+
+
+def _write_dataset(out: Path, results: list[ResultFile]) -> Path:
+    """A new folder: every whole result, one JSON line each, and the card that types them, so
+    `datasets.load_dataset(out)` (or the Hub, after an upload) reads them with no arguments."""
+    card = dataset_card(num_runs=len(results), task_kinds=[result.task.kind for result in results])
+    records = "".join(json_line(result.model_dump(mode="json")) for result in results)
+    return write_folder_atomic(out, {DATA_FILE: records.encode("utf-8"), "README.md": card.encode("utf-8")})
 
 
 def _as_list(sources) -> list:

@@ -15,10 +15,8 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import stat
 import tarfile
-import tempfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness import __version__
 from harness.errors import ConfigError, HarnessError, NotFoundError, ResultFileError, validation_problem
-from harness.files import loads_json_bounded, read_bounded, write_bytes_atomic
+from harness.files import loads_json_bounded, read_bounded, write_bytes_atomic, write_folder_atomic
 from harness.results.checks import CheckResult
 from harness.results.schema import ResultFile
 from harness.results.store import check_result, default_result_path, iter_result_files, parse_result
@@ -159,23 +157,7 @@ def create_bundle(results: Sequence[Path], out: Path, logs: Sequence[Path] = (),
         top = out.name.removesuffix(".tar.gz").removesuffix(".tgz") or "submission"
         write_bytes_atomic(out, _tar_bytes(top, contents), overwrite=False)
         return out
-    staging: Path | None = None
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name[:60]}.", dir=out.parent))
-        for name, data in contents.items():
-            target = staging / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        if os.path.lexists(out):
-            raise HarnessError(f"refusing to overwrite existing {out}")
-        staging.rename(out)
-    except OSError as problem:
-        raise HarnessError(f"cannot write {out}: {problem.strerror or problem}") from None
-    finally:
-        if staging is not None and staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return out
+    return write_folder_atomic(out, contents)
 
 
 # --------------------------------------------------------------------------------------------- reading

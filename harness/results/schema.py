@@ -10,21 +10,82 @@ from __future__ import annotations
 
 import typing
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, field_validator
 
+from harness.errors import ResultFileError
+from harness.files import canonical_json, loads_json_bounded
 from harness.kinds import StrictModel, TaskKind
 
-SCHEMA_VERSION = "1.3"
-"""1.3 added the unit of `input_lengths` (tokens, pixels, seconds of audio) and `output_lengths`; 1.1 added
-`output_digest` to repetitions; 1.2 added accelerate, datasets, huggingface_hub and tokenizers
-versions and `host_estimate` (method and inputs of an estimated CPU/RAM energy) to `environment`, and the
-protocol fields (null intervals for one repetition, `unusable`, edge-error bounds, idle after the
-repetitions, adaptive repeats, conditions, input lengths). 1.0 to 1.2 files are still read."""
+SCHEMA_VERSION = "2.0"
+"""2.0 gave every key one type in every file, so any set of result files loads typed into Arrow (`datasets`,
+pandas, DuckDB; `hf_dataset.result_features()`): maps keyed by GPU index are lists of `{gpu_index, value}`, a
+repetition's windows a list of `{name, reading}`, and free-form parts (the task spec, overrides, workload
+settings, host estimate, device map) canonical JSON text; files are one line (also a JSON Lines file). The
+values in Python are unchanged, and the 1.x layout is still read.
+1.3 added the unit of `input_lengths` (tokens, pixels, seconds of audio) and `output_lengths`; 1.2 added
+accelerate, datasets, huggingface_hub and tokenizers versions and `host_estimate` (method and inputs of an
+estimated CPU/RAM energy) to `environment`, and the protocol fields (null intervals for one repetition,
+`unusable`, edge-error bounds, idle after the repetitions, adaptive repeats, conditions, input lengths); 1.1
+added `output_digest` to repetitions. Files of every version are still read."""
 
-SchemaVersion = Literal["1.0", "1.1", "1.2", "1.3"]
+SchemaVersion = Literal["1.0", "1.1", "1.2", "1.3", "2.0"]
 SUPPORTED_SCHEMA_VERSIONS: tuple[str, ...] = typing.get_args(SchemaVersion)
+
+
+# The JSON layout of schema 2.0 where it differs from the value in Python. Each part below reads both its 2.0
+# layout and the 1.x one; `PlainSerializer.return_type` is the 2.0 layout, from which the JSON Schema and the
+# Arrow types (`hf_dataset`) are derived.
+
+
+def _free_form_value(value: Any) -> Any:
+    """Canonical JSON text (2.0) back to its mapping, through the bounded reader: the text is untrusted too."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return loads_json_bounded(value, "a free-form value", error=ResultFileError)
+    except ResultFileError as problem:
+        raise ValueError(str(problem)) from None
+
+
+FreeForm = Annotated[dict[str, Any], BeforeValidator(_free_form_value),
+                     PlainSerializer(canonical_json, return_type=str, when_used="json")]
+"""A mapping whose keys and types vary by task or run: canonical JSON text in a file (one type for Arrow)."""
+
+
+class GpuValue(StrictModel):
+    """One GPU's entry of a per-GPU figure (schema 2.0)."""
+
+    gpu_index: int = Field(ge=0)
+    value: float
+
+
+def _entries_to_map(value: Any, key: str, item: str, what: str) -> Any:
+    """A 2.0 list of `{key, item}` entries back to the mapping it stands for; a repeated key is an error."""
+    if not isinstance(value, list):
+        return value
+    mapping: dict = {}
+    for entry in value:
+        if not isinstance(entry, dict) or set(entry) != {key, item}:
+            raise ValueError(f"each {what} entry must hold exactly {key!r} and {item!r}")
+        name = entry[key]
+        if isinstance(name, bool) or not isinstance(name, int | str):
+            raise ValueError(f"{what} {key} {name!r} must be a number or a name")
+        if str(name) in mapping:
+            raise ValueError(f"{what} {name} appears twice")
+        mapping[str(name)] = entry[item]
+    return mapping
+
+
+def _gpu_entries(value: dict[str, float]) -> list[GpuValue]:
+    return [GpuValue(gpu_index=int(index), value=v) for index, v in sorted(value.items(), key=lambda kv: int(kv[0]))]
+
+
+GpuMap = Annotated[dict[str, float],
+                   BeforeValidator(lambda value: _entries_to_map(value, "gpu_index", "value", "GPU")),
+                   PlainSerializer(_gpu_entries, return_type=list[GpuValue], when_used="json")]
+"""A figure per GPU, keyed by NVML index (`"0"`) in Python; a list of `{gpu_index, value}` in a file."""
 
 
 class Estimate(StrictModel):
@@ -91,7 +152,7 @@ class Environment(StrictModel):
     cpu_logical_cores: int | None = None
     ram_total_gib: float | None = None
     rapl_readable: bool = False
-    host_estimate: dict[str, Any] | None = None
+    host_estimate: FreeForm | None = None
     """Where CPU or RAM energy is estimated: the method and its inputs (TDP and its source, cores, W per
     core, RAM size), from `harness.energy.host_estimate` (schema 1.2)."""
 
@@ -102,7 +163,7 @@ class TaskInfo(StrictModel):
     id: str
     version: str
     kind: TaskKind
-    spec: dict[str, Any]
+    spec: FreeForm
 
 
 class InputSetInfo(StrictModel):
@@ -131,7 +192,7 @@ class ModelInfo(StrictModel):
     architecture: str | None = None
     loader: str | None = None
     device: str
-    device_map: dict[str, Any] | None = None
+    device_map: FreeForm | None = None
 
 
 class RunSettings(StrictModel):
@@ -144,7 +205,7 @@ class RunSettings(StrictModel):
     idle_seconds: float = Field(ge=0)
     sample_hz: float = Field(gt=0)
     preset: str | None = None
-    overrides: dict[str, Any] = Field(default_factory=dict)
+    overrides: FreeForm = Field(default_factory=dict)
     strict: bool = False
     protocol: str | None = None
     """The measurement protocol followed (`harness` or `aies`, schema 1.2; None in older files means `harness`).
@@ -167,11 +228,11 @@ class Reading(StrictModel):
     key: str
     start_unix_s: float
     duration_s: float = Field(ge=0)
-    gpu_energy_j: dict[str, float] = Field(default_factory=dict)
+    gpu_energy_j: GpuMap = Field(default_factory=dict)
     gpu_method: Literal["counter", "sampled", "none"]
-    gpu_idle_energy_j: dict[str, float] | None = None
-    gpu_sampled_energy_j: dict[str, float] | None = None
-    gpu_edge_error_j: dict[str, float] | None = None
+    gpu_idle_energy_j: GpuMap | None = None
+    gpu_sampled_energy_j: GpuMap | None = None
+    gpu_edge_error_j: GpuMap | None = None
     """Bound on the counter-edge error per GPU: the counter's update period times the window's mean power, in J
     (schema 1.2). Relative to the energy it is update period / duration."""
     cpu_energy_j: float | None = None
@@ -179,6 +240,23 @@ class Reading(StrictModel):
     ram_energy_j: float | None = None
     ram_method: Literal["rapl", "estimated", "none"] = "none"
     warnings: list[RunWarning] = Field(default_factory=list)
+
+
+class Window(StrictModel):
+    """One of a repetition's windows in a file (schema 2.0): its name (`total`, `prefill`, `decode`) and reading."""
+
+    name: str
+    reading: Reading
+
+
+def _windows(value: dict[str, Reading]) -> list[Window]:
+    return [Window(name=name, reading=reading) for name, reading in value.items()]
+
+
+Windows = Annotated[dict[str, Reading],
+                    BeforeValidator(lambda value: _entries_to_map(value, "name", "reading", "window")),
+                    PlainSerializer(_windows, return_type=list[Window], when_used="json")]
+"""A repetition's windows by name in Python; a list of `{name, reading}` in a file."""
 
 
 class Repetition(StrictModel):
@@ -191,7 +269,7 @@ class Repetition(StrictModel):
 
     index: int = Field(ge=0)
     num_queries: int = Field(ge=1)
-    readings: dict[str, Reading]
+    readings: Windows
     query_latencies_s: list[float]
     output_tokens: int | None = None
     input_tokens: int | None = None
@@ -209,7 +287,7 @@ class IdleBaseline(StrictModel):
     """Power with the model loaded and nothing running, measured before (and, schema 1.2, after) the repetitions."""
 
     duration_s: float = Field(ge=0)
-    gpu_power_w: dict[str, float] = Field(default_factory=dict)
+    gpu_power_w: GpuMap = Field(default_factory=dict)
     cpu_power_w: float | None = None
     method: Literal["counter", "sampled", "none"]
     settle_s: float | None = Field(None, ge=0)
@@ -321,7 +399,7 @@ class ResultFile(StrictModel):
     input_lengths: InputLengths | None = None
     output_lengths: InputLengths | None = None
     """New tokens per query where their number is the model's choice (natural-length generation, schema 1.3)."""
-    workload_settings: dict[str, Any] | None = None
+    workload_settings: FreeForm | None = None
     """Settings the workload took from the model where the task left them unset (image-gen: `height`, `width`,
     `guidance_scale` at the pipeline's defaults), as used (schema 1.2). Part of the workload identity."""
     repetitions: list[Repetition] = Field(min_length=1)

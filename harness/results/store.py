@@ -216,8 +216,11 @@ def default_result_path(results_dir: Path, result: ResultFile) -> Path:
 
 
 def write_result(result: ResultFile, path: Path) -> Path:
-    """Write atomically, refusing to overwrite an existing file (earlier results are never lost)."""
-    return write_json_atomic(path, result.model_dump(mode="json"), overwrite=False)
+    """Write atomically, refusing to overwrite an existing file (earlier results are never lost).
+
+    One line of JSON, so the file is also a one-record JSON Lines file: `datasets.load_dataset("json", ...)`
+    with `result_features()` reads a folder of them with fixed types (`harness.results.hf_dataset`)."""
+    return write_json_atomic(path, result.model_dump(mode="json"), overwrite=False, one_line=True)
 
 
 def result_target(results_dir: Path, output: Path | None, result: ResultFile) -> Path:
@@ -295,7 +298,7 @@ def keep_unfiled(data: dict, name: str) -> Path | None:
     takes it, as `<name>.json`; None when none does. Never under the results folder: nothing here is filed."""
     for folder in _fallback_dirs():
         try:
-            return write_json_atomic(folder / f"{name}.json", data, overwrite=False)
+            return write_json_atomic(folder / f"{name}.json", data, overwrite=False, one_line=True)
         except (HarnessError, ValueError, TypeError):
             continue
     return None
@@ -323,7 +326,7 @@ def save_result(result: ResultFile, path: Path) -> Path:
 
 def json_schema_text() -> str:
     """The JSON Schema of `ResultFile`, formatted as the committed `result.schema.json`."""
-    return json.dumps(ResultFile.model_json_schema(), indent=2, sort_keys=True) + "\n"
+    return json.dumps(ResultFile.model_json_schema(mode="serialization"), indent=2, sort_keys=True) + "\n"
 
 
 def export_json_schema(path: Path = SCHEMA_FILE) -> Path:

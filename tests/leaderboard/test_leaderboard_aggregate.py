@@ -55,9 +55,11 @@ def test_bad_files_are_refused_with_a_reason_and_the_rest_still_loads(add_result
     _, nan_path = add_result(model_id="org/nan")
     edit_result(nan_path, lambda d: d["figures"]["gpu_energy_per_1k_queries_wh"].update(mean=float("nan")))
     _, negative_path = add_result(model_id="org/negative")
-    edit_result(negative_path, lambda d: d["repetitions"][0]["readings"]["total"]["gpu_energy_j"].update({"0": -5.0}))
+    edit_result(negative_path,
+                lambda d: d["repetitions"][0]["readings"][0]["reading"]["gpu_energy_j"][0].update(value=-5.0))
     _, absurd_path = add_result(model_id="org/absurd")
-    edit_result(absurd_path, lambda d: d["repetitions"][0]["readings"]["total"]["gpu_energy_j"].update({"0": 1e12}))
+    edit_result(absurd_path,
+                lambda d: d["repetitions"][0]["readings"][0]["reading"]["gpu_energy_j"][0].update(value=1e12))
     (results_dir / "garbage.json").write_text("{not json")
     (results_dir / "list.json").write_text("[]")
     board = aggregate(results_dir)

@@ -10,7 +10,9 @@ import pytest
 from harness.errors import NotFoundError, ResultFileError
 from harness.ops.export import export, gather, load_frame
 from harness.ops.submission import create_bundle
-from harness.results.store import default_result_path, write_result
+from harness.results.hf_dataset import result_features
+from harness.results.schema import ResultFile
+from harness.results.store import default_result_path, load_result, write_result
 from harness.results.table import COLUMNS, EMISSIONS_COLUMNS, J_PER_KWH
 from harness.testing.synthetic import make_result
 from tests.cli_helpers import run_cli
@@ -112,7 +114,8 @@ def test_export_command(results_dir, tmp_path, capsys):
 def test_real_runs_of_every_kind_on_gpu_and_cpu_load_together_with_datasets(tiny_models_dir, fake_gpu, tmp_path):
     """A real run of every task kind, measured on the fake GPU and on the host alone: one parquet file per run
     loads with all the others in any order (`datasets` types every column from the first file it reads, and a
-    JSON null has no type), and one JSON-lines file of them all loads too."""
+    JSON null has no type), one JSON-lines file of them all loads too, and so do the raw result files with the
+    schema's features."""
     import datasets
 
     from harness.kinds import TASK_KINDS
@@ -136,6 +139,14 @@ def test_real_runs_of_every_kind_on_gpu_and_cpu_load_together_with_datasets(tiny
         assert set(loaded["hardware_class"]) == {"cpu", "1x Fake NVIDIA H100 80GB HBM3"}
     frame = load_frame(tmp_path / "results")
     assert datasets.Dataset.from_pandas(frame, preserve_index=False).num_rows == 2 * len(TASK_KINDS)
+    # The raw files themselves, with the schema's types, in either order: every run comes back as written.
+    raw = sorted((tmp_path / "results").rglob("*.json"))
+    written = {load_result(f).run_id: load_result(f) for f in raw}
+    for n, files in enumerate((raw, raw[::-1])):
+        loaded = datasets.load_dataset("json", data_files=[str(f) for f in files], split="train",
+                                       features=result_features(), cache_dir=str(tmp_path / f"hf-raw-{n}"))
+        assert sorted(loaded["run_id"]) == sorted(written)
+        assert all(ResultFile.model_validate(row) == written[row["run_id"]] for row in loaded)
 
 
 def test_chat_runs_carry_energy_per_output_token_and_output_lengths(tiny_models_dir, fake_gpu, tmp_path):

@@ -8,7 +8,7 @@ from harness.testing.synthetic import make_result
 
 
 def _edited(edit) -> ResultFile:
-    data = make_result().model_dump(mode="json")
+    data = make_result().model_dump()  # Python values: GPU maps keyed by index, whatever the file layout
     edit(data)
     return ResultFile.model_validate(data)
 
@@ -74,7 +74,7 @@ def test_a_file_cannot_drop_its_unusable_mark_or_claim_an_unknown_protocol():
 
 def test_readings_that_overflow_the_arithmetic_are_a_finding_not_a_crash():
     result = make_result(num_queries=10, repeats=3)
-    data = result.model_dump(mode="json")
+    data = result.model_dump()
     data["repetitions"][1]["readings"]["total"]["gpu_energy_j"]["0"] = 1e308
     errors = [f for f in run_checks(ResultFile.model_validate(data)) if f.severity == "error"]
     assert "headline" in [f.name for f in errors]

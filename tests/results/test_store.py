@@ -13,7 +13,7 @@ from harness.results.store import (
     parse_result,
     write_result,
 )
-from harness.testing.synthetic import make_result
+from harness.testing.synthetic import make_result, one_x_layout
 
 
 def _dump(result: ResultFile) -> dict:
@@ -83,7 +83,7 @@ def test_naive_timestamps_are_refused():
 
 def test_implausible_file_is_refused_by_the_valid_loader(tmp_path):
     data = _dump(make_result())
-    data["repetitions"][0]["readings"]["total"]["gpu_energy_j"]["0"] *= -1
+    data["repetitions"][0]["readings"][0]["reading"]["gpu_energy_j"][0]["value"] *= -1
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data))
     load_result(path)  # the schema alone allows it
@@ -101,35 +101,42 @@ def test_iteration_skips_hidden_and_temporary_files(tmp_path):
 
 
 def test_committed_json_schema_is_current():
-    assert json.loads(SCHEMA_FILE.read_text()) == ResultFile.model_json_schema()
+    assert json.loads(SCHEMA_FILE.read_text()) == ResultFile.model_json_schema(mode="serialization")
 
 
+def _with_free_form(data: dict, where: str, key: str, value: object, layout: str) -> str:
+    """The file's text with `value` under `key` in the free-form part at `where`, in either layout: an object in
+    1.x files, canonical JSON text in 2.0 ones (whose reader parses it with the same bounds)."""
+    data = one_x_layout(data) if layout == "1.x" else data
+    node = data
+    *parents, last = where.split(".")
+    for name in parents:
+        node = node[name]
+    part = node[last] if layout == "1.x" else json.loads(node[last] or "{}")
+    part = part or {}
+    part[key] = value
+    node[last] = part if layout == "1.x" else json.dumps(part).replace('"__NAN__"', "NaN")
+    return json.dumps(data).replace('"__NAN__"', "NaN")
+
+
+@pytest.mark.parametrize("layout", ["1.x", "2.0"])
 @pytest.mark.parametrize("where", ["task.spec", "workload_settings", "environment.host_estimate"])
-def test_deep_nesting_in_free_form_keys_is_refused_on_the_fast_path_too(where):
-    data = _dump(make_result())
+def test_deep_nesting_in_free_form_keys_is_refused_on_the_fast_path_too(where, layout):
     deep: object = 0
     for _ in range(60):
         deep = {"k": deep}
-    node = data
-    for key in where.split("."):
-        if node.get(key) is None:
-            node[key] = {}
-        node = node[key]
-    node["extra"] = deep
     with pytest.raises(ResultFileError, match="nested more than"):
-        parse_result(json.dumps(data), "x.json")
+        parse_result(_with_free_form(_dump(make_result()), where, "extra", deep, layout), "x.json")
 
 
+@pytest.mark.parametrize("layout", ["1.x", "2.0"])
 @pytest.mark.parametrize("filler", ["", "N" * 200, "I" * 200, "NaNo " * 100])
-def test_nan_in_a_free_form_key_is_refused_however_many_n_and_i_the_text_holds(filler):
+def test_nan_in_a_free_form_key_is_refused_however_many_n_and_i_the_text_holds(filler, layout):
     data = _dump(make_result())
     data["notes"] = [filler]
-    data["task"]["spec"]["extra"] = "__NAN__"
-    text = json.dumps(data).replace('"__NAN__"', "NaN")
-    with pytest.raises(ResultFileError, match="x.json: not valid JSON"):
-        parse_result(text, "x.json")
-    data["task"]["spec"]["extra"] = 1.0
-    assert parse_result(json.dumps(data), "x.json").notes == [filler]
+    with pytest.raises(ResultFileError, match="not valid JSON|NaN"):
+        parse_result(_with_free_form(data, "task.spec", "extra", "__NAN__", layout), "x.json")
+    assert parse_result(_with_free_form(data, "task.spec", "extra", 1.0, layout), "x.json").notes == [filler]
 
 
 @pytest.mark.parametrize("where", ["repetitions.0.index", "figures.latency_p50_s.n", "model.num_parameters"])
