@@ -68,16 +68,21 @@ def test_a_cpu_run_first_breaks_a_load_without_the_features(results_dir, tmp_pat
         _load(cpu_first, tmp_path)
 
 
+def _item(feature):
+    """A list feature's item type: `List(x).feature` in datasets 4+, `[x]` before."""
+    return feature[0] if isinstance(feature, list) else feature.feature
+
+
 def test_the_features_follow_the_file_layout_and_refuse_a_type_they_cannot_hold():
     features = result_features()
     assert list(features) == list(ResultFile.model_fields)
     assert features["figures"]["gpu_energy_per_1k_queries_wh"]["ci95_low"] == datasets.Value("float64")
     assert features["task"]["spec"] == datasets.Value("string")
     assert features["created_at"] == datasets.Value("timestamp[us, tz=UTC]")
-    reading = features["repetitions"].feature["readings"].feature
+    reading = _item(_item(features["repetitions"])["readings"])
     assert set(reading) == {"name", "reading"}
-    assert reading["reading"]["gpu_energy_j"].feature == {"gpu_index": datasets.Value("int64"),
-                                                          "value": datasets.Value("float64")}
+    assert _item(reading["reading"]["gpu_energy_j"]) == {"gpu_index": datasets.Value("int64"),
+                                                         "value": datasets.Value("float64")}
 
     class Mixed(BaseModel):
         value: int | str
