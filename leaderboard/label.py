@@ -102,13 +102,14 @@ def label_data(entry: Entry, rating: Rating | None, unrated_reason: str = "") ->
 
     Provisional ratings are not drawn (see the module docstring).
     """
-    from leaderboard.views import model_name, task_title
+    from harness.results.schema import readable_model_name
+    from leaderboard.views import task_title
 
     run = entry.latest
     if rating is not None and rating.release_id == "provisional":
         rating = Rating(None, rating.release_id, rating.banding, None, NO_RELEASE_REASON)
     return LabelData(
-        model_id=model_name(run.model_id, run.model_name),
+        model_id=readable_model_name(run.model_id, run.model_name),
         status=run.status,
         task_title=task_title(run.task_id, run.task_kind),
         task_id=run.task_id,

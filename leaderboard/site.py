@@ -26,6 +26,7 @@ from pathlib import Path
 from harness import __version__
 from harness.errors import ConfigError, HarnessError, NotFoundError
 from harness.files import csv_cell, umask, unique_slug
+from harness.results.schema import readable_model_name
 from leaderboard import carbon, plots
 from leaderboard.aggregate import SIZE_CLASS_LIMITS, Board, Entry, Refusal, RunRecord, aggregate, paused_gc
 from leaderboard.label import label_data, render_badge, render_label
@@ -49,7 +50,6 @@ from leaderboard.views import (
     describe_query,
     everyday,
     is_reference,
-    model_name,
     per_query,
     settings_words,
     summarise,
@@ -120,7 +120,7 @@ class Row:
 
     @property
     def name(self) -> str:
-        return model_name(self.run.model_id, self.run.model_name)
+        return readable_model_name(self.run.model_id, self.run.model_name)
 
     @property
     def wh_per_query(self) -> float | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath, PureWindowsPath
 
 from leaderboard import carbon
 from leaderboard.templating import sig
@@ -48,24 +47,6 @@ def task_order(task_id: str, task_kind: str) -> tuple[int, str]:
     """Sort key: known kinds in `TASK_TITLES` order, then anything else by id."""
     kinds = list(TASK_TITLES)
     return (kinds.index(task_kind) if task_kind in kinds else len(kinds), task_id)
-
-
-def _looks_like_path(model_id: str) -> bool:
-    return model_id.startswith(("/", "~", ".", "\\")) or model_id[1:3] in (":\\", ":/")
-
-
-def model_name(model_id: str, display_name: str | None = None) -> str:
-    """What a visitor reads: the recorded display name, else the hub id, else a local folder's last part.
-
-    A local folder's full path names a machine, not a model (`/home/me/.cache/.../text-gen`), so only its
-    last component is shown; the full id stays in the JSON data and on the model page's environment list.
-    """
-    if display_name:
-        return display_name
-    if _looks_like_path(model_id):
-        path = PureWindowsPath(model_id) if "\\" in model_id else PurePosixPath(model_id)
-        return path.name or model_id
-    return model_id
 
 
 def _words(key: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typing
 from datetime import datetime
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, PlainSerializer, field_validator
@@ -193,6 +194,25 @@ class ModelInfo(StrictModel):
     loader: str | None = None
     device: str
     device_map: FreeForm | None = None
+
+
+def _looks_like_path(model_id: str) -> bool:
+    return model_id.startswith(("/", "~", ".", "\\")) or model_id[1:3] in (":\\", ":/")
+
+
+def readable_model_name(model_id: str, display_name: str | None = None) -> str:
+    """What a visitor reads: the recorded display name, else the hub id, else a local folder's last part.
+
+    A local folder's full path names a machine, not a model (`/home/me/.cache/.../text-gen`), so only its
+    last component is shown; the full id stays in the JSON data and on the model page's environment list. The
+    leaderboard shows it, and `store.default_result_path` files a run under it.
+    """
+    if display_name:
+        return display_name
+    if _looks_like_path(model_id):
+        path = PureWindowsPath(model_id) if "\\" in model_id else PurePosixPath(model_id)
+        return path.name or model_id
+    return model_id
 
 
 class RunSettings(StrictModel):

@@ -35,7 +35,7 @@ from harness.files import (
     write_text_atomic,
 )
 from harness.results.checks import CheckResult, run_checks
-from harness.results.schema import SUPPORTED_SCHEMA_VERSIONS, ResultFile
+from harness.results.schema import SUPPORTED_SCHEMA_VERSIONS, ResultFile, readable_model_name
 
 SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
 
@@ -209,8 +209,9 @@ def new_run_id(now: datetime) -> str:
 
 
 def default_result_path(results_dir: Path, result: ResultFile) -> Path:
-    """`results/<task>/<org>__<model>/<hardware>/<run-id>.json`: a path for people; loaders never parse it."""
-    model = slugify(result.model.id.strip("/").replace("/", "__"))
+    """`results/<task>/<org>__<model>/<hardware>/<run-id>.json`: a path for people; loaders never parse it. A local
+    model folder is filed under its readable name (`model.name`), never the machine's path."""
+    model = slugify(readable_model_name(result.model.id, result.model.name).strip("/").replace("/", "__"))
     hardware = slugify(result.hardware_class)
     return Path(results_dir) / slugify(result.task.id) / model / hardware / f"{result.run_id}.json"
 

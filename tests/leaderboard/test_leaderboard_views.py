@@ -1,6 +1,7 @@
 import pytest
 
-from leaderboard.views import describe_query, model_name, settings_words, task_order, task_title
+from harness.results.schema import readable_model_name
+from leaderboard.views import describe_query, settings_words, task_order, task_title
 
 
 @pytest.mark.parametrize("model_id, name, shown", [
@@ -12,7 +13,7 @@ from leaderboard.views import describe_query, model_name, settings_words, task_o
     ("org/<script>alert(1)</script>", None, "org/<script>alert(1)</script>"),  # escaped later, never cut
 ])
 def test_model_names_are_never_machine_paths(model_id, name, shown):
-    assert model_name(model_id, name) == shown
+    assert readable_model_name(model_id, name) == shown
 
 
 def test_tasks_have_human_names_in_a_reading_order():

@@ -149,3 +149,13 @@ def test_an_int_beyond_64_bits_is_refused_wherever_the_schema_holds_one(where):
     node[last] = 10**30
     with pytest.raises(ResultFileError, match="x.json: not valid JSON"):
         parse_result(json.dumps(data), "x.json")
+
+
+def test_a_local_model_folder_is_filed_under_its_readable_name_not_the_machine_path(tmp_path):
+    local = make_result(model_id="/home/me/.cache/models/tiny-llama")
+    assert default_result_path(tmp_path, local).relative_to(tmp_path).parts[1] == "tiny-llama"
+    named = make_result(model_id="/srv/models/x", seed=1).model_copy(update={"model": make_result(
+        model_id="/srv/models/x").model.model_copy(update={"name": "org/SmolLM2-135M"})})
+    assert default_result_path(tmp_path, named).relative_to(tmp_path).parts[1] == "org__SmolLM2-135M"
+    hub = make_result(model_id="org/model")
+    assert default_result_path(tmp_path, hub).relative_to(tmp_path).parts[1] == "org__model"
