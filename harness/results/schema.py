@@ -62,7 +62,7 @@ class GpuValue(StrictModel):
     value: float
 
 
-def _entries_to_map(value: Any, key: str, item: str, what: str) -> Any:
+def _entries_to_map(value: Any, key: str, item: str, what: str, key_type: type) -> Any:
     """A 2.0 list of `{key, item}` entries back to the mapping it stands for; a repeated key is an error."""
     if not isinstance(value, list):
         return value
@@ -71,20 +71,34 @@ def _entries_to_map(value: Any, key: str, item: str, what: str) -> Any:
         if not isinstance(entry, dict) or set(entry) != {key, item}:
             raise ValueError(f"each {what} entry must hold exactly {key!r} and {item!r}")
         name = entry[key]
-        if isinstance(name, bool) or not isinstance(name, int | str):
-            raise ValueError(f"{what} {key} {name!r} must be a number or a name")
+        if isinstance(name, bool) or not isinstance(name, key_type):
+            raise ValueError(f"{what} {key} {name!r} must be {'a whole number' if key_type is int else 'text'}")
         if str(name) in mapping:
             raise ValueError(f"{what} {name} appears twice")
         mapping[str(name)] = entry[item]
     return mapping
 
 
+MAX_GPU_INDEX_DIGITS = 4
+"""NVML indices are small numbers; a longer key is not a GPU."""
+
+
+def _gpu_map(value: Any) -> Any:
+    """Either layout to the Python mapping, whose keys must be GPU indices (`"0"`): written back as numbers."""
+    value = _entries_to_map(value, "gpu_index", "value", "GPU", int)
+    if isinstance(value, dict):
+        for index in value:
+            if not (isinstance(index, str) and index.isascii() and index.isdigit()
+                    and len(index) <= MAX_GPU_INDEX_DIGITS):
+                raise ValueError(f"{index!r} is not a GPU index")
+    return value
+
+
 def _gpu_entries(value: dict[str, float]) -> list[GpuValue]:
     return [GpuValue(gpu_index=int(index), value=v) for index, v in sorted(value.items(), key=lambda kv: int(kv[0]))]
 
 
-GpuMap = Annotated[dict[str, float],
-                   BeforeValidator(lambda value: _entries_to_map(value, "gpu_index", "value", "GPU")),
+GpuMap = Annotated[dict[str, float], BeforeValidator(_gpu_map),
                    PlainSerializer(_gpu_entries, return_type=list[GpuValue], when_used="json")]
 """A figure per GPU, keyed by NVML index (`"0"`) in Python; a list of `{gpu_index, value}` in a file."""
 
@@ -274,7 +288,7 @@ def _windows(value: dict[str, Reading]) -> list[Window]:
 
 
 Windows = Annotated[dict[str, Reading],
-                    BeforeValidator(lambda value: _entries_to_map(value, "name", "reading", "window")),
+                    BeforeValidator(lambda value: _entries_to_map(value, "name", "reading", "window", str)),
                     PlainSerializer(_windows, return_type=list[Window], when_used="json")]
 """A repetition's windows by name in Python; a list of `{name, reading}` in a file."""
 

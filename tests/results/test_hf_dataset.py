@@ -117,6 +117,9 @@ def test_one_x_files_read_as_the_same_values_and_load_after_a_dataset_export(res
         {"gpu_index": 0, "value": 1.0}), "GPU 0 appears twice"),
     (lambda d: d["repetitions"][0]["readings"].append(d["repetitions"][0]["readings"][0]), "window total appears"),
     (lambda d: d["idle"]["gpu_power_w"].append({"gpu_index": 1}), "exactly 'gpu_index' and 'value'"),
+    (lambda d: d["idle"]["gpu_power_w"].append({"gpu_index": "1", "value": 2.0}), "must be a whole number"),
+    (lambda d: d["idle"]["gpu_power_w"].append({"gpu_index": -1, "value": 2.0}), "not a GPU index"),
+    (lambda d: d["repetitions"][0]["readings"].append({"name": 7, "reading": {}}), "must be text"),
     (lambda d: d["task"].update(spec="[" * 100 + "]" * 100), "nested"),
     (lambda d: d["task"].update(spec="[1, 2]"), "dictionary"),
     (lambda d: d["settings"].update(overrides='{"x": NaN}'), "NaN"),
@@ -139,3 +142,12 @@ def test_a_dataset_export_never_replaces_a_folder(results_dir, tmp_path, capsys)
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".runs.")]
 
+
+
+@pytest.mark.parametrize("key", ["x", "-1", "00000", "\u0661"])
+def test_a_one_x_gpu_map_keyed_by_anything_but_an_index_is_refused(key):
+    """Its 2.0 layout writes the key as a number: a key that is none would break every later export."""
+    data = one_x_layout(_runs()[1].model_dump(mode="json"))
+    data["idle"]["gpu_power_w"] = {key: 70.0}
+    with pytest.raises(ResultFileError, match="not a GPU index"):
+        parse_result(json.dumps(data), "x.json")
