@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -30,7 +31,7 @@ from harness.results.identity import result_workload_key
 from harness.results.schema import ResultFile
 from harness.results.statistics import usability_problem
 from harness.results.store import load_valid_result, read_result_bytes, result_file_paths
-from leaderboard.cache import SummaryCache, pack, stat_key
+from leaderboard.cache import PackedTimeline, SummaryCache, pack, stat_key
 
 logger = logging.getLogger(__name__)
 
@@ -327,8 +328,18 @@ def _warnings(result: ResultFile, findings) -> tuple[Note, ...]:
     return tuple(seen.values())
 
 
-def record_from_result(result: ResultFile, source: str, findings: Iterable = (), digest: str = "") -> RunRecord:
-    """Reduce a validated `ResultFile` to what the pages show (`digest`: of the file's bytes, when known)."""
+def _timelines(result: ResultFile, packed: bool) -> tuple:
+    lines = [(t.gpu_index, _downsample(t.t_s, TIMELINE_MAX_POINTS), _downsample(t.power_w, TIMELINE_MAX_POINTS))
+             for t in result.timelines]
+    if packed:
+        return tuple(PackedTimeline(i, array("d", t).tobytes(), array("d", p).tobytes()) for i, t, p in lines)
+    return tuple(Timeline(i, t, p) for i, t, p in lines)
+
+
+def record_from_result(result: ResultFile, source: str, findings: Iterable = (), digest: str = "",
+                       packed: bool = False) -> RunRecord:
+    """Reduce a validated `ResultFile` to what the pages show (`digest`: of the file's bytes, when known; `packed`:
+    timelines as `leaderboard.cache.pack` makes them, for a worker to send back and the cache to keep)."""
     figures = result.figures
     total = result.repetitions[0].readings.get("total")
     return RunRecord(
@@ -368,10 +379,7 @@ def record_from_result(result: ResultFile, source: str, findings: Iterable = (),
         throughput_qps=_figure(figures.throughput_queries_per_s),
         environment=_environment(result),
         warnings=_warnings(result, findings),
-        timelines=tuple(
-            Timeline(t.gpu_index, _downsample(t.t_s, TIMELINE_MAX_POINTS), _downsample(t.power_w, TIMELINE_MAX_POINTS))
-            for t in result.timelines
-        ),
+        timelines=_timelines(result, packed),
         notes=tuple(result.notes),
         model_name=result.model.name,
         query_spec_json=json.dumps({k: result.task.spec[k] for k in QUERY_SPEC_KEYS if k in result.task.spec},
@@ -417,10 +425,14 @@ def _check_file(path: Path, root: Path) -> tuple[str | None, RunRecord | Refusal
     if problem:
         return digest, Refusal(source, problem)
     return digest, record_from_result(loaded.result, source, (f for f in loaded.findings if f.severity != "error"),
-                                      digest)
+                                      digest, packed=True)
 
 
 def _relative(path: Path, root: Path) -> str:
+    """`path` relative to the folder `root` (posix), or its name when `root` is that file."""
+    path_text, prefix = str(path), f"{root}{os.sep}"
+    if path_text.startswith(prefix):  # a listed file under root, spelt as `Path` spells it: no Path arithmetic
+        return path_text[len(prefix):].replace(os.sep, "/")
     try:
         return Path(path).relative_to(root).as_posix() if root.is_dir() else Path(path).name
     except ValueError:
@@ -444,8 +456,9 @@ def _load_chunk(paths: list[str], root: str) -> list[tuple[tuple | None, str | N
     """(stat before reading, content digest, outcome with packed timelines) per file; the stat is taken first, so
     a file changed while it is read is hashed again by the next build."""
     with paused_gc():
+        root_path = Path(root)
         return [(stat_key(p), digest, pack(outcome))
-                for p in paths for digest, outcome in [_check_file(Path(p), Path(root))]]
+                for p in paths for digest, outcome in [_check_file(Path(p), root_path)]]
 
 
 def load_records(root: Path, *, workers: int | None = None,

@@ -6,8 +6,9 @@ build would cost as much as reading them all, so an index also keeps, per absolu
 inode) the file had when it was hashed; a file whose stat is unchanged is taken as unchanged, as git and make
 do. The whole cache is tied to the harness version, `CACHE_FORMAT` and the source of the code that checks
 and summarises a file: a harness whose checks or records differ starts afresh. It lives in a folder the user
-chooses: the index in `CACHE_FILE`, the outcomes in `SHARDS` pickle files by the first two hex digits of their
-hash, so a build that adds one file rewrites one shard and the index, not every summary. A missing, corrupt
+chooses: the index in `CACHE_FILE`, the outcomes in 16 pickle files by the first hex digit of their hash, so a
+build that adds one file rewrites one shard and the index, not every summary (and a cold build writes and syncs
+17 files, not hundreds). A missing, corrupt
 or foreign file is ignored (its files are checked again) and rewritten.
 
 Timelines are kept packed (bytes) and decoded only when a page plots them: loading the cache then costs
@@ -32,10 +33,12 @@ from harness.files import write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 """Bump when `RunRecord`, `Refusal` or what the leaderboard checks changes without a harness version bump."""
 CACHE_FILE = "summaries.pickle"
 SHARDS_DIR = "outcomes"
+SHARD_DIGITS = 1
+"""Outcomes are sharded by this many leading hex digits of their hash (16 shards)."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,8 @@ class SummaryCache:
         data = self._load(self.path)
         if data is not None:
             self.index = data["index"]
-            for shard in sorted(self.shards.glob("*.pickle")) if self.shards.is_dir() else ():
+            # Only this format's shard names: another format's shards are never read (their key differs).
+            for shard in sorted(self.shards.glob("?" * SHARD_DIGITS + ".pickle")) if self.shards.is_dir() else ():
                 part = self._load(shard)
                 if part is not None:
                     self.outcomes.update(part["outcomes"])
@@ -140,7 +144,7 @@ class SummaryCache:
             stat = stat_key(absolute)
             entry = self.index.get(absolute)
             digest = entry[1] if entry is not None and entry[0] == stat else None
-            if digest is None and stat is not None:
+            if digest is None and stat is not None and self.outcomes:  # an empty cache matches nothing: no hashing
                 digest = _digest(absolute)
                 if digest in self.outcomes:
                     self.index[absolute] = (stat, digest)
@@ -158,7 +162,7 @@ class SummaryCache:
             return
         self.index[path if os.path.isabs(path) else os.path.abspath(path)] = (stat, digest)
         if digest not in self.outcomes:
-            self.dirty.add(digest[:2])
+            self.dirty.add(digest[:SHARD_DIGITS])
         self.outcomes[digest] = pack(outcome)
         self.changed = True
 
@@ -176,13 +180,13 @@ class SummaryCache:
             return
         wanted = {digest for _, digest in live.values()}
         gone = [digest for digest in self.outcomes if digest not in wanted]
-        self.dirty.update(digest[:2] for digest in gone)
+        self.dirty.update(digest[:SHARD_DIGITS] for digest in gone)
         for digest in gone:
             del self.outcomes[digest]
         by_shard: dict[str, dict] = {name: {} for name in self.dirty}
         for digest, outcome in self.outcomes.items():
-            if digest[:2] in by_shard:
-                by_shard[digest[:2]][digest] = outcome
+            if digest[:SHARD_DIGITS] in by_shard:
+                by_shard[digest[:SHARD_DIGITS]][digest] = outcome
         for name, outcomes in sorted(by_shard.items()):
             write_bytes_atomic(self.shards / f"{name}.pickle", pickle.dumps(
                 {"key": self.key, "outcomes": outcomes}, protocol=pickle.HIGHEST_PROTOCOL))

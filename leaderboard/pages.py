@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 MANIFEST = ".leaderboard-pages.json"
 PARALLEL_MIN_PAGES = 400
 """Below this many pages to render, forking workers costs more than it saves."""
+RUNS_PER_WORKER = 8
+"""`flush` cuts the pages into about this many runs per worker (fewer: less balance; more: more round trips)."""
 _PENDING: list | None = None
 MANIFEST_FORMAT = 1
 PACKAGE_DIR = Path(__file__).parent
@@ -81,6 +83,8 @@ class PageWriter:
         self.pages: dict[str, list] = {}
         self.pending: list[tuple[str, str | None, Callable[[], str]]] = []
         self.made: set[str] = set()
+        self.sizes: dict[str, int] = {}
+        """Bytes of every page written through `page` or `later`, rendered or reused."""
         self.reused = 0
         self.rendered = 0
 
@@ -112,7 +116,11 @@ class PageWriter:
             self.pending.append((relative, key, render))
 
     def flush(self, workers: int) -> None:
-        """Render the pages `later` left, in `workers` forked processes when there are many (a cold build)."""
+        """Render the pages `later` left, in `workers` forked processes when there are many (a cold build).
+
+        Workers take runs of consecutive pages as they become free: pages queued one after another that share
+        work (a label and its badge) stay in one process, and a heavy page (the index) does not leave one
+        worker with more than its share."""
         pending, self.pending = self.pending, []
         if workers < 2 or len(pending) < PARALLEL_MIN_PAGES or "fork" not in mp.get_all_start_methods():
             for relative, key, render in pending:
@@ -120,14 +128,17 @@ class PageWriter:
             return
         global _PENDING
         _PENDING = pending  # what forked workers inherit: the render closures need not be pickled
+        size = max(1, len(pending) // (workers * RUNS_PER_WORKER))
         try:
             with mp.get_context("fork").Pool(workers) as pool:
-                parts = pool.map(_render_part, [(self.root, range(i, len(pending), workers)) for i in range(workers)])
+                parts = pool.map(_render_part, [(self.root, range(i, min(i + size, len(pending))))
+                                                for i in range(0, len(pending), size)], chunksize=1)
         finally:
             _PENDING = None
-        for rendered, pages in parts:
+        for rendered, pages, sizes in parts:
             self.rendered += rendered
             self.pages.update(pages)
+            self.sizes.update(sizes)
 
     def _reused(self, relative: str, key: str | None) -> int | None:
         old = self.old.get(relative)
@@ -136,11 +147,13 @@ class PageWriter:
         size = self._reuse(relative, old)
         if size is not None:
             self.reused += 1
+            self.sizes[relative] = size
         return size
 
     def _render(self, relative: str, key: str | None, render: Callable[[], str]) -> int:
         size = self.text(relative, render())
         self.rendered += 1
+        self.sizes[relative] = size
         if key is not None:
             self.pages[relative] = [key, size, os.stat(os.path.join(self.root, relative)).st_mtime_ns]
         return size
@@ -167,10 +180,11 @@ class PageWriter:
                                        sort_keys=True) + "\n")
 
 
-def _render_part(job: tuple[Path, range]) -> tuple[int, dict[str, list]]:
-    """In a forked worker: render the pending pages at the given positions; (count, their manifest entries)."""
+def _render_part(job: tuple[Path, range]) -> tuple[int, dict[str, list], dict[str, int]]:
+    """In a forked worker: render the pending pages at the given positions; (count, their manifest entries, their
+    sizes)."""
     root, positions = job
     writer = PageWriter(root)
     for position in positions:
         writer._render(*_PENDING[position])
-    return writer.rendered, writer.pages
+    return writer.rendered, writer.pages, writer.sizes

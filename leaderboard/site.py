@@ -558,18 +558,19 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
             for kind in PLOT_KINDS:
                 writer.page(f"plots/{view['slug']}-{kind}.svg", fingerprint(key, kind),
                             lambda kind=kind, plotted=plotted: plotted()[kind])
-            writer.page(f"data/tasks/{view['slug']}.json", fingerprint(key, "json"), lambda task=task, view=view,
+            writer.later(f"data/tasks/{view['slug']}.json", fingerprint(key, "json"), lambda task=task, view=view,
                         task_rows=task_rows: _dump({
                             "task_id": task.task_id, "task_kind": task.task_kind, "task_title": view["title"],
                             "query": view["query"], "release": release_label, "banding": banding,
                             "grid": grid_info.code, "pue": pue_value,
                             "entries": [_row_json(r) for r in task_rows]}))
-            writer.page(f"data/{view['slug']}.csv", fingerprint(key, "csv"), lambda task_rows=task_rows:
+            writer.later(f"data/{view['slug']}.csv", fingerprint(key, "csv"), lambda task_rows=task_rows:
                         _csv(task_rows))
             tasks_view.append(view)
         index_key = fingerprint(settings, "index", day(as_of) if as_of else "", *task_keys,
                                 *(f"{r.source}\x1f{r.reason}" for r in board.refused))
-        index_bytes = writer.page("index.html", index_key, lambda: render(
+        # The index, task data and model pages render together (`flush`: in worker processes in a cold build).
+        writer.later("index.html", index_key, lambda: render(
             "index.html", tasks=tasks_view, root="", page="index", **context))
         for model_id, model_rows in rows_by_model.items():
             slug = slugs[model_id]
@@ -584,6 +585,7 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
                          fingerprint(settings, "model", model_id, *(row_keys[id(r)] for r in model_rows)),
                          lambda model_id=model_id, model_rows=model_rows: _model_page(model_id, model_rows, context))
         writer.flush(workers if workers is not None else (os.cpu_count() or 1))
+        index_bytes = writer.sizes["index.html"]
         writer.page("methodology.html", fingerprint(settings, "methodology"),
                     lambda: render("methodology.html", root="", page="methodology", **context))
         releases = list(reversed(list_releases(releases_dir)))

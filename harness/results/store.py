@@ -80,11 +80,20 @@ def _oversized_int(model: BaseModel) -> bool:
         ints, nested = _int_fields(type(current))
         fields = current.__dict__
         for name in ints:
-            for item in _items(fields[name]):
+            value = fields[name]
+            if value is None or type(value) is int:  # the common cases, without building an iterable
+                if value is not None and not -MAX_INT <= value <= MAX_INT:
+                    return True
+                continue
+            for item in _items(value):
                 if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
                     return True
         for name in nested:
-            stack.extend(item for item in _items(fields[name]) if isinstance(item, BaseModel))
+            value = fields[name]
+            if isinstance(value, BaseModel):
+                stack.append(value)
+            elif value is not None:
+                stack.extend(item for item in _items(value) if isinstance(item, BaseModel))
     return False
 
 
