@@ -128,3 +128,22 @@ def test_a_temporary_file_left_by_a_killed_writer_is_removed_by_the_next_write(t
     fresh.write_text("in progress")
     write_text_atomic(tmp_path / "r.json", "{}")
     assert sorted(os.listdir(tmp_path)) == [".r.json.def456.tmp", "r.json"]
+
+
+def test_visible_paths_are_sorted_as_paths_skip_hidden_entries_and_do_not_follow_folder_links(tmp_path):
+    from harness.files import visible_paths
+
+    for relative in ("b/z.json", "a.json", "a/b.json", "a-b/c.json", "a/.hidden.json", ".git/x.json", "b/y.txt",
+                     "a/deep/er/most.json"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("{}")
+    os.symlink(tmp_path / "b", tmp_path / "link-to-folder")
+    os.symlink(tmp_path / "a.json", tmp_path / "link.json")
+    os.symlink(tmp_path / "gone.json", tmp_path / "broken.json")
+    found = visible_paths(tmp_path, "*.json")
+    expected = sorted(p for p in tmp_path.rglob("*.json")
+                      if not any(part.startswith(".") for part in p.relative_to(tmp_path).parts)
+                      and "link-to-folder" not in p.parts)
+    assert found == [str(p) for p in expected]  # the order (and the links) of sorting `rglob`'s Path objects
+    assert [os.path.relpath(p, tmp_path) for p in found] == [
+        "a/b.json", "a/deep/er/most.json", "a-b/c.json", "a.json", "b/z.json", "broken.json", "link.json"]

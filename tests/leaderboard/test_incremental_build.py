@@ -148,6 +148,23 @@ def test_pages_rendered_in_worker_processes_are_the_same_bytes(add_result, resul
     assert _tree(tmp_path / "parallel") == _tree(tmp_path / "serial")
 
 
+def test_worker_processes_take_runs_of_pages_and_report_the_index_size(add_result, results_dir, tmp_path,
+                                                                       monkeypatch):
+    from leaderboard import pages
+
+    for i in range(4):
+        add_result(model_id=f"org/m{i}", task="image-gen", mean_power_w=100.0 + 50 * i)
+    serial = _build(results_dir, tmp_path / "serial", tmp_path)
+    monkeypatch.setattr(pages, "PARALLEL_MIN_PAGES", 1)
+    monkeypatch.setattr(pages, "RUNS_PER_WORKER", 3)  # more runs than workers: they are handed out one by one
+    parallel = build_site(results_dir, tmp_path / "parallel", releases_dir=tmp_path / "releases", workers=2)
+    assert _tree(tmp_path / "parallel") == _tree(tmp_path / "serial")
+    assert parallel.index_bytes == serial.index_bytes == (tmp_path / "parallel" / "index.html").stat().st_size
+    manifest = json.loads((tmp_path / "parallel" / MANIFEST).read_text())["pages"]
+    assert "index.html" in manifest and manifest.keys() == json.loads((tmp_path / "serial" / MANIFEST).read_text())[
+        "pages"].keys()
+
+
 def test_pages_are_not_reused_under_another_umask(add_result, results_dir, tmp_path):
     import os
 

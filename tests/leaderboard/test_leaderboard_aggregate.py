@@ -182,3 +182,19 @@ def test_the_cache_starts_afresh_when_the_checking_code_changes(add_result, resu
     monkeypatch.setattr(cache_module, "code_fingerprint", lambda: "other code")
     aggregate(results_dir, workers=1, cache_dir=tmp_path / "cache")
     assert len(checked) == 1
+
+
+def test_a_build_with_an_empty_cache_reads_each_file_once(add_result, results_dir, tmp_path, monkeypatch):
+    from leaderboard import cache as cache_module
+
+    for i in range(3):
+        add_result(model_id=f"org/m{i}", task="image-gen")
+    hashed = []
+    real = cache_module._digest
+    monkeypatch.setattr(cache_module, "_digest", lambda path: hashed.append(path) or real(path))
+    cache = tmp_path / "cache"
+    aggregate(results_dir, workers=1, cache_dir=cache)
+    assert hashed == []  # nothing to find by content: the check's own read gives the digest
+    _, new = add_result(model_id="org/new", task="image-gen")
+    aggregate(results_dir, workers=1, cache_dir=cache)
+    assert hashed == [str(new)]  # a file the index does not know is hashed, to find a copy or a move

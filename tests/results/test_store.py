@@ -159,3 +159,21 @@ def test_a_local_model_folder_is_filed_under_its_readable_name_not_the_machine_p
     assert default_result_path(tmp_path, named).relative_to(tmp_path).parts[1] == "org__SmolLM2-135M"
     hub = make_result(model_id="org/model")
     assert default_result_path(tmp_path, hub).relative_to(tmp_path).parts[1] == "org__model"
+
+
+@pytest.mark.parametrize("where", ["model.num_parameters", "settings.num_queries", "repetitions.0.index",
+                                   "environment.measured_gpu_indices.0", "timelines.0.gpu_index"])
+def test_an_integer_beyond_64_bits_is_refused_wherever_the_schema_holds_an_int(where):
+    data = _dump(make_result())
+    data["timelines"] = data["timelines"] or [{"gpu_index": 0, "t_s": [0.0], "power_w": [100.0]}]
+    *path, key = where.split(".")
+    parent = data
+    for part in path:
+        parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+    key = int(key) if isinstance(parent, list) else key
+    parse_result(json.dumps(data))  # the file as it is passes
+    parent[key] = 2**63
+    with pytest.raises(ResultFileError, match="beyond 64 bits"):
+        parse_result(json.dumps(data), "x.json")
+    parent[key] = 2**63 - 1 if where != "environment.measured_gpu_indices.0" else 0
+    parse_result(json.dumps(data))
