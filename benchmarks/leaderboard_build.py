@@ -6,7 +6,8 @@ real measurements) but as large as a real run writes them: 1000 queries x 3 repe
 latency, and a power/clock/temperature/utilisation timeline (about 76 KB each). Prints, with wall and CPU
 time (this process and its workers: the fair figure on a shared machine) and the load average: the cold build
 (no summary cache, no previous site), the same build again (cache filled, nothing new) and a rebuild after one
-new file (with the pages it rendered and reused). Measured figures: docs/leaderboard.md, "Scale".
+new file (with the pages it rendered and reused); `--runs N` times N cold builds and N rebuilds, each line with the
+load average when it started. Measured figures: docs/leaderboard.md, "Scale".
 
     .venv/bin/python benchmarks/leaderboard_build.py [--files 10000] [--keep DIR] [--runs N]
 """
@@ -96,12 +97,18 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _load() -> str:
+    """The 1-minute load average now: the other users of a shared machine, for reading the figure next to it."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--keep", type=Path, default=None, help="Keep the corpus and site in this folder.")
     parser.add_argument("--runs", type=int, default=1,
-                        help="Cold builds to time (a shared machine's load varies from one to the next).")
+                        help="Cold builds and one-new-file rebuilds to time (a shared machine's load varies from one "
+                             "to the next).")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="leaderboard-bench-"))
     results, site = work / "results", work / "site"
@@ -119,19 +126,23 @@ def main() -> None:
         if attempt.startswith("cold"):
             shutil.rmtree(cache, ignore_errors=True)
             shutil.rmtree(site, ignore_errors=True)
+        load = _load()
         report, cpu = _timed(lambda: build_site(results, site, cache_dir=cache))
         print(f"{attempt} build: {report.seconds:.2f} s ({cpu:.2f} s CPU) for {report.num_files} files "
               f"({report.num_entries} entries, {len(report.refused)} refused); "
-              f"index.html {report.index_bytes / 1e6:.3f} MB")
+              f"index.html {report.index_bytes / 1e6:.3f} MB; load {load}")
     # A file that arrives the day of the others: a new model on the most visited task.
     newest = make_result(seed=max(1, args.files // 5)).created_at  # synthetic results are dated by seed
     new = realistic(10**6, task="text-gen", model_id="org-new/just-arrived", mean_power_w=200.0,
                     created_at=newest)
-    added = _write(results, new)
-    report, cpu = _timed(lambda: build_site(results, site, cache_dir=cache))
-    print(f"rebuild after one new file: {report.seconds:.2f} s ({cpu:.2f} s CPU) for {report.num_files} files; "
-          f"{report.pages_rendered} pages rendered, {report.pages_reused} reused")
-    added.unlink()
+    for _ in range(max(1, args.runs)):
+        added = _write(results, new)
+        load = _load()
+        report, cpu = _timed(lambda: build_site(results, site, cache_dir=cache))
+        print(f"rebuild after one new file: {report.seconds:.2f} s ({cpu:.2f} s CPU) for {report.num_files} files; "
+              f"{report.pages_rendered} pages rendered, {report.pages_reused} reused; load {load}")
+        added.unlink()
+        build_site(results, site, cache_dir=cache)  # back to the corpus without it (not timed)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     total = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
     print(f"site: {sum(1 for p in site.rglob('*') if p.is_file())} files, {total / 1e6:.1f} MB")

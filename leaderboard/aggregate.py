@@ -57,6 +57,10 @@ QUERY_SPEC_KEYS = ("max_input_tokens", "generation")
 PARALLEL_MIN_FILES = 200
 """Below this many files, worker processes cost more than they save."""
 
+CHUNKS_PER_WORKER = 16
+"""Files are handed to workers in about this many chunks each: the last chunk, which one worker finishes while the
+other has nothing left, stays a small share of the build."""
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -474,7 +478,7 @@ def load_records(root: Path, *, workers: int | None = None,
     known, todo = cache.lookup(paths) if cache is not None else ({}, paths)
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers > 1 and len(todo) >= PARALLEL_MIN_FILES:
-        size = max(50, len(todo) // (workers * 4))
+        size = max(50, len(todo) // (workers * CHUNKS_PER_WORKER))
         chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
         with ProcessPoolExecutor(max_workers=workers) as pool:
             checked = [item for part in pool.map(_load_chunk, chunks, [str(root)] * len(chunks)) for item in part]
