@@ -44,7 +44,7 @@ from leaderboard.rating import (
     list_releases,
     rate,
 )
-from leaderboard.templating import day, params, render, sig
+from leaderboard.templating import cache_compiled_templates, day, params, render, sig
 from leaderboard.views import (
     REFERENCE_GPU,
     describe_query,
@@ -62,6 +62,9 @@ logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).with_name("static")
 SITE_MARKER = ".leaderboard-site"
 """A file every built site holds; `--out` is only ever replaced when it holds it (or is empty)."""
+
+TEMPLATES_CACHE_DIR = "templates"
+"""Where in `--cache-dir` the compiled templates are kept (`leaderboard.templating.cache_compiled_templates`)."""
 
 DOT_PLOT_MAX_ROWS = 40
 """The energy dot plot shows the most efficient rows; the tables below list every one."""
@@ -507,6 +510,7 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
     _check_out_dir(out_dir)
 
     board = aggregate(results_dir, workers=workers, cache_dir=cache_dir)
+    cache_compiled_templates(Path(cache_dir) / TEMPLATES_CACHE_DIR if cache_dir is not None else None)
     all_entries = [e for task in board.tasks.values() for e in task.rated]
     ratings = rate(all_entries, release, banding)
     slugs = model_slugs(list(board.models))

@@ -6,12 +6,13 @@ environment, so it is escaped whatever template it lands in.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemBytecodeCache, FileSystemLoader, StrictUndefined
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 
@@ -74,6 +75,28 @@ def environment() -> Environment:
     env.filters.update(num=num, sig=sig, params=params, day=day, minute=minute, stars_text=stars_text,
                        interval=interval)
     return env
+
+
+class _CompiledTemplates(FileSystemBytecodeCache):
+    """Jinja's cache of compiled templates (written atomically, checked against each template's source, a corrupt
+    one compiled again), where a failed write only means compiling again next time."""
+
+    def dump_bytecode(self, bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def cache_compiled_templates(folder: Path | None) -> None:
+    """Keep the compiled templates in `folder` (in a build's `--cache-dir`; None: nowhere): a rebuild that renders
+    the index and a few pages loads them instead of compiling them again. A folder that cannot be made is only a
+    slower build."""
+    environment().bytecode_cache = None
+    if folder is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return
+        environment().bytecode_cache = _CompiledTemplates(str(folder))
 
 
 def render(template: str, **context) -> str:

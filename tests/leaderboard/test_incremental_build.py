@@ -193,3 +193,28 @@ def test_a_corrupt_page_manifest_only_means_rendering_again(add_result, results_
     (site / MANIFEST).write_text(json.dumps(manifest))
     report = _build(results_dir, site, tmp_path)  # entries this code cannot have written: those pages rendered
     assert (report.pages_rendered, report.pages_reused) == (3, first.pages_rendered - 3)
+
+
+def test_compiled_templates_are_kept_in_the_cache_folder_and_a_bad_one_is_only_compiled_again(
+        add_result, results_dir, tmp_path):
+    from leaderboard import templating
+    from leaderboard.site import TEMPLATES_CACHE_DIR
+
+    add_result(model_id="org/m0", task="image-gen")
+    cache = tmp_path / "cache"
+    cold = _build(results_dir, tmp_path / "cold", tmp_path)
+    templating.environment.cache_clear()  # as a new process starts: no template compiled yet
+    _build(results_dir, tmp_path / "site", tmp_path, cache_dir=cache)
+    compiled = sorted((cache / TEMPLATES_CACHE_DIR).iterdir())
+    assert compiled  # one file per template used
+    for path in compiled:
+        path.write_bytes(b"not bytecode")
+    (tmp_path / "site" / MANIFEST).unlink()  # render every page again, from the spoilt compiled templates
+    templating.environment.cache_clear()
+    _build(results_dir, tmp_path / "site", tmp_path, cache_dir=cache)
+    assert _tree(tmp_path / "site") == _tree(tmp_path / "cold")
+    spoilt = tmp_path / "spoilt"
+    spoilt.mkdir()
+    (spoilt / TEMPLATES_CACHE_DIR).write_text("a file where the folder would go")
+    assert _build(results_dir, tmp_path / "other", tmp_path, cache_dir=spoilt).num_entries == cold.num_entries
+    assert _tree(tmp_path / "other") == _tree(tmp_path / "cold")
