@@ -138,13 +138,16 @@ class SummaryCache:
         """(path -> digest of the files already summarised, the paths still to check)."""
         known: dict[str, str] = {}
         todo: list[str] = []
+        if not self.outcomes:  # an empty cache matches nothing: no stat, no hashing (the check reads each file)
+            self.seen.update(path if os.path.isabs(path) else os.path.abspath(path) for path in paths)
+            return known, list(paths)
         for path in paths:
             absolute = path if os.path.isabs(path) else os.path.abspath(path)
             self.seen.add(absolute)
             stat = stat_key(absolute)
             entry = self.index.get(absolute)
             digest = entry[1] if entry is not None and entry[0] == stat else None
-            if digest is None and stat is not None and self.outcomes:  # an empty cache matches nothing: no hashing
+            if digest is None and stat is not None:
                 digest = _digest(absolute)
                 if digest in self.outcomes:
                     self.index[absolute] = (stat, digest)
