@@ -8,8 +8,8 @@ do. The whole cache is tied to the harness version, `CACHE_FORMAT` and the sourc
 and summarises a file: a harness whose checks or records differ starts afresh. It lives in a folder the user
 chooses: the index in `CACHE_FILE`, the outcomes in 16 pickle files by the first hex digit of their hash, so a
 build that adds one file rewrites one shard and the index, not every summary (and a cold build writes and syncs
-17 files, not hundreds). A missing, corrupt
-or foreign file is ignored (its files are checked again) and rewritten.
+17 files, not hundreds). A missing, corrupt or foreign file is ignored (its files are checked again) and
+rewritten.
 
 Timelines are kept packed (bytes) and decoded only when a page plots them: loading the cache then costs
 about a third of what loading plain records would.

@@ -563,13 +563,13 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
                 writer.page(f"plots/{view['slug']}-{kind}.svg", fingerprint(key, kind),
                             lambda kind=kind, plotted=plotted: plotted()[kind])
             writer.later(f"data/tasks/{view['slug']}.json", fingerprint(key, "json"), lambda task=task, view=view,
-                        task_rows=task_rows: _dump({
-                            "task_id": task.task_id, "task_kind": task.task_kind, "task_title": view["title"],
-                            "query": view["query"], "release": release_label, "banding": banding,
-                            "grid": grid_info.code, "pue": pue_value,
-                            "entries": [_row_json(r) for r in task_rows]}))
+                         task_rows=task_rows: _dump({
+                             "task_id": task.task_id, "task_kind": task.task_kind, "task_title": view["title"],
+                             "query": view["query"], "release": release_label, "banding": banding,
+                             "grid": grid_info.code, "pue": pue_value,
+                             "entries": [_row_json(r) for r in task_rows]}))
             writer.later(f"data/{view['slug']}.csv", fingerprint(key, "csv"), lambda task_rows=task_rows:
-                        _csv(task_rows))
+                         _csv(task_rows))
             tasks_view.append(view)
         index_key = fingerprint(settings, "index", day(as_of) if as_of else "", *task_keys,
                                 *(f"{r.source}\x1f{r.reason}" for r in board.refused))
