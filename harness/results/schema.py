@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, PlainSerializer, field_validator
 
 from harness.errors import ResultFileError
-from harness.files import canonical_json, loads_json_bounded
+from harness.files import canonical_json, check_tree, loads_json_bounded
 from harness.kinds import StrictModel, TaskKind
 
 SCHEMA_VERSION = "2.0"
@@ -41,13 +41,15 @@ SUPPORTED_SCHEMA_VERSIONS: tuple[str, ...] = typing.get_args(SchemaVersion)
 
 
 def _free_form_value(value: Any) -> Any:
-    """Canonical JSON text (2.0) back to its mapping, through the bounded reader: the text is untrusted too."""
-    if not isinstance(value, str):
-        return value
+    """Canonical JSON text (2.0) back to its mapping, and a 1.x mapping as it is, both within the bounded reader's
+    limits (depth, values, finite numbers, 64 bits): the only part of a result whose shape the schema leaves open."""
     try:
-        return loads_json_bounded(value, "a free-form value", error=ResultFileError)
+        if isinstance(value, str):
+            return loads_json_bounded(value, "a free-form value", error=ResultFileError)
+        check_tree(value, "a free-form value", error=ResultFileError)
     except ResultFileError as problem:
         raise ValueError(str(problem)) from None
+    return value
 
 
 FreeForm = Annotated[dict[str, Any], BeforeValidator(_free_form_value),

@@ -25,7 +25,6 @@ from harness.errors import ConfigError, HarnessError, ResultFileError, validatio
 from harness.files import (
     MAX_FILE_BYTES,
     MAX_INT,
-    check_tree,
     loads_json_bounded,
     read_bounded,
     slugify,
@@ -100,12 +99,6 @@ def _oversized_int(model: BaseModel) -> bool:
 MAX_RESULT_BYTES = MAX_FILE_BYTES
 
 
-def _free_form_parts(result: ResultFile) -> list:
-    """Every `dict[str, Any]` of the schema: the only parts whose depth and numbers the schema does not bound."""
-    return [result.task.spec, result.settings.overrides, result.model.device_map, result.workload_settings,
-            result.environment.host_estimate]
-
-
 def _has_constant(text: str) -> bool:
     """`"NaN" in text or "Infinity" in text`, jumping from one `N` or `I` to the next (a memchr, where a plain `in`
     scans every character: a build checks thousands of 76 KB files, with those letters a few times in each)."""
@@ -129,14 +122,13 @@ def parse_result(text: str, source: str = "<string>") -> ResultFile:
     if not _has_constant(text):
         # Fast path (a leaderboard build parses thousands of files); any problem falls through to the
         # step-by-step path below, which names it precisely. The schema refuses non-finite floats (1e400
-        # included) and nests its own keys a few levels deep: only its free-form mappings need the full
-        # check, and its int fields the 64-bit bound.
+        # included), nests its own keys a few levels deep and bounds its free-form parts itself
+        # (`schema.FreeForm`): only its int fields need the 64-bit bound.
         try:
             result = ResultFile.model_validate_json(text)
         except ValidationError:
             pass
         else:
-            check_tree(_free_form_parts(result), source, error=ResultFileError)
             if not _oversized_int(result):
                 return result
     data = loads_json_bounded(text, source, error=ResultFileError)
