@@ -6,10 +6,10 @@ validators and the campaign tools can be exercised (and benchmarked on 10 000 fi
 
 from __future__ import annotations
 
-import copy
-import json
 import random
 from datetime import datetime, timedelta, timezone
+
+from pydantic_core import to_jsonable_python
 
 from harness import __version__
 from harness.kinds import IMAGE_KINDS
@@ -121,25 +121,10 @@ def make_result(
     return ResultFile.model_validate(data)
 
 
-def one_x_layout(data: dict) -> dict:
-    """A result's JSON (`model_dump(mode="json")`) laid out as 1.x files were: maps keyed by GPU index, windows by
-    name, free-form parts as objects. 2.0 readers still read it, so tests check both layouts are defended."""
-    data = copy.deepcopy(data)
-
-    def by_gpu(entries):
-        return None if entries is None else {str(e["gpu_index"]): e["value"] for e in entries}
-
-    for repetition in data["repetitions"]:
-        repetition["readings"] = {window["name"]: window["reading"] for window in repetition["readings"]}
-        for reading in repetition["readings"].values():
-            for key in ("gpu_energy_j", "gpu_idle_energy_j", "gpu_sampled_energy_j", "gpu_edge_error_j"):
-                reading[key] = by_gpu(reading[key])
-    for idle in (data["idle"], (data.get("idle_protocol") or {}).get("after")):
-        if idle is not None:
-            idle["gpu_power_w"] = by_gpu(idle["gpu_power_w"])
-    for owner, key in ((data["task"], "spec"), (data["settings"], "overrides"), (data["model"], "device_map"),
-                       (data, "workload_settings"), (data["environment"], "host_estimate")):
-        if owner[key] is not None:
-            owner[key] = json.loads(owner[key])
+def one_x_layout(result: ResultFile) -> dict:
+    """A result's JSON as 1.x files laid it out: maps keyed by GPU index, windows by name, free-form parts as
+    objects. That is its Python-mode dump (the 2.0 layout is only what its serializers write), made JSON-ready.
+    2.0 readers still read it, so tests check both layouts are defended."""
+    data = to_jsonable_python(result.model_dump())
     data["schema_version"] = "1.3"
     return data

@@ -95,7 +95,7 @@ def test_one_x_files_read_as_the_same_values_and_load_after_a_dataset_export(res
     """A 1.3 file (maps, indented) is the same run in Python; the export writes it in the 2.0 layout."""
     gpu = _runs()[1]
     one_x = results_dir / "older" / "run.json"
-    write_json_atomic(one_x, {**one_x_layout(gpu.model_dump(mode="json")), "run_id": "one-x-run"})
+    write_json_atomic(one_x, {**one_x_layout(gpu), "run_id": "one-x-run"})
     assert one_x.read_text().count("\n") > 10
     read = load_result(one_x)
     assert read.run_id == "one-x-run" and read.repetitions == gpu.repetitions
@@ -147,7 +147,7 @@ def test_a_dataset_export_never_replaces_a_folder(results_dir, tmp_path, capsys)
 @pytest.mark.parametrize("key", ["x", "-1", "00000", "\u0661"])
 def test_a_one_x_gpu_map_keyed_by_anything_but_an_index_is_refused(key):
     """Its 2.0 layout writes the key as a number: a key that is none would break every later export."""
-    data = one_x_layout(_runs()[1].model_dump(mode="json"))
+    data = one_x_layout(_runs()[1])
     data["idle"]["gpu_power_w"] = {key: 70.0}
     with pytest.raises(ResultFileError, match="not a GPU index"):
         parse_result(json.dumps(data), "x.json")

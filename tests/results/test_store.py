@@ -104,10 +104,10 @@ def test_committed_json_schema_is_current():
     assert json.loads(SCHEMA_FILE.read_text()) == ResultFile.model_json_schema(mode="serialization")
 
 
-def _with_free_form(data: dict, where: str, key: str, value: object, layout: str) -> str:
+def _with_free_form(result: ResultFile, where: str, key: str, value: object, layout: str) -> str:
     """The file's text with `value` under `key` in the free-form part at `where`, in either layout: an object in
     1.x files, canonical JSON text in 2.0 ones (whose reader parses it with the same bounds)."""
-    data = one_x_layout(data) if layout == "1.x" else data
+    data = one_x_layout(result) if layout == "1.x" else _dump(result)
     node = data
     *parents, last = where.split(".")
     for name in parents:
@@ -126,17 +126,16 @@ def test_deep_nesting_in_free_form_keys_is_refused_on_the_fast_path_too(where, l
     for _ in range(60):
         deep = {"k": deep}
     with pytest.raises(ResultFileError, match="nested more than"):
-        parse_result(_with_free_form(_dump(make_result()), where, "extra", deep, layout), "x.json")
+        parse_result(_with_free_form(make_result(), where, "extra", deep, layout), "x.json")
 
 
 @pytest.mark.parametrize("layout", ["1.x", "2.0"])
 @pytest.mark.parametrize("filler", ["", "N" * 200, "I" * 200, "NaNo " * 100])
 def test_nan_in_a_free_form_key_is_refused_however_many_n_and_i_the_text_holds(filler, layout):
-    data = _dump(make_result())
-    data["notes"] = [filler]
+    result = make_result().model_copy(update={"notes": [filler]})
     with pytest.raises(ResultFileError, match="not valid JSON|NaN"):
-        parse_result(_with_free_form(data, "task.spec", "extra", "__NAN__", layout), "x.json")
-    assert parse_result(_with_free_form(data, "task.spec", "extra", 1.0, layout), "x.json").notes == [filler]
+        parse_result(_with_free_form(result, "task.spec", "extra", "__NAN__", layout), "x.json")
+    assert parse_result(_with_free_form(result, "task.spec", "extra", 1.0, layout), "x.json").notes == [filler]
 
 
 @pytest.mark.parametrize("where", ["repetitions.0.index", "figures.latency_p50_s.n", "model.num_parameters"])
