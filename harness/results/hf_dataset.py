@@ -42,42 +42,42 @@ def _file_layout(metadata) -> Any | None:
     return None
 
 
-def _feature(annotation: Any, where: str, metadata=()):
-    """The `datasets` feature of one schema annotation, as the field is laid out in a file; an annotation with
-    no single Arrow type is an error naming the field, so a new schema field of a new kind fails the tests
-    instead of loading wrong."""
-    datasets = _datasets()
+def _feature(value_type, annotation: Any, where: str, metadata=()):
+    """The `datasets` feature (built with `value_type`, `datasets.Value`) of one schema annotation, as the field is
+    laid out in a file; an annotation with no single Arrow type is an error naming the field, so a new schema
+    field of a new kind fails the tests instead of loading wrong."""
     layout = _file_layout(metadata)
     if layout is not None:
-        return _feature(layout, where)
+        return _feature(value_type, layout, where)
     origin = typing.get_origin(annotation)
     if origin is Annotated:
         base, *extra = typing.get_args(annotation)
-        return _feature(base, where, extra)
+        return _feature(value_type, base, where, extra)
     if origin in (Union, types.UnionType):
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(members) == 1:
-            return _feature(members[0], where)
+            return _feature(value_type, members[0], where)
         raise TypeError(f"{where}: no single Arrow type for {annotation}")
     if origin is Literal:
         if all(isinstance(value, str) for value in typing.get_args(annotation)):
-            return datasets.Value("string")
+            return value_type("string")
         raise TypeError(f"{where}: only string literals have an Arrow type here, not {annotation}")
     if origin is list:
         (item,) = typing.get_args(annotation)
-        return [_feature(item, f"{where}[]")]
+        return [_feature(value_type, item, f"{where}[]")]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return {name: _feature(field.annotation, f"{where}.{name}", field.metadata)
+        return {name: _feature(value_type, field.annotation, f"{where}.{name}", field.metadata)
                 for name, field in annotation.model_fields.items()}
     if annotation in _SCALAR_DTYPES:
-        return datasets.Value(_SCALAR_DTYPES[annotation])
+        return value_type(_SCALAR_DTYPES[annotation])
     raise TypeError(f"{where}: no single Arrow type for {annotation}")
 
 
 def result_features():
     """The `datasets.Features` of a result file (a key an older 2.x file lacks is null). Pass them to
     `datasets.load_dataset("json", data_files=..., features=...)`."""
-    return _datasets().Features(_feature(ResultFile, "result"))
+    datasets = _datasets()
+    return datasets.Features(_feature(datasets.Value, ResultFile, "result"))
 
 
 DATA_FILE = "data/results.jsonl"

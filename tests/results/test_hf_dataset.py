@@ -88,7 +88,7 @@ def test_the_features_follow_the_file_layout_and_refuse_a_type_they_cannot_hold(
         value: int | str
 
     with pytest.raises(TypeError, match=r"result\.value"):
-        _feature(Mixed, "result")
+        _feature(datasets.Value, Mixed, "result")
 
 
 def test_one_x_files_read_as_the_same_values_and_load_after_a_dataset_export(results_dir, tmp_path):
