@@ -123,6 +123,13 @@ def json_line(data: Any) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def refuse_existing(out: Path) -> None:
+    """A new output (a folder or archive) must not be there yet: refused, never merged into or replaced. Callers
+    check before their work, and `write_folder_atomic` again at its rename."""
+    if os.path.lexists(out):
+        raise HarnessError(f"refusing to overwrite existing {out}")
+
+
 def write_folder_atomic(out: Path, contents: dict[str, bytes]) -> Path:
     """Create the folder `out` holding `contents` (relative path -> bytes), all or nothing.
 
@@ -131,8 +138,7 @@ def write_folder_atomic(out: Path, contents: dict[str, bytes]) -> Path:
     the permissions the umask allows, as `write_bytes_atomic`'s do.
     """
     out = Path(out)
-    if os.path.lexists(out):
-        raise HarnessError(f"refusing to overwrite existing {out}")
+    refuse_existing(out)
     staging: Path | None = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -142,8 +148,7 @@ def write_folder_atomic(out: Path, contents: dict[str, bytes]) -> Path:
             target = staging / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        if os.path.lexists(out):
-            raise HarnessError(f"refusing to overwrite existing {out}")
+        refuse_existing(out)
         staging.rename(out)
     except OSError as problem:
         raise HarnessError(f"cannot write {out}: {problem.strerror or problem}") from None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import ConfigError, NotFoundError, ResultFileError
-from harness.files import json_line, write_bytes_atomic, write_folder_atomic, write_text_atomic
+from harness.files import json_line, refuse_existing, write_bytes_atomic, write_folder_atomic, write_text_atomic
 from harness.ops.submission import ARCHIVE_SUFFIXES, MANIFEST_NAME, verify_bundle
 from harness.results.hf_dataset import DATA_FILE, dataset_card
 from harness.results.schema import ResultFile
@@ -105,6 +105,8 @@ def export(sources: str | Path | Sequence[str | Path], out: Path, fmt: str, *, g
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    if fmt == "dataset":
+        refuse_existing(Path(out))  # before reading every result, not after
     gathered = gather(sources, skip_invalid=skip_invalid)
     if not gathered.results:
         raise NotFoundError("no result files found in " + ", ".join(str(s) for s in _as_list(sources)))

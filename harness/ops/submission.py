@@ -27,8 +27,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness import __version__
-from harness.errors import ConfigError, HarnessError, NotFoundError, ResultFileError, validation_problem
-from harness.files import loads_json_bounded, read_bounded, write_bytes_atomic, write_folder_atomic
+from harness.errors import ConfigError, NotFoundError, ResultFileError, validation_problem
+from harness.files import loads_json_bounded, read_bounded, refuse_existing, write_bytes_atomic, write_folder_atomic
 from harness.results.checks import CheckResult
 from harness.results.schema import ResultFile
 from harness.results.store import check_result, default_result_path, iter_result_files, parse_result
@@ -147,8 +147,7 @@ def create_bundle(results: Sequence[Path], out: Path, logs: Sequence[Path] = (),
     Every result is checked first; nothing is written if one fails, and an existing `out` is never replaced.
     """
     out = Path(out)
-    if os.path.lexists(out):
-        raise HarnessError(f"refusing to overwrite existing {out}")
+    refuse_existing(out)
     files = _bundle_files(results, logs)
     created_at = created_at or datetime.now(timezone.utc).replace(microsecond=0)
     contents = {name: data for name, (data, _) in files.items()}

@@ -140,6 +140,9 @@ def test_a_dataset_export_never_replaces_a_folder(results_dir, tmp_path, capsys)
     err = capsys.readouterr().err
     assert err.count("error:") == 1 and "refusing to overwrite" in err and "Traceback" not in err
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
+    # Refused before any result is read: a missing source is not even looked for.
+    assert run_cli("export", str(tmp_path / "nowhere"), "--format", "dataset", "--out", str(out)) != 0
+    assert "refusing to overwrite" in capsys.readouterr().err
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".runs.")]
 
 
