@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import sys
-from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -349,7 +348,7 @@ def _timelines(result: ResultFile, packed: bool) -> tuple:
     lines = [(t.gpu_index, _downsample(t.t_s, TIMELINE_MAX_POINTS), _downsample(t.power_w, TIMELINE_MAX_POINTS))
              for t in result.timelines]
     if packed:
-        return tuple(PackedTimeline(i, array("d", t).tobytes(), array("d", p).tobytes()) for i, t, p in lines)
+        return tuple(PackedTimeline.of(i, t, p) for i, t, p in lines)
     return tuple(Timeline(i, t, p) for i, t, p in lines)
 
 

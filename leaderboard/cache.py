@@ -49,6 +49,11 @@ class PackedTimeline:
     t_bytes: bytes
     p_bytes: bytes
 
+    @classmethod
+    def of(cls, gpu_index: int, t_s, power_w) -> PackedTimeline:
+        """Pack a timeline's columns (any sequences of floats)."""
+        return cls(gpu_index, array("d", t_s).tobytes(), array("d", power_w).tobytes())
+
     @property
     def t_s(self) -> tuple[float, ...]:
         return tuple(array("d", self.t_bytes))
@@ -63,8 +68,7 @@ def pack(outcome):
     timelines = getattr(outcome, "timelines", None)
     if not timelines or isinstance(timelines[0], PackedTimeline):
         return outcome
-    packed = tuple(PackedTimeline(t.gpu_index, array("d", t.t_s).tobytes(), array("d", t.power_w).tobytes())
-                   for t in timelines)
+    packed = tuple(PackedTimeline.of(t.gpu_index, t.t_s, t.power_w) for t in timelines)
     return dataclasses.replace(outcome, timelines=packed)
 
 
