@@ -15,7 +15,7 @@ load average when it started. Measured figures: docs/leaderboard.md, "Scale".
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import os
 import random
 import resource
@@ -24,6 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.files import canonical_json, json_line
+from harness.results.schema import SCHEMA_VERSION
+from harness.tasks.registry import load_task
 from harness.testing.synthetic import make_result
 from leaderboard.site import build_site
 
@@ -36,11 +39,28 @@ TIMELINE_POINTS = 80
 """Points per timeline column (6 columns): with 3000 latencies this makes the ~76 KB of a real 1000-query run."""
 
 
+ENVIRONMENT = {"nvml_version": "13.580.65.06", "cuda_driver_version": "13.0", "torch_cuda_version": "12.8",
+               "transformers_version": "5.17.0", "diffusers_version": "0.36.0", "accelerate_version": "1.12.0",
+               "datasets_version": "4.4.1", "huggingface_hub_version": "1.2.3", "tokenizers_version": "0.22.1",
+               "cpu_model": "Intel(R) Xeon(R) Platinum 8480+", "cpu_logical_cores": 224, "ram_total_gib": 2015.6}
+"""What a real run records of its software and host, where the synthetic result leaves them out."""
+
+
+_task = functools.cache(load_task)
+
+
 def realistic(seed: int, **kwargs) -> dict:
-    """One result as a real 1000-query, 3-repetition run writes it: every latency, and a full timeline."""
+    """One result as a real 1000-query, 3-repetition run writes it: the current schema, the task's full spec, the
+    software versions, every latency, and a full timeline."""
     rng = random.Random(seed)
     result = make_result(num_queries=1000, repeats=3, seed=seed, **kwargs)
     data = result.model_dump(mode="json")
+    spec = _task(data["task"]["id"])
+    data["schema_version"] = SCHEMA_VERSION
+    data["task"].update(version=spec.version, spec=canonical_json(spec.model_dump(mode="json")))
+    data["settings"]["protocol"] = "harness"
+    data["conditions"] = {"standard": True, "reasons": []}
+    data["environment"].update(ENVIRONMENT)
     if data["timelines"]:
         power = kwargs.get("mean_power_w", 300.0)
         duration = sum(r.readings["total"].duration_s for r in result.repetitions)
@@ -61,7 +81,7 @@ def _write(root: Path, data: dict) -> Path:
     """Filed as `harness run` files results (task/model/run id); the build never reads the path."""
     path = root / data["task"]["id"] / data["model"]["id"].replace("/", "__") / f"{data['run_id']}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data), encoding="utf-8")
+    path.write_text(json_line(data), encoding="utf-8")  # spelt as `harness run` writes a result
     return path
 
 
