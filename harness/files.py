@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pydantic_core
 import yaml
 
 from harness.errors import ConfigError, HarnessError, NotFoundError
@@ -285,15 +286,31 @@ def read_bounded(path: Path, *, limit: int = MAX_FILE_BYTES, error: type[Harness
         raise error(f"{path}: {info.st_size} bytes, more than the {limit} accepted")
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        try:
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode):
                 raise error(f"{path}: not a regular file (a FIFO, device or socket)")
-            data = handle.read(limit + 1)
+            data = _read_at_most(fd, limit + 1, opened.st_size + 1)
+        finally:
+            os.close(fd)
     except OSError as problem:
         raise error(f"{path}: cannot read ({problem.__class__.__name__}: {problem.strerror or problem})") from None
     if len(data) > limit:
         raise error(f"{path}: more than the {limit} bytes accepted")
     return data
+
+
+def _read_at_most(fd: int, limit: int, expected: int) -> bytes:
+    """Up to `limit` bytes of `fd`, asking first for the `expected` size (the file's, plus one byte to see its end):
+    a read of `limit` bytes would allocate the whole limit for every small file."""
+    chunks, total = [], 0
+    while total < limit:
+        chunk = os.read(fd, min(max(expected - total, 1 << 16), limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def check_tree(data: Any, source: str, *, error: type[HarnessError] = HarnessError) -> None:
@@ -339,7 +356,22 @@ def _no_constant(name: str) -> float:
 
 
 def loads_json_bounded(text: str | bytes, source: str, *, error: type[HarnessError] = HarnessError) -> Any:
-    """Parse untrusted JSON: NaN, Infinity, overflowing numbers and too-deep nesting are one `error`."""
+    """Parse untrusted JSON: NaN, Infinity, overflowing numbers and too-deep nesting are one `error`.
+
+    pydantic's parser reads it first (several times faster than the stdlib's with a hook per number); a document
+    it refuses or that breaks a bound is read again by the stdlib's, step by step, which names the problem (and
+    keeps what it alone accepts, such as an escaped lone surrogate)."""
+    try:
+        data = pydantic_core.from_json(text, allow_inf_nan=False)
+    except ValueError:
+        pass
+    else:
+        try:
+            check_tree(data, source, error=error)
+        except error:
+            pass
+        else:
+            return data
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")

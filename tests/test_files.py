@@ -68,6 +68,30 @@ def test_bounded_json_refuses_deep_and_non_finite(text, message):
         loads_json_bounded(text, "x.json")
 
 
+@pytest.mark.parametrize("text", [
+    '{"a": [0.1, 1e-320, -0.0, 5e-324, 1.7976931348623157e308, 123456789.12345678, 1E5, 3]}',
+    '{"a": 1, "a": 2, "b": {"c": [true, false, null]}}',
+    '{"s": "\\u00e9\\n\\u0000\\t\\"", "t": "\u00e9\u4e2d", "i": [9223372036854775807, -9223372036854775807]}',
+    '{"lone": "\\ud800"}',  # the stdlib alone accepts an escaped lone surrogate: kept as before
+])
+def test_bounded_json_reads_every_document_as_the_stdlib_does(text):
+    from harness.files import loads_json_bounded
+
+    got = loads_json_bounded(text, "x.json")
+    assert got == json.loads(text)
+    assert json.dumps(got) == json.dumps(json.loads(text))  # floats bit for bit (repr), ints as ints
+
+
+def test_bounded_reader_reads_a_file_larger_than_one_read(tmp_path):
+    from harness.files import read_bounded
+
+    data = os.urandom(3 * 65536 + 7)
+    (tmp_path / "f").write_bytes(data)
+    assert read_bounded(tmp_path / "f", limit=len(data)) == data
+    with pytest.raises(HarnessError, match="more than"):
+        read_bounded(tmp_path / "f", limit=len(data) - 1)
+
+
 def test_bounded_yaml_refuses_deep_nesting_and_alias_bombs(tmp_path):
     deep = tmp_path / "deep.yaml"
     deep.write_text("a: " + "[" * 50_000 + "]" * 50_000 + "\n")

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, PlainSerializer, field_validator
 
 from harness.errors import ResultFileError
-from harness.files import canonical_json, check_tree, loads_json_bounded
+from harness.files import MAX_INT, canonical_json, check_tree, loads_json_bounded
 from harness.kinds import StrictModel, TaskKind
 
 SCHEMA_VERSION = "2.0"
@@ -33,6 +33,14 @@ added `output_digest` to repetitions. Files of every version are still read."""
 
 SchemaVersion = Literal["1.0", "1.1", "1.2", "1.3", "2.0"]
 SUPPORTED_SCHEMA_VERSIONS: tuple[str, ...] = typing.get_args(SchemaVersion)
+
+
+Int64 = Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
+"""Every whole number in a result is within 64 bits (JSON parsers keep 10^400 exactly, and it would overflow
+every figure built on it), checked by the validator itself. A field's own lower bound is one of the types below:
+pydantic keeps only the last of two lower bounds on one field."""
+NonNegativeInt64 = Annotated[int, Field(ge=0, le=MAX_INT)]
+PositiveInt64 = Annotated[int, Field(ge=1, le=MAX_INT)]
 
 
 # The JSON layout of schema 2.0 where it differs from the value in Python. Each part below reads both its 2.0
@@ -60,7 +68,7 @@ FreeForm = Annotated[dict[str, Any], BeforeValidator(_free_form_value),
 class GpuValue(StrictModel):
     """One GPU's entry of a per-GPU figure (schema 2.0)."""
 
-    gpu_index: int = Field(ge=0)
+    gpu_index: NonNegativeInt64
     value: float
 
 
@@ -117,7 +125,7 @@ class Estimate(StrictModel):
     std: float = Field(ge=0)
     ci95_low: float | None
     ci95_high: float | None
-    n: int = Field(ge=1)
+    n: PositiveInt64
     unusable: str | None = None
 
 
@@ -127,14 +135,14 @@ class RunWarning(StrictModel):
     code: str
     message: str
     severity: Literal["info", "warning", "error"] = "warning"
-    gpu_index: int | None = None
-    repetition: int | None = None
+    gpu_index: Int64 | None = None
+    repetition: Int64 | None = None
 
 
 class GpuInfo(StrictModel):
     """One GPU as NVML reported it when the run started."""
 
-    index: int
+    index: Int64
     name: str
     uuid: str | None = None
     memory_total_mib: float | None = None
@@ -151,7 +159,7 @@ class Environment(StrictModel):
 
     meter_backend: Literal["nvml", "fake-nvml", "none"]
     gpus: list[GpuInfo] = Field(default_factory=list)
-    measured_gpu_indices: list[int] = Field(default_factory=list)
+    measured_gpu_indices: list[Int64] = Field(default_factory=list)
     driver_version: str | None = None
     nvml_version: str | None = None
     cuda_driver_version: str | None = None
@@ -166,7 +174,7 @@ class Environment(StrictModel):
     python_version: str
     platform: str
     cpu_model: str | None = None
-    cpu_logical_cores: int | None = None
+    cpu_logical_cores: Int64 | None = None
     ram_total_gib: float | None = None
     rapl_readable: bool = False
     host_estimate: FreeForm | None = None
@@ -191,7 +199,7 @@ class InputSetInfo(StrictModel):
     revision: str | None = None
     split: str | None = None
     column: str | None = None
-    num_items: int = Field(ge=1)
+    num_items: PositiveInt64
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
@@ -203,7 +211,7 @@ class ModelInfo(StrictModel):
     """A readable name for a local folder (`--model-id`, or its config's hub id); None: `id` is readable."""
     revision: str | None = None
     dtype: str
-    num_parameters: int = Field(ge=0)
+    num_parameters: NonNegativeInt64
     random_weights: bool = False
     trust_remote_code: bool = False
     architecture: str | None = None
@@ -234,10 +242,10 @@ def readable_model_name(model_id: str, display_name: str | None = None) -> str:
 class RunSettings(StrictModel):
     """What was run: queries per repetition, batch size, repetitions and warm-up, idle baseline length."""
 
-    num_queries: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
-    repeats: int = Field(ge=1)
-    warmup_queries: int = Field(ge=0)
+    num_queries: PositiveInt64
+    batch_size: PositiveInt64
+    repeats: PositiveInt64
+    warmup_queries: NonNegativeInt64
     idle_seconds: float = Field(ge=0)
     sample_hz: float = Field(gt=0)
     preset: str | None = None
@@ -250,7 +258,7 @@ class RunSettings(StrictModel):
     """Each measured pass was repeated within its window until it lasted at least this long (schema 1.2)."""
     target_ci_pct: float | None = Field(None, gt=0)
     """Adaptive repeats: repeat until the GPU headline's 95 % interval is within ±this % of its mean."""
-    max_repeats: int | None = Field(None, ge=1)
+    max_repeats: PositiveInt64 | None = None
     """Adaptive repeats: the most repetitions run; `repeats` is then the least."""
     stopped_by: Literal["repeats", "target-ci", "max-repeats"] | None = None
     """What ended the repetitions: the fixed count, the target interval reached, or the maximum reached."""
@@ -303,18 +311,18 @@ class Repetition(StrictModel):
     latency is shared by its queries).
     """
 
-    index: int = Field(ge=0)
-    num_queries: int = Field(ge=1)
+    index: NonNegativeInt64
+    num_queries: PositiveInt64
     readings: Windows
     query_latencies_s: list[float]
-    output_tokens: int | None = None
-    input_tokens: int | None = None
-    images: int | None = None
+    output_tokens: Int64 | None = None
+    input_tokens: Int64 | None = None
+    images: Int64 | None = None
     output_digest: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     """SHA-256 of the outputs of the repetition's first queries, hashed after its window closed (schema 1.1)."""
-    output_digest_queries: int | None = Field(None, ge=1)
+    output_digest_queries: PositiveInt64 | None = None
     """How many queries' outputs `output_digest` covers."""
-    prefill_num_queries: int | None = Field(None, ge=1)
+    prefill_num_queries: PositiveInt64 | None = None
     """Queries in the prefill window (it is extended to the minimum window on its own; schema 1.2). None: the
     same as `num_queries`."""
 
@@ -356,9 +364,9 @@ class InputLengths(StrictModel):
     mean: float = Field(ge=0)
     p50: float = Field(ge=0)
     p90: float = Field(ge=0)
-    num_queries: int = Field(ge=1)
+    num_queries: PositiveInt64
     unit: LengthUnit = "tokens"
-    at_cap: int | None = Field(None, ge=0)
+    at_cap: NonNegativeInt64 | None = None
     """Output lengths only (schema 1.3): answers that used the whole `max_new_tokens` cap (stopped by it, not by
     the model)."""
 
@@ -378,7 +386,7 @@ class Timeline(StrictModel):
     Parallel columns keyed by GPU index; `t_s` is seconds since `started_at`.
     """
 
-    gpu_index: int
+    gpu_index: Int64
     t_s: list[float]
     power_w: list[float]
     sm_clock_mhz: list[float | None] = Field(default_factory=list)

@@ -7,24 +7,21 @@ Every way a file can be wrong (unreadable, not JSON, wrong schema, implausible n
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import secrets
 import sys
 import tempfile
-import typing
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from harness.errors import ConfigError, HarnessError, ResultFileError, validation_problem
 from harness.files import (
     MAX_FILE_BYTES,
-    MAX_INT,
     loads_json_bounded,
     read_bounded,
     slugify,
@@ -39,70 +36,16 @@ from harness.results.schema import SUPPORTED_SCHEMA_VERSIONS, ResultFile, readab
 SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
 
 
-def _leaf_types(annotation: object) -> set:
-    """The types an annotation can hold, through Optional, unions, lists, tuples and dicts (values)."""
-    args = typing.get_args(annotation)
-    if typing.get_origin(annotation) is typing.Literal:
-        return set()
-    if not args:
-        return {annotation}
-    if typing.get_origin(annotation) is dict:
-        args = args[1:]
-    return set().union(*(_leaf_types(arg) for arg in args if arg is not Ellipsis))
-
-
-@functools.cache
-def _int_fields(cls: type[BaseModel]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(fields that can hold ints, fields that hold nested models with ints somewhere below) of a schema model,
-    computed once per class: the walk skips what cannot hold an int (warnings, timelines' columns)."""
-    ints, nested = [], []
-    for name, info in cls.model_fields.items():
-        leaves = _leaf_types(info.annotation)
-        if int in leaves:
-            ints.append(name)
-        if any(isinstance(t, type) and issubclass(t, BaseModel) and any(_int_fields(t)) for t in leaves):
-            nested.append(name)
-    return tuple(ints), tuple(nested)
-
-
-def _items(value: object) -> Iterable:
-    return value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else (value,)
-
-
-def _oversized_int(model: BaseModel) -> bool:
-    """An integer beyond 64 bits in a validated result's int fields (the fast parser keeps 10^400 as it is, and
-    it would overflow the plots); the walk visits only the fields that can hold ints or nested models, without
-    recursion (a leaderboard build walks every file)."""
-    stack = [model]
-    while stack:
-        current = stack.pop()
-        ints, nested = _int_fields(type(current))
-        fields = current.__dict__
-        for name in ints:
-            value = fields[name]
-            if value is None or type(value) is int:  # the common cases, without building an iterable
-                if value is not None and not -MAX_INT <= value <= MAX_INT:
-                    return True
-                continue
-            for item in _items(value):
-                if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
-                    return True
-        for name in nested:
-            value = fields[name]
-            if isinstance(value, BaseModel):
-                stack.append(value)
-            elif value is not None:
-                stack.extend(item for item in _items(value) if isinstance(item, BaseModel))
-    return False
-
-
 MAX_RESULT_BYTES = MAX_FILE_BYTES
 
 
-def _has_constant(text: str) -> bool:
+_CONSTANTS = {str: (("N", "NaN"), ("I", "Infinity")), bytes: ((b"N", b"NaN"), (b"I", b"Infinity"))}
+
+
+def _has_constant(text: str | bytes) -> bool:
     """`"NaN" in text or "Infinity" in text`, jumping from one `N` or `I` to the next (a memchr, where a plain `in`
     scans every character: a build checks thousands of 76 KB files, with those letters a few times in each)."""
-    for char, word in (("N", "NaN"), ("I", "Infinity")):
+    for char, word in _CONSTANTS[type(text)]:
         at, seen = text.find(char), 0
         while at != -1:
             if text.startswith(word, at):
@@ -116,21 +59,24 @@ def _has_constant(text: str) -> bool:
     return False
 
 
-def parse_result(text: str, source: str = "<string>") -> ResultFile:
-    """Parse and schema-check a result file's text through the bounded JSON reader (`harness.files`): NaN,
-    Infinity, numbers that overflow and nesting beyond `MAX_DEPTH` are refused like any other problem."""
+def parse_result(text: str | bytes, source: str = "<string>") -> ResultFile:
+    """Parse and schema-check a result file's text (or its UTF-8 bytes) through the bounded JSON reader
+    (`harness.files`): NaN, Infinity, numbers that overflow and nesting beyond `MAX_DEPTH` are refused like any
+    other problem."""
     if not _has_constant(text):
         # Fast path (a leaderboard build parses thousands of files); any problem falls through to the
         # step-by-step path below, which names it precisely. The schema refuses non-finite floats (1e400
-        # included), nests its own keys a few levels deep and bounds its free-form parts itself
-        # (`schema.FreeForm`): only its int fields need the 64-bit bound.
+        # included) and integers beyond 64 bits, nests its own keys a few levels deep and bounds its free-form
+        # parts itself (`schema.FreeForm`).
         try:
-            result = ResultFile.model_validate_json(text)
+            return ResultFile.model_validate_json(text)
         except ValidationError:
             pass
-        else:
-            if not _oversized_int(result):
-                return result
+    if isinstance(text, bytes):  # the fast parser reads bytes as strict UTF-8: only a failed file is decoded
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ResultFileError(f"{source}: cannot read ({error.__class__.__name__}: {error})") from None
     data = loads_json_bounded(text, source, error=ResultFileError)
     if not isinstance(data, dict):
         raise ResultFileError(f"{source}: a result file must hold a JSON object")
@@ -157,13 +103,8 @@ def read_result_bytes(path: Path) -> bytes:
 def load_result(path: Path, data: bytes | None = None) -> ResultFile:
     """Read (`read_result_bytes`, unless the caller already holds the file's `data`) and schema-check one result
     file (plausibility is `check_result`)."""
-    path = Path(path)
     data = read_result_bytes(path) if data is None else data
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ResultFileError(f"{path}: cannot read ({error.__class__.__name__}: {error})") from None
-    return parse_result(text, str(path))
+    return parse_result(data, str(path))
 
 
 def check_result(result: ResultFile, source: str = "result") -> list[CheckResult]:

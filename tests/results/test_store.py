@@ -160,6 +160,20 @@ def test_a_local_model_folder_is_filed_under_its_readable_name_not_the_machine_p
     assert default_result_path(tmp_path, hub).relative_to(tmp_path).parts[1] == "org__model"
 
 
+@pytest.mark.parametrize(("where", "low"), [("model.num_parameters", -1), ("settings.num_queries", 0),
+                                           ("repetitions.0.index", -1), ("timelines.0.gpu_index", -(2**63))])
+def test_an_int_field_keeps_its_own_lower_bound_beside_the_64_bit_one(where, low):
+    data = _dump(make_result())
+    data["timelines"] = data["timelines"] or [{"gpu_index": 0, "t_s": [0.0], "power_w": [100.0]}]
+    *path, key = where.split(".")
+    parent = data
+    for part in path:
+        parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+    parent[int(key) if isinstance(parent, list) else key] = low
+    with pytest.raises(ResultFileError):
+        parse_result(json.dumps(data), "x.json")
+
+
 @pytest.mark.parametrize("where", ["model.num_parameters", "settings.num_queries", "repetitions.0.index",
                                    "environment.measured_gpu_indices.0", "timelines.0.gpu_index"])
 def test_an_integer_beyond_64_bits_is_refused_wherever_the_schema_holds_an_int(where):
