@@ -338,6 +338,37 @@ def check_tree(data: Any, source: str, *, error: type[HarnessError] = HarnessErr
         stack.extend((child, depth + 1) for child in children)
 
 
+def _parsed_within_bounds(data: Any) -> bool:
+    """`check_tree`'s verdict on freshly parsed JSON (only dicts with text keys, lists and scalars), level by level
+    and without naming the problem: several times faster, for the common case of a document that has none."""
+    level, depth, nodes = [data], 0, 0
+    while level:
+        nodes += len(level)
+        below: list = []
+        for value in level:
+            kind = type(value)
+            if kind is dict:
+                if value:
+                    if depth >= MAX_DEPTH:
+                        return False
+                    nodes += len(value)  # the keys: text, counted as check_tree counts them
+                    below.extend(value.values())
+            elif kind is list:
+                if value:
+                    if depth >= MAX_DEPTH:
+                        return False
+                    below.extend(value)
+            elif kind is float:
+                if not math.isfinite(value):
+                    return False
+            elif kind is int and not -MAX_INT <= value <= MAX_INT:
+                return False
+        if nodes > MAX_NODES:
+            return False
+        level, depth = below, depth + 1
+    return True
+
+
 def _bounded_int(text: str) -> int:
     if len(text.lstrip("-")) > 19:
         raise ValueError(f"an integer of {len(text.lstrip('-'))} digits (beyond 64 bits)")
@@ -366,11 +397,7 @@ def loads_json_bounded(text: str | bytes, source: str, *, error: type[HarnessErr
     except ValueError:
         pass
     else:
-        try:
-            check_tree(data, source, error=error)
-        except error:
-            pass
-        else:
+        if _parsed_within_bounds(data):
             return data
     try:
         if isinstance(text, bytes):

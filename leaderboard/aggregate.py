@@ -410,22 +410,6 @@ def record_from_result(result: ResultFile, source: str, findings: Iterable = (),
     )
 
 
-def shown_figure_problem(result: ResultFile) -> str | None:
-    """A figure the pages show that is negative (the schema already refuses NaN and infinity), else None.
-
-    A guard on top of `harness validate`'s checks, which re-derive the headline but not every other figure.
-    Energy above idle may be slightly negative for a light workload (noise around the baseline), so it is exempt.
-    """
-    for name, value in result.figures:
-        if name.endswith("above_idle_per_1k_queries_wh"):
-            continue
-        reversed_interval = (getattr(value, "ci95_low", None) is not None and value.ci95_high is not None
-                             and value.ci95_high < value.ci95_low)
-        if hasattr(value, "mean") and (value.mean < 0 or reversed_interval):
-            return f"figures.{name}: {value.mean} is negative or its interval is reversed"
-    return None
-
-
 def _check_file(path: Path, root: Path) -> tuple[str | None, RunRecord | Refusal]:
     """One file: (SHA-1 of the bytes checked, None when unreadable; a `RunRecord` when it passes the schema and
     plausibility checks, else a `Refusal`). The file is read once for both."""
@@ -439,9 +423,6 @@ def _check_file(path: Path, root: Path) -> tuple[str | None, RunRecord | Refusal
         reason = str(error)
         prefix = f"{path}: "
         return digest, Refusal(source, reason[len(prefix):] if reason.startswith(prefix) else reason)
-    problem = shown_figure_problem(loaded.result)
-    if problem:
-        return digest, Refusal(source, problem)
     return digest, record_from_result(loaded.result, source, (f for f in loaded.findings if f.severity != "error"),
                                       digest, packed=True)
 

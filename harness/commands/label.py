@@ -19,17 +19,12 @@ def register(app: typer.Typer) -> None:
         releases_dir: Path | None = typer.Option(None, "--releases-dir", help="Folder of release files."),
     ) -> None:
         """Write the 260x364 SVG energy label (or a badge) for one result file."""
-        from harness.errors import ResultFileError
         from harness.files import write_text_atomic
         from harness.results.store import load_valid_result
-        from leaderboard.aggregate import shown_figure_problem
         from leaderboard.label import label_for_result, render_badge, render_label
         from leaderboard.rating import RELEASES_DIR, find_release
 
         loaded = load_valid_result(result_path)
-        problem = shown_figure_problem(loaded.result)
-        if problem:
-            raise ResultFileError(f"{result_path}: {problem}")
         current = find_release(release, releases_dir or RELEASES_DIR)
         data = label_for_result(loaded.result, str(result_path), current)
         svg = render_badge(data) if badge else render_label(data)

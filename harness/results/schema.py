@@ -308,13 +308,13 @@ class Repetition(StrictModel):
 
     `readings` holds the pass's windows by phase: always `total`; `prefill` and `decode` for generative
     text (each measured in its own window). `query_latencies_s` has one entry per query (a batch's
-    latency is shared by its queries).
+    latency is shared by its queries), none negative.
     """
 
     index: NonNegativeInt64
     num_queries: PositiveInt64
     readings: Windows
-    query_latencies_s: list[float]
+    query_latencies_s: list[Annotated[float, Field(ge=0)]]
     output_tokens: Int64 | None = None
     input_tokens: Int64 | None = None
     images: Int64 | None = None

@@ -171,3 +171,33 @@ def test_mutated_task_files_never_crash(text, work):
     assert len(statuses) == 1
     _bounded(lambda: load_task_file(path))
 
+
+
+JSON_TREES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**64), max_value=2**64),
+              st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=4)),
+    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(st.text(max_size=3), children,
+                                                                              max_size=4)),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=400, derandomize=True, database=None, deadline=None)
+@given(tree=JSON_TREES, max_depth=st.integers(min_value=1, max_value=6),
+       max_nodes=st.integers(min_value=1, max_value=60))
+def test_the_fast_bounds_walk_gives_check_trees_verdict(tree, max_depth, max_nodes):
+    """`loads_json_bounded` trusts the level-by-level walk on what pydantic parsed; it must refuse exactly what
+    `check_tree` refuses (depth, value count, non-finite floats, 64-bit ints), here under small bounds."""
+    import harness.files as files
+
+    saved = files.MAX_DEPTH, files.MAX_NODES
+    files.MAX_DEPTH, files.MAX_NODES = max_depth, max_nodes
+    try:
+        try:
+            files.check_tree(tree, "x")
+            expected = True
+        except HarnessError:
+            expected = False
+        assert files._parsed_within_bounds(tree) is expected
+    finally:
+        files.MAX_DEPTH, files.MAX_NODES = saved

@@ -45,6 +45,10 @@ def _scale_power(data, factor):
         (lambda d: d["timelines"][0]["power_w"].__setitem__(3, 2000.0), "timeline-power"),
         (lambda d: d["figures"]["latency_p50_s"].update({"mean": -0.1}), "figure-negative"),
         (lambda d: d["figures"]["throughput_queries_per_s"].update({"mean": -3.0}), "figure-negative"),
+        (lambda d: d["figures"]["gpu_mean_power_w"].update({"ci95_low": 400.0, "ci95_high": 200.0}),
+         "interval-reversed"),
+        (lambda d: d["figures"]["gpu_energy_above_idle_per_1k_queries_wh"].update({"ci95_low": 1.0, "ci95_high": 0.5}),
+         "interval-reversed"),
     ],
 )
 def test_each_defect_is_an_error(edit, expected):
@@ -79,3 +83,18 @@ def test_readings_that_overflow_the_arithmetic_are_a_finding_not_a_crash():
     errors = [f for f in run_checks(ResultFile.model_validate(data)) if f.severity == "error"]
     assert "headline" in [f.name for f in errors]
     assert any("overflow" in f.message for f in errors)
+
+
+def test_energy_above_idle_may_be_slightly_negative():
+    """Noise around the idle baseline can put a light workload's energy above idle just under zero."""
+    def below_idle(d):
+        d["figures"]["gpu_energy_above_idle_per_1k_queries_wh"].update({"mean": -0.01, "ci95_low": -0.05,
+                                                                         "ci95_high": 0.03})
+    assert "figure-negative" not in _names(_edited(below_idle))
+
+
+def test_a_negative_query_latency_is_refused_by_the_schema():
+    data = make_result().model_dump()
+    data["repetitions"][1]["query_latencies_s"][7] = -0.002
+    with pytest.raises(ValueError, match="query_latencies_s"):
+        ResultFile.model_validate(data)
