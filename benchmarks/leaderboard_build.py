@@ -2,8 +2,9 @@
 
 Goals: a cold build of 10 000 files in at most 5 s on a 2-core machine, a rebuild after one new file in at
 most 1 s, index page under 1 MB. The files are synthetic (`harness.testing.synthetic.make_result`: never
-real measurements) but as large as a real run writes them: 1000 queries x 3 repetitions with every query's
-latency, and a power/clock/temperature/utilisation timeline (about 76 KB each). Prints, with wall and CPU
+real measurements) but spelt and sized as a real run writes them: schema 2.0 with the task's full spec, 1000
+queries x 3 repetitions with every query's latency (to the microsecond), and a power/clock/temperature/utilisation
+timeline of one point per 20 Hz sample up to the meter's 500 (about 61 KB each). Prints, with wall and CPU
 time (this process and its workers: the fair figure on a shared machine) and the load average: the cold build
 (no summary cache, no previous site), the same build again (cache filled, nothing new) and a rebuild after one
 new file (with the pages it rendered and reused); `--runs N` times N cold builds and N rebuilds, each line with the
@@ -24,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.energy.meter import RESULT_TIMELINE_MAX_POINTS, TIMELINE_DECIMALS
 from harness.files import canonical_json, json_line
 from harness.results.schema import SCHEMA_VERSION
 from harness.tasks.registry import load_task
@@ -33,10 +35,6 @@ from leaderboard.site import build_site
 TASKS = ("text-gen", "summarization", "text-classification", "image-gen")
 GPUS = ("NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-80GB", "NVIDIA L4")
 SIZES = (125_000_000, 1_000_000_000, 7_000_000_000, 13_000_000_000, 34_000_000_000, 70_000_000_000)
-
-
-TIMELINE_POINTS = 80
-"""Points per timeline column (6 columns): with 3000 latencies this makes the ~76 KB of a real 1000-query run."""
 
 
 ENVIRONMENT = {"nvml_version": "13.580.65.06", "cuda_driver_version": "13.0", "torch_cuda_version": "12.8",
@@ -64,16 +62,19 @@ def realistic(seed: int, **kwargs) -> dict:
     if data["timelines"]:
         power = kwargs.get("mean_power_w", 300.0)
         duration = sum(r.readings["total"].duration_s for r in result.repetitions)
-        n = TIMELINE_POINTS
-        data["timelines"] = [{
-            "gpu_index": 0,
+        # As many points as the meter keeps: one per sample (20 Hz) up to its cap, per GPU.
+        n = min(RESULT_TIMELINE_MAX_POINTS, int(duration * data["settings"]["sample_hz"]))
+        columns = {
             "t_s": [duration * i / n for i in range(n)],
             "power_w": [power * (1 + rng.uniform(-0.03, 0.03)) for _ in range(n)],
             "sm_clock_mhz": [1980.0 - rng.uniform(0, 60) for _ in range(n)],
             "memory_clock_mhz": [2619.0] * n,
             "temperature_c": [40 + 25 * i / n + rng.uniform(-0.5, 0.5) for i in range(n)],
             "utilization_pct": [float(rng.randint(85, 100)) for _ in range(n)],
-        }]
+        }
+        # Rounded as the meter rounds a timeline.
+        data["timelines"] = [{"gpu_index": 0, **{name: [round(v, TIMELINE_DECIMALS[name]) for v in values]
+                                                 for name, values in columns.items()}}]
     return data
 
 

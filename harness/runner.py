@@ -33,7 +33,7 @@ from harness.provenance import git_sha, host_facts
 from harness.results.checks import run_checks
 from harness.results.conditions import non_standard_reasons, run_conditions
 from harness.results.figures import adaptive_stop, derive_figures, idle_drift, temperature_trend_warnings
-from harness.results.schema import IdleBaseline, Repetition, ResultFile, Timeline
+from harness.results.schema import LATENCY_DECIMALS, IdleBaseline, Repetition, ResultFile, Timeline
 from harness.results.statistics import length_summary
 from harness.results.store import check_result_target, keep_unfiled, new_run_id, result_target, save_result
 from harness.tasks.inputs import InputSet, load_inputs
@@ -115,7 +115,7 @@ def run_pass(
     for batch in batches(items, batch_size):
         start = time.perf_counter()
         output = run_batch(batch)
-        elapsed = time.perf_counter() - start
+        elapsed = round(time.perf_counter() - start, LATENCY_DECIMALS)
         latencies.extend([elapsed] * len(batch))
         for name in totals:
             value = getattr(output, name, None)

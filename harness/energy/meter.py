@@ -53,6 +53,14 @@ GAP_TOLERANCE = 0.05
 """A window whose samples have gaps over this share of its duration is flagged."""
 IDLE_KEY = "__idle__"
 
+RESULT_TIMELINE_MAX_POINTS = 500
+"""Points a result's timeline keeps per GPU (consecutive samples averaged): a 15-minute run at under 2 s each,
+finer than the 1 s average NVML reports on most cards' power field, and the pages plot 240. The energy figures come
+from the counter and every sample, never from this record; 2000 points made a 1-GPU result twice the size."""
+TIMELINE_DECIMALS = {"t_s": 3, "power_w": 2, **{name: 1 for name in CONDITION_COLUMNS}}
+"""Decimals a timeline keeps per column: milliseconds, centiwatts (NVML reads milliwatts, averaged per bucket),
+and tenths of a MHz, degree or percent."""
+
 
 @dataclass(frozen=True)
 class IdleBaseline:
@@ -399,7 +407,7 @@ class EnergyMeter:
         return {"meter_backend": self.backend_name, "gpus": gpus, "measured_gpu_indices": list(self.gpu_indices),
                 **system_versions(self._session), **facts}
 
-    def timeline(self, since_unix_s: float, max_points: int = 2000) -> list[dict]:
+    def timeline(self, since_unix_s: float, max_points: int = RESULT_TIMELINE_MAX_POINTS) -> list[dict]:
         """Sampled power and conditions per measured GPU from `since_unix_s`, at most `max_points` each.
 
         Each dict validates as `harness.results.schema.Timeline`; `t_s` is seconds after `since_unix_s`,
@@ -415,12 +423,13 @@ class EnergyMeter:
             entry: dict[str, Any] = {"gpu_index": gpu.index}
             for name, values in columns.items():
                 means = bucket_means(values[keep], max(int(max_points), 1))
+                places = TIMELINE_DECIMALS[name]
                 if name == "t_s":
-                    entry[name] = [round(float(v) - since_s, 3) for v in means]
+                    entry[name] = [round(float(v) - since_s, places) for v in means]
                 elif name == "power_w":
-                    entry[name] = [round(float(v), 2) for v in means]
+                    entry[name] = [round(float(v), places) for v in means]
                 else:
-                    entry[name] = [None if math.isnan(v) else round(float(v), 1) for v in means]
+                    entry[name] = [None if math.isnan(v) else round(float(v), places) for v in means]
             timelines.append({k: entry[k] for k in ("gpu_index", "t_s", "power_w", *CONDITION_COLUMNS)})
         return timelines
 

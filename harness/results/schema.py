@@ -303,12 +303,17 @@ Windows = Annotated[dict[str, Reading],
 """A repetition's windows by name in Python; a list of `{name, reading}` in a file."""
 
 
+LATENCY_DECIMALS = 6
+"""Query latencies are recorded to the microsecond: the clock reads nanoseconds, but a query's Python call and
+CUDA synchronisation already vary by more than that, and 17-digit latencies would double a result's size."""
+
+
 class Repetition(StrictModel):
     """One measured pass over the task's queries.
 
     `readings` holds the pass's windows by phase: always `total`; `prefill` and `decode` for generative
     text (each measured in its own window). `query_latencies_s` has one entry per query (a batch's
-    latency is shared by its queries), none negative.
+    latency is shared by its queries), none negative, to `LATENCY_DECIMALS` decimals of a second.
     """
 
     index: NonNegativeInt64
@@ -381,7 +386,7 @@ class RunConditions(StrictModel):
 
 
 class Timeline(StrictModel):
-    """Sampled conditions over the whole run, downsampled to at most a few thousand points per GPU.
+    """Sampled conditions over the whole run, downsampled to at most 500 points per GPU (older files: up to 2000).
 
     Parallel columns keyed by GPU index; `t_s` is seconds since `started_at`.
     """

@@ -14,7 +14,7 @@ from pydantic_core import to_jsonable_python
 from harness import __version__
 from harness.kinds import IMAGE_KINDS
 from harness.results.figures import derive_figures
-from harness.results.schema import IdleBaseline, Repetition, ResultFile
+from harness.results.schema import LATENCY_DECIMALS, IdleBaseline, Repetition, ResultFile
 
 
 def make_result(
@@ -62,7 +62,8 @@ def make_result(
             "ram_method": "estimated",
             "warnings": [],
         }
-        latencies = [seconds_per_query * jitter * (1 + rng.uniform(-0.05, 0.05)) for _ in range(num_queries)]
+        latencies = [round(seconds_per_query * jitter * (1 + rng.uniform(-0.05, 0.05)), LATENCY_DECIMALS)
+                     for _ in range(num_queries)]
         repetitions.append({
             "index": index,
             "num_queries": num_queries,

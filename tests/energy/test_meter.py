@@ -375,3 +375,16 @@ def test_window_edges_synchronise_every_cuda_device_once_cuda_is_initialised(dri
         monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
         d.window("w", 1.0)
     assert cuda.synchronized == ([0, 1, 0, 1] if initialised else [])
+
+
+def test_a_long_run_keeps_at_most_the_result_cap_of_points_rounded_as_documented(driven):
+    from harness.energy.meter import RESULT_TIMELINE_MAX_POINTS, TIMELINE_DECIMALS
+
+    since = time.time()
+    d = driven({"gpus": [{"power_w": [[0, 80.123456], [20, 312.987654]]}]}, hz=50)
+    with d.meter as meter:
+        d.run(RESULT_TIMELINE_MAX_POINTS / 50 * 2.5)  # 2.5x as many samples as the cap
+        [timeline] = meter.timeline(since)
+    assert RESULT_TIMELINE_MAX_POINTS // 2 < len(timeline["t_s"]) <= RESULT_TIMELINE_MAX_POINTS
+    for name, places in TIMELINE_DECIMALS.items():
+        assert all(v is None or round(v, places) == v for v in timeline[name]), name
