@@ -100,8 +100,13 @@ class PageWriter:
     def text(self, relative: str, text: str) -> int:
         """Write `text` (always: files with no fingerprint); returns its size in bytes."""
         data = text.encode("utf-8")
-        with open(self._target(relative), "wb") as handle:
-            handle.write(data)
+        fd = os.open(self._target(relative), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # the umask applies
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
         return len(data)
 
     def page(self, relative: str, key: str | None, render: Callable[[], str]) -> int:

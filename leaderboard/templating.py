@@ -71,6 +71,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # templates ship with the package: no stat of the source at every page of a build
     )
     env.filters.update(num=num, sig=sig, params=params, day=day, minute=minute, stars_text=stars_text,
                        interval=interval)
