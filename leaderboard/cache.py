@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import __version__
+from harness.errors import HarnessError
 from harness.files import write_bytes_atomic
+from harness.results.store import read_result_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -100,10 +102,11 @@ def stat_key(path: str) -> tuple[int, int, int] | None:
 
 
 def _digest(path: str) -> str | None:
+    """SHA-1 of a result file's bytes, read as the check reads it (bounded, never a FIFO or a device: those would
+    hang or never end); None when it cannot be read, and the check then says why."""
     try:
-        with open(path, "rb") as handle:
-            return hashlib.sha1(handle.read()).hexdigest()
-    except OSError:
+        return hashlib.sha1(read_result_bytes(Path(path))).hexdigest()
+    except HarnessError:
         return None
 
 

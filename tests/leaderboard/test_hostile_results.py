@@ -10,7 +10,7 @@ import xml.dom.minidom
 
 import pytest
 
-from harness.results.store import default_result_path, write_result
+from harness.results.store import MAX_RESULT_BYTES, default_result_path, write_result
 from harness.testing.synthetic import make_result
 from leaderboard.site import build_site
 
@@ -19,9 +19,15 @@ def _build(results_dir, tmp_path):
     return build_site(results_dir, tmp_path / "site", workers=1, releases_dir=tmp_path / "releases")
 
 
-@pytest.mark.parametrize("hostile", ["huge-params", "long-names", "deep", "dev-zero", "fifo"])
-def test_one_hostile_file_never_stops_the_build(hostile, add_result, results_dir, tmp_path):
+@pytest.mark.parametrize("cached", [False, True], ids=["no-cache", "filled-cache"])
+@pytest.mark.parametrize("hostile", ["huge-params", "long-names", "deep", "dev-zero", "fifo", "oversized"])
+def test_one_hostile_file_never_stops_the_build(hostile, cached, add_result, results_dir, tmp_path):
+    """With a filled summary cache, a file it does not know is hashed before it is checked: that read is bounded
+    too (a FIFO once hung the build there, and a huge file was read whole)."""
     add_result(model_id="org/good")
+    cache = tmp_path / "cache" if cached else None
+    if cached:
+        build_site(results_dir, tmp_path / "first", workers=1, releases_dir=tmp_path / "releases", cache_dir=cache)
     bad = results_dir / "bad.json"
     if hostile == "huge-params":
         data = make_result(seed=50, model_id="org/huge").model_dump(mode="json")
@@ -36,9 +42,12 @@ def test_one_hostile_file_never_stops_the_build(hostile, add_result, results_dir
         bad.write_text("[" * 100_000 + "]" * 100_000)
     elif hostile == "dev-zero":
         os.symlink("/dev/zero", bad)
-    else:
+    elif hostile == "fifo":
         os.mkfifo(bad)
-    report = _build(results_dir, tmp_path)
+    else:
+        with open(bad, "wb") as handle:  # sparse: past the reader's limit without filling the disk
+            handle.truncate(MAX_RESULT_BYTES + 1)
+    report = build_site(results_dir, tmp_path / "site", workers=1, releases_dir=tmp_path / "releases", cache_dir=cache)
     site = tmp_path / "site"
     assert (site / "index.html").is_file()
     models = json.loads((site / "data" / "index.json").read_text())["models"]
