@@ -19,7 +19,7 @@ from pathlib import Path
 from harness.errors import ConfigError, NotFoundError, ResultFileError
 from harness.files import json_line, refuse_existing, write_bytes_atomic, write_folder_atomic, write_text_atomic
 from harness.ops.submission import ARCHIVE_SUFFIXES, MANIFEST_NAME, verify_bundle
-from harness.results.hf_dataset import DATA_FILE, dataset_card
+from harness.results.hf_dataset import data_file_name, dataset_card
 from harness.results.schema import ResultFile
 from harness.results.store import iter_result_files, load_result
 from harness.results.table import COLUMNS, EMISSIONS_COLUMNS, emissions_row, result_row, results_frame
@@ -137,9 +137,11 @@ def export(sources: str | Path | Sequence[str | Path], out: Path, fmt: str, *, g
 def _write_dataset(out: Path, results: list[ResultFile]) -> Path:
     """A new folder: every whole result, one JSON line each, and the card that types them, so
     `datasets.load_dataset(out)` (or the Hub, after an upload) reads them with no arguments."""
-    card = dataset_card(num_runs=len(results), task_kinds=[result.task.kind for result in results])
-    records = "".join(json_line(result.model_dump(mode="json")) for result in results)
-    return write_folder_atomic(out, {DATA_FILE: records.encode("utf-8"), "README.md": card.encode("utf-8")})
+    records = "".join(json_line(result.model_dump(mode="json")) for result in results).encode("utf-8")
+    data_file = data_file_name(records)
+    card = dataset_card(num_runs=len(results), task_kinds=[result.task.kind for result in results],
+                        data_files=data_file)
+    return write_folder_atomic(out, {data_file: records, "README.md": card.encode("utf-8")})
 
 
 def _as_list(sources) -> list:

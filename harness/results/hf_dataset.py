@@ -10,6 +10,7 @@ dataset`, which writes them in the 2.0 layout.
 
 from __future__ import annotations
 
+import hashlib
 import types
 import typing
 from datetime import datetime
@@ -80,11 +81,14 @@ def result_features():
     return datasets.Features(_feature(datasets.Value, ResultFile, "result"))
 
 
-DATA_FILE = "data/results.jsonl"
-"""Where a dataset export puts its records (one result per line), relative to its card."""
+def data_file_name(records: bytes) -> str:
+    """Where a dataset export puts its records (one result per line), relative to its card: named by their SHA-256.
+    `datasets` caches a local folder under its name and its card's file names, not their contents, so two exports
+    with the same folder name would otherwise load as whichever was loaded first."""
+    return f"data/results-{hashlib.sha256(records).hexdigest()[:16]}.jsonl"
 
 
-def dataset_card(*, num_runs: int, task_kinds: list[str], data_files: str = DATA_FILE) -> str:
+def dataset_card(*, num_runs: int, task_kinds: list[str], data_files: str) -> str:
     """A dataset card (README.md) whose YAML header declares the data files and their types, so
     `datasets.load_dataset(FOLDER)` and the Hub's dataset viewer read the records typed, with no arguments."""
     datasets = _datasets()

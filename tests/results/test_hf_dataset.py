@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 
 import pytest
@@ -11,7 +12,7 @@ from pydantic import BaseModel
 
 from harness.errors import ResultFileError
 from harness.files import umask, write_json_atomic
-from harness.results.hf_dataset import DATA_FILE, _feature, result_features
+from harness.results.hf_dataset import _feature, result_features
 from harness.results.schema import ResultFile
 from harness.results.store import default_result_path, load_result, parse_result, write_result
 from harness.testing.synthetic import make_result, one_x_layout
@@ -102,7 +103,9 @@ def test_one_x_files_read_as_the_same_values_and_load_after_a_dataset_export(res
     assert read.idle == gpu.idle and read.task == gpu.task
     out = tmp_path / "runs"
     assert run_cli("export", str(results_dir), "--format", "dataset", "--out", str(out)) == 0
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["README.md", DATA_FILE]
+    card, data = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert card == "README.md" and re.fullmatch(r"data/results-[0-9a-f]{16}\.jsonl", data)
+    assert f"path: {data}" in (out / "README.md").read_text()
     assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask()
     loaded = datasets.load_dataset(str(out), split="train", cache_dir=str(tmp_path / "hf-cache-folder"))
     assert loaded.num_rows == 5 and loaded.features == result_features()
@@ -154,3 +157,19 @@ def test_a_one_x_gpu_map_keyed_by_anything_but_an_index_is_refused(key):
     data["idle"]["gpu_power_w"] = {key: 70.0}
     with pytest.raises(ResultFileError, match="not a GPU index"):
         parse_result(json.dumps(data), "x.json")
+
+
+def test_two_exports_in_folders_of_the_same_name_each_load_their_own_runs(tmp_path):
+    """`datasets` caches a local folder by its name and its card's file names: the data file is named by its
+    contents, so a second export called `runs` is not served the first one's rows from that cache."""
+    hf_cache = str(tmp_path / "hf-cache")
+    loaded = []
+    for place, seeds in (("first", (1, 2)), ("second", (3, 4, 5))):
+        results = tmp_path / place / "results"
+        for seed in seeds:
+            write_result(make_result(seed=seed), results / f"{seed}.json")
+        out = tmp_path / place / "runs"
+        assert run_cli("export", str(results), "--format", "dataset", "--out", str(out)) == 0
+        loaded.append(sorted(datasets.load_dataset(str(out), split="train", cache_dir=hf_cache)["run_id"]))
+    assert loaded == [sorted(make_result(seed=s).run_id for s in (1, 2)),
+                      sorted(make_result(seed=s).run_id for s in (3, 4, 5))]
