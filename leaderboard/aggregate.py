@@ -470,15 +470,15 @@ def _load_chunk(paths: list[str], root: str) -> list[tuple[tuple | None, str | N
 
 
 def load_records(root: Path, *, workers: int | None = None,
-                 cache_dir: Path | None = None) -> tuple[list[RunRecord], list[Refusal], int]:
+                 cache: SummaryCache | None = None) -> tuple[list[RunRecord], list[Refusal], int]:
     """Every result file under `root`: valid records, refusals (schema, checks, duplicate run ids), file count.
 
-    Files are checked in worker processes when there are many (validation dominates the build). With
-    `cache_dir`, files checked by an earlier build are not checked again (`leaderboard.cache`).
+    Files are checked in worker processes when there are many (validation dominates the build). With a `cache`,
+    files checked by an earlier build are not checked again (`leaderboard.cache`), and those checked now are added
+    to it; saving it is the caller's (a site build writes it while its pages render).
     """
     root = Path(root)
     paths = result_file_paths(root)
-    cache = SummaryCache(cache_dir) if cache_dir is not None else None
     known, todo = cache.lookup(paths) if cache is not None else ({}, paths)
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers > 1 and len(todo) >= PARALLEL_MIN_FILES:
@@ -492,7 +492,6 @@ def load_records(root: Path, *, workers: int | None = None,
     if cache is not None:
         for path, (stat, digest, outcome) in zip(todo, checked):
             cache.add(path, outcome, stat, digest)
-        cache.save()
     prefix = f"{root}{os.sep}"
     outcomes = [fresh[p] if p in fresh else
                 cache.get(known[p], p[len(prefix):].replace(os.sep, "/") if p.startswith(prefix) else
@@ -577,5 +576,8 @@ def aggregate(root: Path, *, workers: int | None = None, cache_dir: Path | None 
     root = Path(root)
     if not root.exists():
         return build_board([], [], 0)
-    records, refused, num_files = load_records(root, workers=workers, cache_dir=cache_dir)
+    cache = SummaryCache(cache_dir) if cache_dir is not None else None
+    records, refused, num_files = load_records(root, workers=workers, cache=cache)
+    if cache is not None:
+        cache.save()
     return build_board(records, refused, num_files)

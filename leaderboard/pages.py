@@ -120,14 +120,17 @@ class PageWriter:
         if self._reused(relative, key) is None:
             self.pending.append((relative, key, render))
 
-    def flush(self, workers: int) -> None:
-        """Render the pages `later` left, in `workers` forked processes when there are many (a cold build).
+    def flush(self, workers: int, meanwhile: Callable[[], None] | None = None) -> None:
+        """Render the pages `later` left, in `workers` forked processes when there are many (a cold build), and
+        run `meanwhile` in this process while they do (before rendering, when there are no workers).
 
         Workers take runs of consecutive pages as they become free: pages queued one after another that share
         work (a label and its badge) stay in one process, and a heavy page (the index) does not leave one
         worker with more than its share."""
         pending, self.pending = self.pending, []
         if workers < 2 or len(pending) < PARALLEL_MIN_PAGES or "fork" not in mp.get_all_start_methods():
+            if meanwhile is not None:
+                meanwhile()
             for relative, key, render in pending:
                 self._render(relative, key, render)
             return
@@ -136,8 +139,11 @@ class PageWriter:
         size = max(1, len(pending) // (workers * RUNS_PER_WORKER))
         try:
             with mp.get_context("fork").Pool(workers) as pool:
-                parts = pool.map(_render_part, [(self.root, range(i, min(i + size, len(pending))))
-                                                for i in range(0, len(pending), size)], chunksize=1)
+                rendering = pool.map_async(_render_part, [(self.root, range(i, min(i + size, len(pending))))
+                                                          for i in range(0, len(pending), size)], chunksize=1)
+                if meanwhile is not None:
+                    meanwhile()
+                parts = rendering.get()
         finally:
             _PENDING = None
         for rendered, pages, sizes in parts:

@@ -28,7 +28,17 @@ from harness.errors import ConfigError, HarnessError, NotFoundError
 from harness.files import csv_cell, umask, unique_slug
 from harness.results.schema import readable_model_name
 from leaderboard import carbon, plots
-from leaderboard.aggregate import SIZE_CLASS_LIMITS, Board, Entry, Refusal, RunRecord, aggregate, paused_gc
+from leaderboard.aggregate import (
+    SIZE_CLASS_LIMITS,
+    Board,
+    Entry,
+    Refusal,
+    RunRecord,
+    build_board,
+    load_records,
+    paused_gc,
+)
+from leaderboard.cache import SummaryCache
 from leaderboard.label import label_data, render_badge, render_label
 from leaderboard.pages import PageWriter, fingerprint
 from leaderboard.rating import (
@@ -509,7 +519,9 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
     release, banding = resolve_options(release_id, banding, releases_dir)
     _check_out_dir(out_dir)
 
-    board = aggregate(results_dir, workers=workers, cache_dir=cache_dir)
+    cache = SummaryCache(cache_dir) if cache_dir is not None else None
+    records, refused, num_files = load_records(results_dir, workers=workers, cache=cache)
+    board = build_board(records, refused, num_files)
     cache_compiled_templates(Path(cache_dir) / TEMPLATES_CACHE_DIR if cache_dir is not None else None)
     all_entries = [e for task in board.tasks.values() for e in task.rated]
     ratings = rate(all_entries, release, banding)
@@ -588,7 +600,9 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
             writer.later(f"models/{slug}.html",
                          fingerprint(settings, "model", model_id, *(row_keys[id(r)] for r in model_rows)),
                          lambda model_id=model_id, model_rows=model_rows: _model_page(model_id, model_rows, context))
-        writer.flush(workers if workers is not None else (os.cpu_count() or 1))
+        # The summary cache is written while the workers render (its 10 000 summaries take about half a second).
+        writer.flush(workers if workers is not None else (os.cpu_count() or 1),
+                     meanwhile=cache.save if cache is not None else None)
         index_bytes = writer.sizes["index.html"]
         writer.page("methodology.html", fingerprint(settings, "methodology"),
                     lambda: render("methodology.html", root="", page="methodology", **context))

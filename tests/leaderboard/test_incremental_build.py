@@ -9,7 +9,7 @@ import re
 import pytest
 from conftest import edit_result
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
 from leaderboard.pages import MANIFEST
 from leaderboard.site import build_site
 
@@ -218,3 +218,25 @@ def test_compiled_templates_are_kept_in_the_cache_folder_and_a_bad_one_is_only_c
     (spoilt / TEMPLATES_CACHE_DIR).write_text("a file where the folder would go")
     assert _build(results_dir, tmp_path / "other", tmp_path, cache_dir=spoilt).num_entries == cold.num_entries
     assert _tree(tmp_path / "other") == _tree(tmp_path / "cold")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_cache_that_cannot_be_written_fails_the_build_in_one_line_and_keeps_the_previous_site(
+        workers, add_result, results_dir, tmp_path, monkeypatch):
+    """The cache is written while the pages render (in forked workers, or before rendering without them): a
+    failure there still ends the build with one line, nothing half-written, and the previous site as it was."""
+    import leaderboard.pages
+
+    monkeypatch.setattr(leaderboard.pages, "PARALLEL_MIN_PAGES", 1)  # forked workers even for a small site
+    for i in range(3):
+        add_result(model_id=f"org/m{i}")
+    site = tmp_path / "site"
+    build_site(results_dir, site, releases_dir=tmp_path / "releases", workers=workers)
+    before = _tree(site)
+    (tmp_path / "not-a-folder").write_text("x")
+    with pytest.raises(HarnessError) as failed:
+        build_site(results_dir, site, releases_dir=tmp_path / "releases", workers=workers,
+                   cache_dir=tmp_path / "not-a-folder" / "cache")
+    assert "\n" not in str(failed.value) and "not-a-folder" in str(failed.value)
+    assert _tree(site) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".site")) == []
