@@ -23,7 +23,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from harness import __version__
-from harness.files import umask
+from harness.errors import HarnessError
+from harness.files import read_bounded, umask
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +64,12 @@ def _previous_pages(site: Path | None) -> dict[str, list]:
     if site is None:
         return {}
     try:
-        data = json.loads((site / MANIFEST).read_text(encoding="utf-8"))
+        data = json.loads(read_bounded(site / MANIFEST))  # bounded: a FIFO or a device there must not hang a build
         if (data.get("code"), data.get("umask")) == (code_fingerprint(), umask()):
             return {page: entry for page, entry in data["pages"].items()
                     if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
                     and all(isinstance(n, int) for n in entry[1:])}
-    except (OSError, ValueError, AttributeError):
+    except (HarnessError, OSError, ValueError, AttributeError):
         pass  # no previous site, or one from other code: every page is rendered
     return {}
 

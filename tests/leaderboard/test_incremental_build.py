@@ -240,3 +240,23 @@ def test_a_cache_that_cannot_be_written_fails_the_build_in_one_line_and_keeps_th
     assert "\n" not in str(failed.value) and "not-a-folder" in str(failed.value)
     assert _tree(site) == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".site")) == []
+
+
+@pytest.mark.parametrize("manifest", ["fifo", "garbage"])
+def test_a_previous_site_whose_manifest_is_not_a_manifest_is_rendered_afresh(manifest, add_result, results_dir,
+                                                                           tmp_path):
+    """The manifest is read bounded: a FIFO put in its place cannot hang the build, and garbage only means that
+    no page is reused."""
+    import os
+
+    add_result(model_id="org/a")
+    site = tmp_path / "site"
+    _build(results_dir, site, tmp_path)
+    (site / MANIFEST).unlink()
+    if manifest == "fifo":
+        os.mkfifo(site / MANIFEST)
+    else:
+        (site / MANIFEST).write_bytes(b"\xff{not json")
+    report = _build(results_dir, site, tmp_path)
+    assert report.pages_reused == 0 and report.pages_rendered > 0
+    assert json.loads((site / MANIFEST).read_text())["pages"]
