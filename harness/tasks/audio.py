@@ -28,6 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from harness.errors import HarnessError
+from harness.files import read_bounded
+
 SAMPLING_RATE = 16_000
 """Hz: what Whisper-family feature extractors take, and the rate of LibriSpeech."""
 
@@ -180,7 +183,8 @@ def read_audio_row(value: Any, kind: str, folder: Path | None = None) -> AudioCl
     if not file.is_absolute() and folder is not None:
         file = folder / file
     try:
-        data = file.read_bytes()
-    except OSError as error:
-        raise ValueError(f"names audio file {file}, which cannot be read ({error.strerror or error})") from None
+        data = read_bounded(file)  # a regular file of bounded size: never a FIFO or /dev/zero
+    except HarnessError as error:
+        raise ValueError(f"names audio file {file}, which cannot be read ({str(error).removeprefix(f'{file}: ')})"
+                         ) from None
     return decode_wav(data, str(file))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import statistics
 import wave
 
@@ -177,10 +178,16 @@ def test_a_parquet_audio_column_of_bytes_is_decoded_without_torchcodec(tmp_path)
         (b"fLaC\x00\x00\x00\x22", "is FLAC audio: only WAV"),
         (b"RIFF\x10\x00\x00\x00WAVEjunk", "is not a readable WAV file"),
         (None, "cannot be read"),
+        ("fifo", "cannot be read .*not a regular file"),
+        ("device", "cannot be read .*not a regular file"),
     ],
 )
 def test_an_undecodable_clip_is_one_line_naming_the_row(tmp_path, content, says):
-    if content is not None:
+    if content == "fifo":
+        os.mkfifo(tmp_path / "bad.wav")  # read whole, it would hang the run
+    elif content == "device":
+        os.symlink("/dev/zero", tmp_path / "bad.wav")  # read whole, it would never end
+    elif content is not None:
         (tmp_path / "bad.wav").write_bytes(content)
     path = tmp_path / "speech.jsonl"
     path.write_text(json.dumps({"audio": "bad.wav"}) + "\n")
