@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.errors import ConfigError, HarnessError, NotFoundError, validation_problem
-from harness.files import write_json_atomic
+from harness.files import read_bounded, write_json_atomic
 from leaderboard.aggregate import Entry, Refusal, aggregate
 
 Banding = Literal["linear", "log"]
@@ -227,9 +227,7 @@ def load_release(path: Path) -> Release:
     """Read one release file; a broken one is a one-line error."""
     path = Path(path)
     try:
-        return Release.model_validate_json(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise NotFoundError(f"cannot read release {path} ({error.strerror or error})") from None
+        return Release.model_validate_json(read_bounded(path, error=ConfigError))  # never a FIFO or a device
     except ValidationError as error:
         raise ConfigError(f"release {path} is invalid: {validation_problem(error)}") from None
 

@@ -149,3 +149,14 @@ def test_two_models_are_too_few_for_stars_and_a_small_gap_costs_at_most_one_star
     wider = _entries([100.0, 110.0, 130.0])
     assert sorted(r.stars for r in rate_live(wider).values()) == [4, 5, 5]
     assert band_edges([1.0, 1.15]) == pytest.approx((1.0, 1.2, 1.4, 1.6, 1.8, 2.0))
+
+
+def test_a_release_file_that_is_a_fifo_is_one_line_not_a_hang(tmp_path):
+    import os
+
+    from leaderboard.rating import list_releases
+
+    os.mkfifo(tmp_path / "r1.json")
+    with pytest.raises(ConfigError, match="r1.json: not a regular file") as failed:
+        list_releases(tmp_path)
+    assert "\n" not in str(failed.value)
