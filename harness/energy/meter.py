@@ -53,6 +53,10 @@ GAP_TOLERANCE = 0.05
 """A window whose samples have gaps over this share of its duration is flagged."""
 IDLE_KEY = "__idle__"
 
+EDGE_MAX_SPREAD_S = 0.002
+"""A window edge's counters are read again when reading them took longer than this (an interrupted read)."""
+EDGE_ATTEMPTS = 5
+"""Reads of a window edge before the last one is kept whatever its spread."""
 RESULT_TIMELINE_MAX_POINTS = 500
 """Points a result's timeline keeps per GPU (consecutive samples averaged): a 15-minute run at under 2 s each,
 finer than the 1 s average NVML reports on most cards' power field, and the pages plot 240. The energy figures come
@@ -201,16 +205,23 @@ class EnergyMeter:
     # --- windows ------------------------------------------------------------------------------------------
 
     def _edge(self) -> tuple[float, dict[int, int | None]]:
-        """Synchronise CUDA, then read the clock and every raw energy counter (mJ) as close together as possible."""
+        """Synchronise CUDA, then read every raw energy counter (mJ) between two readings of the clock, and give the
+        counters the midpoint's time. A thread switch or a busy host between clock and counters would shift the
+        window's energy against its duration: a read whose clock readings lie further apart than `EDGE_MAX_SPREAD_S`
+        is taken again (up to `EDGE_ATTEMPTS` times)."""
         cuda_synchronize(self._cuda_devices)
-        t_s = self._clock()
-        counters = {}
-        for gpu in self._gpus:
-            value = gpu.energy_counter_mj() if gpu.has_energy_counter else None
-            if gpu.has_energy_counter and value is None:
-                raise MeasurementError(f"GPU {gpu.index}: the energy counter could not be read")
-            counters[gpu.index] = value
-        return t_s, counters
+        for _ in range(EDGE_ATTEMPTS):
+            before_s = self._clock()
+            counters = {}
+            for gpu in self._gpus:
+                value = gpu.energy_counter_mj() if gpu.has_energy_counter else None
+                if gpu.has_energy_counter and value is None:
+                    raise MeasurementError(f"GPU {gpu.index}: the energy counter could not be read")
+                counters[gpu.index] = value
+            after_s = self._clock()
+            if after_s - before_s <= EDGE_MAX_SPREAD_S:
+                break
+        return (before_s + after_s) / 2, counters
 
     def begin(self, key: str) -> None:
         """Open window `key` (several may be open at once)."""

@@ -388,3 +388,27 @@ def test_a_long_run_keeps_at_most_the_result_cap_of_points_rounded_as_documented
     assert RESULT_TIMELINE_MAX_POINTS // 2 < len(timeline["t_s"]) <= RESULT_TIMELINE_MAX_POINTS
     for name, places in TIMELINE_DECIMALS.items():
         assert all(v is None or round(v, places) == v for v in timeline[name]), name
+
+
+def test_a_window_edge_read_interrupted_between_clock_and_counter_is_read_again(driven):
+    """A thread switch (or a host that takes the CPU away) between reading the clock and the counter would give
+    the counter a later time than the window's edge: the edge is read again until both sit together."""
+    d = driven({"gpus": [{"power_w": 200.0}]})
+    counter = d.fake.nvmlDeviceGetTotalEnergyConsumption
+    armed, interrupted = [], []
+
+    def late_counter(handle):
+        if armed and not interrupted:  # the first read of the closing edge comes 50 ms late
+            interrupted.append(True)
+            d.clock.advance(0.05)
+        return counter(handle)
+
+    d.fake.nvmlDeviceGetTotalEnergyConsumption = late_counter
+    with d.meter as meter:
+        meter.begin("w")
+        d.run(1.0)
+        armed.append(True)
+        reading = meter.end("w")
+    assert interrupted
+    assert reading.duration_s == pytest.approx(1.05)
+    assert reading.gpu_energy_j[0] / reading.duration_s == pytest.approx(200.0, rel=1e-6)
