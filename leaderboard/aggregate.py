@@ -436,7 +436,7 @@ def _check_file(path: Path, root: Path) -> tuple[str | None, RunRecord | Refusal
                                       digest, packed=True)
 
 
-def _relative(path: Path, root: Path) -> str:
+def _relative(path: Path | str, root: Path) -> str:
     """`path` relative to the folder `root` (posix), or its name when `root` is that file."""
     path_text, prefix = str(path), f"{root}{os.sep}"
     if path_text.startswith(prefix):  # a listed file under root, spelt as `Path` spells it: no Path arithmetic
@@ -492,11 +492,7 @@ def load_records(root: Path, *, workers: int | None = None,
     if cache is not None:
         for path, (stat, digest, outcome) in zip(todo, checked):
             cache.add(path, outcome, stat, digest)
-    prefix = f"{root}{os.sep}"
-    outcomes = [fresh[p] if p in fresh else
-                cache.get(known[p], p[len(prefix):].replace(os.sep, "/") if p.startswith(prefix) else
-                          _relative(Path(p), root))
-                for p in paths]
+    outcomes = [fresh[p] if p in fresh else cache.get(known[p], _relative(p, root)) for p in paths]
     records: list[RunRecord] = []
     refused: list[Refusal] = [o for o in outcomes if isinstance(o, Refusal)]
     by_run_id: dict[str, list[RunRecord]] = defaultdict(list)
