@@ -386,7 +386,8 @@ class RunConditions(StrictModel):
 
 
 class Timeline(StrictModel):
-    """Sampled conditions over the whole run, downsampled to at most 500 points per GPU (older files: up to 2000).
+    """Sampled conditions over the whole run, downsampled per GPU to at most the meter's
+    `RESULT_TIMELINE_MAX_POINTS` (older files hold up to 2000).
 
     Parallel columns keyed by GPU index; `t_s` is seconds since `started_at`.
     """
