@@ -429,9 +429,7 @@ def _check_file(path: Path, root: Path) -> tuple[str | None, RunRecord | Refusal
         digest = hashlib.sha1(data).hexdigest()
         loaded = load_valid_result(path, data)
     except ResultFileError as error:
-        reason = str(error)
-        prefix = f"{path}: "
-        return digest, Refusal(source, reason[len(prefix):] if reason.startswith(prefix) else reason)
+        return digest, Refusal(source, str(error).removeprefix(f"{path}: "))
     return digest, record_from_result(loaded.result, source, (f for f in loaded.findings if f.severity != "error"),
                                       digest, packed=True)
 
