@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import torch
+from harness.workloads.models import load_model
 
 from harness.energy import open_meter
 from harness.runner import batches, run_pass
@@ -29,7 +30,6 @@ from harness.tasks.overrides import apply_overrides
 from harness.tasks.registry import load_task
 from harness.testing.demo_models import build_demo_model
 from harness.workloads import WORKLOADS
-from harness.workloads.models import load_model
 
 
 def bare_loop(kind: str, loaded, spec, items: list[str], batch_size: int, max_length: int | None) -> None:

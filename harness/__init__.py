@@ -13,13 +13,7 @@ The Python API (imported on first use, so `import harness` stays light):
 
 from __future__ import annotations
 
-import importlib.metadata
-
-try:
-    __version__ = importlib.metadata.version("ai-energy-harness")
-    """From git tags at build time (setuptools-scm)."""
-except importlib.metadata.PackageNotFoundError:  # imported from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+from harness.version import __version__
 
 __all__ = ["__version__", "load_results", "measure", "result_features", "run"]
 

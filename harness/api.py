@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.energy import open_meter
-from harness.energy.nvml_gpu import device_count, init_nvml
+from harness.energy import open_gpu_backend, open_meter
 from harness.energy.reading import EnergyReading, MeasurementWarning
 from harness.errors import ConfigError, HarnessError
 from harness.tasks.resolution import DEFAULT_SAMPLE_HZ
@@ -70,15 +69,13 @@ class Measurement:
 
 
 def _every_gpu() -> list[int]:
-    """Every GPU NVML sees; none (host only) when NVML is not there."""
+    """Every GPU the machine's backend sees; none (host only) when there is no GPU backend."""
     try:
-        session = init_nvml()
+        backend = open_gpu_backend()
     except HarnessError:
         return []
-    try:
-        return list(range(device_count(session)))
-    finally:
-        session.shutdown()
+    with backend:
+        return list(range(backend.device_count()))
 
 
 @contextmanager

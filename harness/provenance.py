@@ -2,7 +2,7 @@
 
 A reader needs these to tell whether two numbers are comparable. Package versions come from installed
 metadata (no heavy import); torch is imported only to learn its CUDA build, and only if it is installed.
-GPU facts come from NVML and live with the meter (`harness.energy`).
+GPU facts come from the GPU backend (NVML) and live with the meter (`harness.energy`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import psutil
 
+from harness.energy.backends import open_gpu_backend
 from harness.energy.host_estimate import RAM_W_PER_GIB, HostEstimate, cpu_model_name
-from harness.energy.nvml_gpu import NvmlGpu, check_indices, device_count, init_nvml, system_versions
 from harness.energy.rapl import rapl_status
 from harness.errors import HarnessError
 
@@ -33,11 +33,12 @@ def package_version(name: str) -> str | None:
 
 
 def torch_build() -> dict:
-    """torch's version, the CUDA it was built for, and whether it can see a CUDA device."""
+    """torch's version (None: not installed, as behind a serving engine), the CUDA it was built for, and whether it
+    can see a CUDA device."""
     try:
         import torch
     except ImportError:
-        return {"torch_version": "not installed", "torch_cuda_version": None, "cuda_available": False}
+        return {"torch_version": None, "torch_cuda_version": None, "cuda_available": False}
     try:
         available = bool(torch.cuda.is_available())
     except Exception as error:  # a broken CUDA install must not stop `harness env` from reporting it
@@ -121,23 +122,21 @@ def survey(gpu_indices: list[int] | None = None) -> dict:
                     "torch": torch_build(), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
                     "nvml": None, "gpus": []}
     try:
-        session = init_nvml()
+        backend = open_gpu_backend()
     except HarnessError as error:
         if gpu_indices:
             raise
         report["nvml_error"] = str(error)
     else:
-        try:
+        with backend:
             if gpu_indices:
-                check_indices(session, gpu_indices)
-            report["nvml"] = {"backend": session.backend_name, **system_versions(session)}
-            for index in range(device_count(session)):
-                gpu = NvmlGpu(session, index)
+                backend.check_indices(gpu_indices)
+            report["nvml"] = {"backend": backend.name, **backend.system_versions()}
+            for index in range(backend.device_count()):
+                gpu = backend.open(index)
                 pids = gpu.other_process_pids(frozenset({os.getpid()}))
                 report["gpus"].append({**gpu.info(), "power_source": gpu.power_source,
                                        "other_processes": pids, "power_w": gpu.power_w()})
-        finally:
-            session.shutdown()
     report["can_measure"] = _can_measure(report, gpu_indices, rapl_ok, rapl_detail)
     return report
 

@@ -9,13 +9,15 @@ window is long enough for its counter-edge error to stay under 1 %; generative t
 pass in its own window, extended the same way. With a target interval, repetitions continue until the GPU
 headline's 95 % interval is narrow enough or the maximum is reached. A second idle measurement after the
 repetitions shows drift. Nothing is filed under the results folder until the result has passed its own
-plausibility checks; a finished run is never thrown away: a result that fails them, or that cannot be written
-where asked, is kept in a fallback folder (`harness.results.store`) and the error line names it.
+plausibility checks; a finished run is never thrown away (`harness.results.assembly` assembles, checks and files
+the result from what the run measured).
+
+Which library loads and runs the model is the run's engine (`harness.engines`, default: the task kind's); what the
+kind does with it is its workload (`harness.workloads`, keyed by engine and kind). The runner knows neither.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -24,23 +26,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from harness import __version__
-from harness.energy import EnergyMeter, open_meter
-from harness.errors import MeasurementError, validation_problem
+from harness.energy import EnergyMeter, gpu_indices_for_uuids, open_meter
+from harness.engines import Engine, LoadedModel, LoadRequest, engine_named, require_run_extra
+from harness.engines.model_files import check_model_name
+from harness.errors import MeasurementError
 from harness.provenance import git_sha, host_facts
-from harness.results.checks import run_checks
-from harness.results.conditions import non_standard_reasons, run_conditions
-from harness.results.figures import adaptive_stop, derive_figures, idle_drift, temperature_trend_warnings
-from harness.results.schema import LATENCY_DECIMALS, IdleBaseline, Repetition, ResultFile, Timeline
-from harness.results.statistics import length_summary
-from harness.results.store import check_result_target, keep_unfiled, new_run_id, result_target, save_result
+from harness.results.assembly import MeasuredRun, assemble_result, file_result, refuse_non_standard
+from harness.results.conditions import non_standard_reasons
+from harness.results.figures import adaptive_stop
+from harness.results.schema import LATENCY_DECIMALS, Repetition, ResultFile
+from harness.results.store import check_result_target
 from harness.tasks.inputs import InputSet, load_inputs
 from harness.tasks.resolution import ResolvedRun, SettingsRequest, resolve
+from harness.version import __version__
 from harness.workloads import Workload, workload_class
 from harness.workloads.base import digest
-from harness.workloads.models import LoadedModel, check_model_name, load_model, require_run_extra
 from harness.workloads.text_inputs import chat_template_kwargs
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ class RunRequest(SettingsRequest):
     """Everything `harness run` was asked for: the settings to resolve, the model, and where to write."""
 
     model: str
+    engine: str | None = None
+    """The engine that loads and runs the model (`harness.engines.ENGINES`); None: the task kind's default."""
     model_name: str | None = None
     """A readable name for the model (`--model-id`); a local folder otherwise names itself from its config."""
     revision: str | None = None
@@ -188,15 +190,6 @@ class Reporter:
         pass
 
 
-def silence_library_progress_bars() -> None:
-    """A quiet run prints nothing but its result: transformers' and diffusers' own loading bars included."""
-    from diffusers.utils import logging as diffusers_logging
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
-    diffusers_logging.disable_progress_bar()
-
-
 @dataclass(frozen=True)
 class PreparedRun:
     """A run checked as far as it can be before its model loads: its resolution and its inputs."""
@@ -204,35 +197,61 @@ class PreparedRun:
     request: RunRequest
     resolved: ResolvedRun
     inputs: InputSet
+    workload: type[Workload]
+    """The workload that runs the task on the run's engine (`workload.engine`)."""
 
 
 def prepare(request: RunRequest) -> PreparedRun:
-    """Every check that needs no model: the model's name, the settings, where the result goes, the inputs."""
+    """Every check that needs no model: the model's name, the settings, the engine, where the result goes, the
+    inputs."""
     check_model_name(request.model)
     resolved = resolve(request)
+    workload = workload_class(resolved.spec, request.engine)
     if request.write:
         check_result_target(Path(request.results_dir), Path(request.output) if request.output is not None else None)
-    return PreparedRun(request, resolved, load_inputs(resolved.spec, resolved.spec.num_queries))
+    return PreparedRun(request, resolved, load_inputs(resolved.spec, resolved.spec.num_queries), workload)
 
 
 def load_for(prepared: PreparedRun) -> LoadedModel:
     """The model a prepared run measures (`measure` may reuse it for other runs of the same kind and dtype)."""
     request, spec = prepared.request, prepared.resolved.spec
-    return load_model(
-        spec.kind, request.model, revision=request.revision, dtype=spec.dtype, device=request.device,
-        random_weights=request.random_weights, trust_remote_code=request.trust_remote_code,
+    load = LoadRequest(
+        kind=spec.kind, model_id=str(request.model), revision=request.revision, dtype=spec.dtype,
+        device=request.device, random_weights=request.random_weights, trust_remote_code=request.trust_remote_code,
         device_map=request.device_map, name=request.model_name, chat_template_kwargs=chat_template_kwargs(spec),
     )
+    return engine_named(prepared.workload.engine).load(load, prepared.workload)
+
+
+def meter_gpu_indices(loaded: LoadedModel) -> list[int]:
+    """The meter's index of each GPU the model sits on, matched by UUID (torch and NVML number GPUs differently
+    under CUDA_VISIBLE_DEVICES); the torch index, with a warning, where no UUID matches."""
+    if loaded.gpu_indices or not loaded.cuda_indices:
+        return list(loaded.gpu_indices)
+    matched = gpu_indices_for_uuids(loaded.gpu_uuids or [None] * len(loaded.cuda_indices))
+    indices = []
+    for cuda_index, index in zip(loaded.cuda_indices, matched):
+        if index is None:
+            log.warning("cannot match cuda:%d to a GPU of the meter by UUID; assuming index %d", cuda_index,
+                        cuda_index)
+            index = cuda_index
+        indices.append(index)
+    loaded.gpu_indices = indices
+    return indices
 
 
 def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[ResultFile, Path | None]:
     """Run the benchmark and write its result file; returns the result and where it was written (None when
     `request.write` is False)."""
     require_run_extra()
-    if reporter is None:
-        silence_library_progress_bars()
     prepared = prepare(request)
-    return measure(prepared, load_for(prepared), reporter)
+    if reporter is None:
+        engine_named(prepared.workload.engine).silence_progress_bars()
+    loaded = load_for(prepared)
+    try:
+        return measure(prepared, loaded, reporter)
+    finally:
+        engine_named(loaded.engine).close(loaded)
 
 
 def measure(prepared: PreparedRun, loaded: LoadedModel,
@@ -241,17 +260,16 @@ def measure(prepared: PreparedRun, loaded: LoadedModel,
     reporter = reporter or Reporter()
     request, resolved, inputs = prepared.request, prepared.resolved, prepared.inputs
     spec = resolved.spec
-    workload: Workload = workload_class(spec)(loaded, spec)
-    # `loaded.gpu_indices` are NVML indices already (matched by UUID through harness.energy).
-    gpu_indices = list(request.measure_gpus) if request.measure_gpus is not None else list(loaded.gpu_indices)
-
+    workload: Workload = prepared.workload(loaded, spec)
+    engine: Engine = workload.loaded_by
+    gpu_indices = list(request.measure_gpus) if request.measure_gpus is not None else meter_gpu_indices(loaded)
     cuda_devices = list(loaded.cuda_indices) if request.measure_gpus is None else None
-    input_lengths = _input_lengths(workload, inputs.items)
+    input_sizes = workload.input_sizes(inputs.items)
 
     started_at = datetime.now(timezone.utc)
     run_warnings: list[dict] = []
     with open_meter(gpu_indices, sample_hz=resolved.sample_hz, strict=request.strict,
-                    cuda_devices=cuda_devices) as meter:
+                    cuda_devices=cuda_devices, own_pids=engine.owned_pids(loaded)) as meter:
         environment = {**meter.environment(), **host_facts()}
         early = non_standard_reasons(meter.run_warnings()) if request.strict else []
         if early:  # known before any work: refuse now rather than throw a measurement away later
@@ -284,28 +302,16 @@ def measure(prepared: PreparedRun, loaded: LoadedModel,
         run_warnings.extend(_warning_dicts(meter.run_warnings()))
         timelines = meter.timeline(started_at.timestamp())
     reporter.done()
-    finished_at = datetime.now(timezone.utc)
-    run_warnings.extend(_output_digest_warnings(repetitions))
-
-    idle_model = IdleBaseline.model_validate(idle.as_dict()) if idle is not None else None
-    idle_protocol, drift_warnings = idle_drift(
-        idle_model, IdleBaseline.model_validate(idle_after.as_dict()) if idle_after is not None else None)
-    run_warnings.extend(w.model_dump() for w in drift_warnings)
-    repetition_models = [Repetition.model_validate(rep) for rep in repetitions]
-    figures, figure_warnings = derive_figures(repetition_models, idle_model)
-    figure_warnings += temperature_trend_warnings(repetition_models, [Timeline.model_validate(t) for t in timelines],
-                                                  started_at.timestamp())
-    document = {
-        "run_id": new_run_id(started_at),
-        "created_at": finished_at,
-        "started_at": started_at,
-        "finished_at": finished_at,
-        "harness_version": __version__,
-        "git_sha": git_sha(),
-        "task": {"id": spec.id, "version": spec.version, "kind": spec.kind, "spec": spec.model_dump(mode="json")},
-        "input_set": inputs.info,
-        "model": loaded.info,
-        "settings": {
+    result = assemble_result(MeasuredRun(
+        started_at=started_at,
+        finished_at=datetime.now(timezone.utc),
+        harness_version=__version__,
+        git_sha=git_sha(),
+        task={"id": spec.id, "version": spec.version, "kind": spec.kind, "spec": spec.model_dump(mode="json")},
+        input_set=inputs.info,
+        model=loaded.info,
+        engine=engine.describe(loaded),
+        settings={
             "num_queries": spec.num_queries, "batch_size": spec.batch_size, "repeats": resolved.repeats,
             "warmup_queries": resolved.warmup_queries, "idle_seconds": resolved.idle_seconds,
             "sample_hz": resolved.sample_hz, "preset": resolved.preset, "overrides": resolved.overrides,
@@ -313,67 +319,22 @@ def measure(prepared: PreparedRun, loaded: LoadedModel,
             "target_ci_pct": resolved.target_ci_pct, "max_repeats": resolved.max_repeats, "stopped_by": stopped_by,
             "idle_settle_max_s": resolved.idle_settle_s,
         },
-        "environment": environment,
-        "idle": idle_model,
-        "idle_protocol": idle_protocol,
-        "input_lengths": input_lengths,
-        "output_lengths": _output_lengths(answer_lengths, spec),
-        "workload_settings": workload.workload_settings,
-        "repetitions": repetition_models,
-        "timelines": timelines,
-        "warnings": run_warnings + [w.model_dump() for w in figure_warnings],
-        "figures": figures,
-    }
-    try:
-        result = ResultFile.model_validate(document)
-    except ValidationError as error:
-        kept = keep_unfiled(_jsonable(document), document["run_id"])
-        raise MeasurementError(f"the run's own result does not fit the schema ({validation_problem(error)}); "
-                               f"not filed, kept for diagnosis at {kept}") from None
-    result = result.model_copy(update={"conditions": run_conditions(result)})
-    errors = [f for f in run_checks(result) if f.severity == "error"]
-    if errors:
-        kept = keep_unfiled(result.model_dump(mode="json"), result.run_id)
-        raise MeasurementError(f"the run's own result failed a plausibility check, not filed under the results "
-                               f"(kept for diagnosis at {kept}): {errors[0].name}: {errors[0].message}")
-    if request.strict and not result.conditions.standard:
-        raise MeasurementError(f"strict mode: non-standard conditions, nothing written: "
-                               f"{'; '.join(result.conditions.reasons)}")
+        environment=environment,
+        repetitions=repetitions,
+        idle=idle.as_dict() if idle is not None else None,
+        idle_after=idle_after.as_dict() if idle_after is not None else None,
+        timelines=timelines,
+        warnings=run_warnings,
+        input_sizes=input_sizes,
+        input_size_unit=workload.input_size_unit,
+        answer_lengths=answer_lengths,
+        max_new_tokens=getattr(spec.generation, "max_new_tokens", None),
+        workload_settings=workload.workload_settings,
+    ))
     if not request.write:
+        refuse_non_standard(result, request.strict)
         return result, None
-    path = result_target(Path(request.results_dir), Path(request.output) if request.output else None, result)
-    return result, save_result(result, path)
-
-
-def _jsonable(document: dict) -> dict:
-    """A result document that failed validation, as JSON (models dumped, anything else as text)."""
-    return json.loads(json.dumps(document, default=lambda v: v.model_dump(mode="json") if hasattr(v, "model_dump")
-                                 else str(v)))
-
-
-def _output_digest_warnings(repetitions: Sequence[dict]) -> list[dict]:
-    """Every workload is deterministic (greedy decoding, seeded noise): repetitions whose outputs differ say so."""
-    digests = {rep["output_digest"] for rep in repetitions if rep["output_digest"] is not None}
-    if len(digests) <= 1:
-        return []
-    return [{"code": "outputs-differ", "severity": "warning", "gpu_index": None, "repetition": None,
-             "message": f"the outputs of the first queries differ between repetitions ({len(digests)} distinct "
-                        "digests): the model did not do the same work each time (non-deterministic kernels?)"}]
-
-
-def _input_lengths(workload: Workload, items: Sequence[Any]) -> dict | None:
-    """Input size per query as the model is fed them (tokens in its tokenizer after the task's truncation, pixels,
-    seconds of audio), before any window."""
-    sizes = workload.input_sizes(items)
-    return length_summary(sizes, workload.input_size_unit) if sizes else None
-
-
-def _output_lengths(lengths: Sequence[int], spec: Any) -> dict | None:
-    """New tokens per query where the model chose them, and how many answers used the whole cap."""
-    if not lengths:
-        return None
-    cap = getattr(spec.generation, "max_new_tokens", None)
-    return {**length_summary(lengths), "at_cap": sum(1 for n in lengths if cap is not None and n >= cap)}
+    return result, file_result(result, Path(request.results_dir), request.output, strict=request.strict)
 
 
 def _measured_repetition(

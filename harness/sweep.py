@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from harness.engines import engine_named, require_run_extra
 from harness.errors import ConfigError, HarnessError, InterruptedRun, validation_problem
 from harness.ops.campaigns import SWEEPABLE, WHOLE_NUMBER_SETTINGS, JobSettings, request_fields
 from harness.results.schema import ResultFile
@@ -31,9 +32,7 @@ from harness.runner import (
     load_for,
     measure,
     prepare,
-    silence_library_progress_bars,
 )
-from harness.workloads.models import require_run_extra
 
 log = logging.getLogger(__name__)
 
@@ -108,21 +107,23 @@ class PointOutcome:
 
 def run_sweep(requests: Sequence[RunRequest], reporter: Reporter | None = None,
               on_point: Callable[[PointOutcome], None] | None = None) -> list[PointOutcome]:
-    """Prepare every point (nothing loads until all are valid), then measure them, one model load per dtype.
+    """Prepare every point (nothing loads until all are valid), then measure them, one model load per dtype and
+    workload (a chat point checks the model's chat template when it loads).
 
     A point's failure (out of memory, a failed check) is recorded and the sweep goes on; an interrupt stops it.
     """
     require_run_extra()
-    if reporter is None:
-        silence_library_progress_bars()
     if len(requests) > 1 and any(r.output is not None and Path(r.output).suffix.lower() == ".json"
                                  for r in requests):
         raise ConfigError("--output names one result file, but a sweep writes one result per point: give a folder")
     labels = point_labels(requests)
     prepared = [prepare(request) for request in requests]
-    by_dtype: dict[str, list[tuple[str, PreparedRun]]] = {}
+    if reporter is None:
+        for engine in sorted({point.workload.engine for point in prepared}):
+            engine_named(engine).silence_progress_bars()
+    by_load: dict[tuple[str, type], list[tuple[str, PreparedRun]]] = {}
     for label, point in zip(labels, prepared):
-        by_dtype.setdefault(point.resolved.spec.dtype, []).append((label, point))
+        by_load.setdefault((point.resolved.spec.dtype, point.workload), []).append((label, point))
     outcomes: dict[str, PointOutcome] = {}
 
     def record(outcome: PointOutcome) -> None:
@@ -130,7 +131,7 @@ def run_sweep(requests: Sequence[RunRequest], reporter: Reporter | None = None,
         if on_point is not None:
             on_point(outcome)
 
-    for members in by_dtype.values():
+    for members in by_load.values():
         try:
             loaded = load_for(members[0][1])
         except InterruptedRun:
@@ -149,6 +150,7 @@ def run_sweep(requests: Sequence[RunRequest], reporter: Reporter | None = None,
                 record(PointOutcome(label, error=error))
                 continue
             record(PointOutcome(label, result=result, path=path))
+        engine_named(loaded.engine).close(loaded)
         del loaded
         _release_memory()
     return [outcomes[label] for label in labels]

@@ -29,6 +29,7 @@ from typing import Literal, NamedTuple
 
 from harness.errors import HarnessError, ResultFileError
 from harness.files import read_bounded, slugify
+from harness.kinds import KINDS, is_real_gpu_backend, is_test_meter_backend
 from harness.results.identity import result_workload_key
 from harness.results.schema import ResultFile
 from harness.results.statistics import usability_problem
@@ -167,6 +168,8 @@ class RunRecord:
     gpu_j_per_token: Figure | None = None
     """GPU joules per generated token, for natural-length generation (answers' lengths are the model's)."""
     output_lengths: OutputLengths | None = None
+    engine: str = ""
+    """The engine that ran the model (`ResultFile.engine_name`); runs by different engines are different workloads."""
 
     @property
     def environment(self) -> tuple[tuple[str, str], ...]:
@@ -184,9 +187,9 @@ class RunRecord:
 
     @property
     def status(self) -> Status:
-        if self.meter_backend == "fake-nvml":
+        if is_test_meter_backend(self.meter_backend):
             return "test-meter"
-        if self.meter_backend == "nvml" and self.gpu_wh is not None:
+        if is_real_gpu_backend(self.meter_backend) and self.gpu_wh is not None:
             if self.non_standard_reasons:
                 return "non-standard"
             if self.gpu_wh.unusable or self.gpu_wh.ci95_low is None:
@@ -221,6 +224,8 @@ class RunRecord:
             parts.append(self.generation_words)
         if self.protocol != "harness":
             parts.append(f"protocol {self.protocol}")
+        if self.engine and self.engine != KINDS[self.task_kind].default_engine:
+            parts.append(f"engine {self.engine}")
         return " · ".join([*parts, f"workload {self.workload_key}"])
 
 
@@ -319,7 +324,9 @@ def _environment(result: ResultFile) -> tuple[tuple[str, str], ...]:
     env = result.environment
     gpus = ", ".join(f"{g.index}: {g.name}" + (f" ({g.power_limit_enforced_w:.0f} W limit)"
                                                 if g.power_limit_enforced_w else "") for g in env.gpus)
+    engine = result.engine
     pairs = {
+        "engine": result.engine_name + (f" {engine.version}" if engine is not None and engine.version else ""),
         "meter": env.meter_backend,
         "GPUs": gpus or "none",
         "measured GPUs": ", ".join(str(i) for i in env.measured_gpu_indices) or "none",
@@ -416,6 +423,7 @@ def record_from_result(result: ResultFile, source: str, findings: Iterable = (),
         output_lengths=OutputLengths(result.output_lengths.mean, result.output_lengths.p50, result.output_lengths.p90,
                                      result.output_lengths.num_queries, result.output_lengths.at_cap)
         if result.output_lengths else None,
+        engine=sys.intern(result.engine_name),
     )
 
 

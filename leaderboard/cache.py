@@ -28,10 +28,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import __version__
 from harness.errors import HarnessError
 from harness.files import write_bytes_atomic
 from harness.results.store import read_result_bytes
+from harness.version import __version__
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
-from harness import __version__
 from harness.errors import HarnessError
 from harness.files import read_bounded, umask
+from harness.version import __version__
 
 logger = logging.getLogger(__name__)
 

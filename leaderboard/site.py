@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import __version__
 from harness.errors import ConfigError, HarnessError, NotFoundError
 from harness.files import csv_cell, umask, unique_slug
 from harness.results.schema import readable_model_name
+from harness.version import __version__
 from leaderboard import carbon, plots
 from leaderboard.aggregate import (
     SIZE_CLASS_LIMITS,

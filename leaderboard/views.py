@@ -7,24 +7,15 @@ Pure functions of `RunRecord`s and rows; the pages only print what these return.
 from __future__ import annotations
 
 import json
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.kinds import KINDS
 from leaderboard import carbon
 from leaderboard.templating import sig
 
-TASK_TITLES = {
-    "text-gen": "Text generation",
-    "summarization": "Summarisation",
-    "text-classification": "Text classification",
-    "question-answering": "Question answering",
-    "sentence-similarity": "Sentence similarity",
-    "image-gen": "Image generation",
-    "image-classification": "Image classification",
-    "object-detection": "Object detection",
-    "image-captioning": "Image captioning",
-    "speech-to-text": "Speech to text",
-}
+TASK_TITLES = {name: kind.title for name, kind in KINDS.items()}
 """Human names of the task kinds, in the order the index shows them (the order readers meet them)."""
 
 SHIPPED_TASK_TITLES = {"text-gen-chat": "Chat (answers at natural length)"}
@@ -59,55 +50,56 @@ def settings_words(overrides_json: str) -> str:
     return ", ".join(f"{_words(k)} {v}" for k, v in sorted(overrides.items()))
 
 
+MODE_QUERIES = {
+    # thinking on/off differs by run: the group titles say it
+    "chat": "a chat prompt{cut} in the model's chat template, answered at the model's natural length, up to "
+            "{max_new_tokens} tokens (greedy decoding)",
+    "forward": "an article{cut} run through the model once, its decoder over the article shifted right (one forward "
+               "pass, nothing generated, as AI Energy Score measures summarisation)",
+}
+"""One query of a generation mode other than `fixed`, for the kinds that take it (`KindDescriptor.modes`)."""
+
+
 def describe_query(kind: str, spec: dict, batch_size: int) -> str:
-    """One query of a task in plain words, from the resolved task spec the result recorded."""
+    """One query of a task in plain words, from the resolved task spec the result recorded: its kind's
+    `KindDescriptor.query` (or its mode's `MODE_QUERIES`) with the recorded settings filled in."""
     gen = spec.get("generation") or {}
     limit = spec.get("max_input_tokens")
-    cut = f" (at most {limit} tokens)" if limit else ""
     batch = f"; {batch_size} {'query' if batch_size == 1 else 'queries'} per batch"
-    if kind == "text-gen" and gen.get("mode") == "chat":  # thinking on/off differs by run: the group titles say it
-        return (f"One query: a chat prompt{cut} in the model's chat template, answered at the model's natural length, "
-                f"up to {gen.get('max_new_tokens')} tokens (greedy decoding){batch}.")
-    if kind == "summarization" and gen.get("mode") == "forward":
-        return (f"One query: an article{cut} run through the model once, its decoder over the article shifted right "
-                f"(one forward pass, nothing generated, as AI Energy Score measures summarisation){batch}.")
-    if kind in ("text-gen", "summarization"):
-        tokens = gen.get("max_new_tokens")
-        out = f"exactly {tokens} new tokens" if tokens and gen.get("min_new_tokens") == tokens else (
-            f"up to {tokens} new tokens" if tokens else "generated text")
-        what = "a prompt" if kind == "text-gen" else "an article"
-        verb = "answered with" if kind == "text-gen" else "summarised in"
-        return f"One query: {what}{cut} {verb} {out} (greedy decoding){batch}."
-    if kind == "text-classification":
-        return f"One query: a short text{cut} sorted into a class with one forward pass{batch}."
-    if kind == "question-answering":
-        return (f"One query: a question and a context paragraph{cut}, the answer span found in the context with one "
-                f"forward pass{batch}.")
-    if kind == "sentence-similarity":
-        each = f" (each at most {limit} tokens)" if limit else ""
-        return f"One query: two sentences{each} embedded and compared by cosine similarity{batch}."
-    if kind == "speech-to-text":
-        tokens = gen.get("max_new_tokens")
-        out = f"exactly {tokens} transcript tokens" if tokens and gen.get("min_new_tokens") == tokens else (
-            "a transcript")
-        language = f" ({gen['language']}, {gen.get('task', 'transcribe')})" if gen.get("language") else ""
-        return f"One query: a speech clip of up to 30 seconds transcribed into {out}{language}, greedy decoding{batch}."
-    if kind == "image-gen":
-        size = f"{gen['width']}×{gen['height']} " if gen.get("width") and gen.get("height") else ""
-        steps = f" with {gen['num_inference_steps']} denoising steps" if gen.get("num_inference_steps") else ""
-        return f"One query: a text prompt turned into one {size}image{steps}{batch}."
-    if kind == "image-classification":
-        return f"One query: an image sorted into a class with one forward pass (the model's image processor "\
-               f"included){batch}."
-    if kind == "object-detection":
-        threshold = f" scored at least {gen['threshold']:g}" if gen.get("threshold") is not None else ""
-        return f"One query: an image's objects found as boxes{threshold} (image processor, forward pass and "\
-               f"post-processing){batch}."
-    if kind == "image-captioning":
-        tokens = gen.get("max_new_tokens")
-        out = f"exactly {tokens} new tokens" if tokens and gen.get("min_new_tokens") == tokens else "a caption"
-        return f"One query: an image captioned in {out} (greedy decoding){batch}."
-    return f"One query of task kind {kind}{batch}."
+    descriptor = KINDS.get(kind)
+    if descriptor is None:
+        return f"One query of task kind {kind}{batch}."
+    mode = gen.get("mode")
+    template = MODE_QUERIES[mode] if mode in descriptor.modes and mode in MODE_QUERIES else descriptor.query
+    # Only the template's own fields are worked out: a value only another kind reads is never touched.
+    values = {name: _QUERY_FIELDS[name](gen, limit, descriptor)
+              for _, name, _, _ in string.Formatter().parse(template) if name}
+    return f"One query: {template.format(**values)}{batch}."
+
+
+def _out(gen: dict, descriptor) -> str:
+    tokens = gen.get("max_new_tokens")
+    noun, unknown = descriptor.output_words
+    if tokens and gen.get("min_new_tokens") == tokens:
+        return f"exactly {tokens} {noun}"
+    return f"up to {tokens} {noun}" if tokens else unknown
+
+
+_QUERY_FIELDS = {
+    "cut": lambda gen, limit, _: f" (at most {limit} tokens)" if limit else "",
+    "each": lambda gen, limit, _: f" (each at most {limit} tokens)" if limit else "",
+    "out": lambda gen, limit, descriptor: _out(gen, descriptor),
+    "max_new_tokens": lambda gen, limit, _: gen.get("max_new_tokens"),
+    "language": lambda gen, limit, _: (f" ({gen['language']}, {gen.get('task', 'transcribe')})"
+                                       if gen.get("language") else ""),
+    "size": lambda gen, limit, _: f"{gen['width']}×{gen['height']} " if gen.get("width") and gen.get("height") else "",
+    "steps": lambda gen, limit, _: (f" with {gen['num_inference_steps']} denoising steps"
+                                    if gen.get("num_inference_steps") else ""),
+    "threshold": lambda gen, limit, _: (f" scored at least {gen['threshold']:g}"
+                                        if gen.get("threshold") is not None else ""),
+}
+"""What each field of a `KindDescriptor.query` (or `MODE_QUERIES`) template says, from the recorded generation
+settings, the input token limit and the kind."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ def test_refuses_to_overwrite_and_keeps_the_earlier_file(tmp_path):
 
 def test_nan_is_not_written(tmp_path):
     target = tmp_path / "nan.json"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not JSON compliant"):
         write_json_atomic(target, {"x": float("nan")})
     assert not target.exists()
     assert os.listdir(tmp_path) == []

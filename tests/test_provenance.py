@@ -25,3 +25,25 @@ def test_cpu_model_from_cpuinfo(tmp_path):
 
 def test_unknown_package_has_no_version():
     assert package_version("surely-not-an-installed-package") is None
+
+
+def test_a_process_without_torch_records_no_torch_version(monkeypatch):
+    """A result need not come from torch (an engine behind a server): its version is then None, not a made-up
+    string, and the environment still validates."""
+    import builtins
+
+    from harness.provenance import host_facts
+    from harness.results.schema import Environment
+
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    facts = host_facts()
+    assert facts["torch_version"] is None and facts["torch_cuda_version"] is None
+    environment = Environment.model_validate({"meter_backend": "none", **facts})
+    assert environment.torch_version is None

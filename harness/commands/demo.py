@@ -31,8 +31,8 @@ def demo(
     preset: str = typer.Option("demo", help="Run preset (configs/presets)."),
 ) -> None:
     """Build tiny models and run every task on them: a quick, offline tour of the harness."""
+    from harness.engines import require_run_extra
     from harness.runner import RunRequest, execute
-    from harness.workloads.models import require_run_extra
 
     require_run_extra()
     from harness.testing.demo_models import DEMO_TASK_SETTINGS, DEMO_TASKS, build_demo_model  # imports torch

@@ -12,6 +12,7 @@ import json
 import typer
 from rich.console import Console
 
+from harness.engines import ENGINES
 from harness.provenance import survey
 
 
@@ -41,10 +42,13 @@ def render(report: dict, console: Console) -> None:
         if report["cuda_visible_devices"] is not None:
             console.print(f"CUDA_VISIBLE_DEVICES={report['cuda_visible_devices']} (NVML indices above are "
                           "physical, in PCI bus order)")
-    console.print(f"[bold]torch[/bold] {torch['torch_version']} (CUDA build: {torch['torch_cuda_version'] or 'none'}; "
+    console.print(f"[bold]torch[/bold] {torch['torch_version'] or 'not installed'} "
+                  f"(CUDA build: {torch['torch_cuda_version'] or 'none'}; "
                   f"CUDA available: {_yes(torch['cuda_available'])})")
     console.print(f"[bold]CPU[/bold] {host['cpu_model'] or 'unknown'}, {host['cpu_logical_cores']} logical cores; "
                   f"RAM {host['ram_total_gib']:.1f} GiB; python {host['python_version']}; {host['platform']}")
+    engines = ", ".join(f"{name} {version or '(not installed)'}" for name, version in report["engines"].items())
+    console.print(f"[bold]Engines[/bold] {engines}")
     console.print(f"[bold]RAPL[/bold] {'readable' if host['rapl_readable'] else 'not readable'}: {host['rapl_detail']}")
     can = report["can_measure"]
     console.print("[bold]Can measure[/bold]")
@@ -63,6 +67,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show the GPUs, drivers, torch build, CPU and RAPL the harness sees, and what it can measure."""
         report = survey(list(gpu) if gpu else None)
+        report["engines"] = {name: ENGINES[name]().version() for name in sorted(ENGINES)}
         if as_json:
             typer.echo(json.dumps(report, indent=2, sort_keys=True))
         else:

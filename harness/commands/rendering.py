@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from harness.kinds import is_real_gpu_backend
 from harness.results.schema import Estimate, ResultFile
 
 
@@ -36,7 +37,8 @@ def headline_lines(result: ResultFile) -> list[str]:
     if result.conditions is not None and not result.conditions.standard:
         lines.append(f"non-standard conditions (never rated): {'; '.join(result.conditions.reasons)}")
     if figures.gpu_energy_per_1k_queries_wh is not None:
-        backend = "" if result.environment.meter_backend == "nvml" else f" [{result.environment.meter_backend}]"
+        meter = result.environment.meter_backend
+        backend = "" if is_real_gpu_backend(meter) else f" [{meter}]"
         lines.append(f"GPU energy per 1000 queries: {format_estimate(figures.gpu_energy_per_1k_queries_wh, 'Wh')}"
                      f"{backend}")
         lines.append(f"  above idle: {format_estimate(figures.gpu_energy_above_idle_per_1k_queries_wh, 'Wh')}")

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.commands.rendering import headline_lines
+from harness.engines import ENGINES
 from harness.errors import ConfigError
 
 
@@ -66,6 +67,8 @@ def parse_gpu_list(text: str | None) -> list[int] | None:
 def run(
     task: str = typer.Option(..., "--task", "-t", help="Task id or alias (see `harness tasks`), or a task YAML file."),
     model: str = typer.Option(..., "--model", "-m", help="Hugging Face hub id or local model directory."),
+    engine: str | None = typer.Option(None, "--engine", help=f"What loads and runs the model: one of "
+                                      f"{', '.join(sorted(ENGINES))} (default: the task kind's)."),
     model_id: str | None = typer.Option(None, "--model-id", help="Name shown for a local model (default: "
                                         "its config's hub id, else the folder name)."),
     device: str = typer.Option("cuda", help="cuda, cuda:N or cpu."),
@@ -112,7 +115,7 @@ def run(
     settings = sweep_settings({"dtype": dtype, "num_queries": num_queries, "batch_size": batch_size,
                                "repeats": repeats, "preset": preset}, parse_assignments(set_))
     base = RunRequest(
-        task=task, model=model, model_name=model_id, device=device, target_ci_pct=target_ci,
+        task=task, model=model, engine=engine, model_name=model_id, device=device, target_ci_pct=target_ci,
         max_repeats=max_repeats, min_window_s=min_window_s, idle_settle_s=idle_settle_s,
         warmup_queries=warmup_queries, idle_seconds=idle_seconds, sample_hz=sample_hz, revision=revision,
         random_weights=random_weights, trust_remote_code=trust_remote_code, device_map=device_map,

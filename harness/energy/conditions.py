@@ -3,45 +3,31 @@
 The energy counter measures the whole GPU, so another process on a measured GPU adds its energy to
 ours; `Conditions` lists compute processes at the meter's start and end, at every window edge and about
 once a second in between, and keeps what it saw with times, so each reading and the run can say so.
-Process IDs are compared with this process's own; in a container without the host's PID namespace NVML
-reports host PIDs, so our own process can look like another one (run with `--pid=host`).
+Process IDs are compared with the ones we own (this process, or those `open_meter(own_pids=...)` names,
+such as a server's workers); in a container without the host's PID namespace NVML reports host PIDs, so
+our own process can look like another one (run with `--pid=host`). Throttle bitmasks are vendor facts:
+each card decodes its own (`Gpu.describe_throttle_reasons`), and the warnings' words live here.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from harness.energy.nvml_gpu import NvmlGpu
+from harness.energy.gpu import Gpu, ThrottleReasons
 from harness.energy.reading import MeasurementWarning
 
-# nvmlClocksEventReason* bits (the same values under the older "ThrottleReason" names).
-CLOCK_EVENT_WARNINGS = {
-    0x0000000000000008: "hardware slowdown",
-    0x0000000000000020: "software thermal slowdown",
-    0x0000000000000040: "hardware thermal slowdown",
-    0x0000000000000080: "hardware power brake",
-}
-"""Reasons that mean the GPU ran slower than it should have: the number may not be repeatable."""
-CLOCK_EVENT_POWER_CAP = 0x0000000000000004
-"""The software power cap: the workload was bounded by the power limit (worth knowing, not a fault)."""
 
-
-def describe_reasons(mask: int) -> list[str]:
-    return [name for bit, name in CLOCK_EVENT_WARNINGS.items() if mask & bit]
-
-
-def throttling_warnings(masks: dict[int, int], where: str) -> list[MeasurementWarning]:
-    """Warnings for the clock-event bitmasks seen per GPU (`where`: 'in this window', 'during the run')."""
+def throttling_warnings(reasons: Mapping[int, ThrottleReasons], where: str) -> list[MeasurementWarning]:
+    """Warnings for the decoded throttle reasons seen per GPU (`where`: 'in this window', 'during the run')."""
     found = []
-    for index, mask in sorted(masks.items()):
-        names = describe_reasons(mask)
-        if names:
+    for index, seen in sorted(reasons.items()):
+        if seen.slowdowns:
             found.append(MeasurementWarning("throttling", f"GPU {index} clocks were held down {where}: "
-                                            f"{', '.join(names)}", "warning", index))
-        if mask & CLOCK_EVENT_POWER_CAP:
+                                            f"{', '.join(seen.slowdowns)}", "warning", index))
+        if seen.power_capped:
             found.append(MeasurementWarning("throttling", f"GPU {index} reached its power limit {where} "
                                             "(software power cap)", "info", index))
     return found
@@ -59,7 +45,7 @@ class ProcessSighting:
 class Conditions:
     """Watches measured GPUs for other processes and power-limit changes; thread-safe."""
 
-    def __init__(self, gpus: Sequence[NvmlGpu], own_pids: frozenset[int] | None = None) -> None:
+    def __init__(self, gpus: Sequence[Gpu], own_pids: frozenset[int] | None = None) -> None:
         self.gpus = list(gpus)
         self.own_pids = own_pids if own_pids is not None else frozenset({os.getpid()})
         self._lock = threading.Lock()
@@ -68,6 +54,12 @@ class Conditions:
         self.initial_power_limit_w = {gpu.index: gpu.power_limit_enforced_w() for gpu in self.gpus}
         self.power_limit_changes: list[tuple[float, int, float | None, float | None]] = []
         self._last_power_limit_w = dict(self.initial_power_limit_w)
+
+    def throttling_warnings(self, masks: Mapping[int, int], where: str) -> list[MeasurementWarning]:
+        """Warnings for the throttle bitmasks seen per GPU index, each decoded by its own card."""
+        cards = {gpu.index: gpu for gpu in self.gpus}
+        return throttling_warnings({index: cards[index].describe_throttle_reasons(mask)
+                                    for index, mask in masks.items()}, where)
 
     def check_processes(self, t_s: float, phase: str) -> dict[int, tuple[int, ...]]:
         """Other processes on each measured GPU now ({} when none); recorded with `t_s` and `phase`."""

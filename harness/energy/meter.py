@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.energy.conditions import Conditions, throttling_warnings
+from harness.energy.backends import open_gpu_backend
+from harness.energy.conditions import Conditions
+from harness.energy.gpu import Gpu, GpuBackend
 from harness.energy.host import HostMeter, HostSnapshot
-from harness.energy.nvml_gpu import NvmlGpu, NvmlSession, check_indices, device_count, init_nvml, system_versions
 from harness.energy.rapl import POWERCAP_ROOT
 from harness.energy.reading import EnergyReading, GpuMethod, MeasurementWarning
 from harness.energy.sampler import CONDITION_COLUMNS, Sampler, bucket_means
@@ -89,7 +90,8 @@ class IdleBaseline:
 class _OpenWindow:
     key: str
     t_s: float
-    counters_mj: dict[int, int | None]
+    counters: dict[int, int | None]
+    """Raw energy counter per GPU index, in each card's own unit (only `Gpu.counter_delta_j` reads them)."""
     host: HostSnapshot
 
 
@@ -105,18 +107,21 @@ def cuda_synchronize(devices: Sequence[int] | None = None) -> None:
 
 
 class EnergyMeter:
-    """Named windows over GPU and host energy; a context manager that owns the sampler and NVML session."""
+    """Named windows over GPU and host energy; a context manager that owns the sampler and the GPU backend.
 
-    def __init__(self, *, session: NvmlSession | None, gpus: Sequence[NvmlGpu], host: HostMeter,
+    It talks to the cards only through `harness.energy.gpu` (`Gpu`, `GpuBackend`), never to a vendor.
+    """
+
+    def __init__(self, *, backend: GpuBackend | None, gpus: Sequence[Gpu], host: HostMeter,
                  sample_hz: float, strict: bool, clock: Callable[[], float],
                  sleep: Callable[[float], None] = time.sleep, background_sampling: bool = True,
-                 cuda_devices: Sequence[int] | None = None) -> None:
-        self.backend_name = "none" if session is None else session.backend_name
+                 cuda_devices: Sequence[int] | None = None, own_pids: frozenset[int] | None = None) -> None:
+        self.backend_name = "none" if backend is None else backend.name
         self.gpu_indices = tuple(gpu.index for gpu in gpus)
         self.sample_hz = sample_hz
         self.strict = strict
         self.idle: IdleBaseline | None = None
-        self._session = session
+        self._backend = backend
         self._gpus = list(gpus)
         self._host = host
         self._clock = clock
@@ -124,7 +129,7 @@ class EnergyMeter:
         self._background = background_sampling
         self._cuda_devices = None if cuda_devices is None else tuple(cuda_devices)
         self._anchor = (clock(), time.time())
-        self._conditions = Conditions(self._gpus)
+        self._conditions = Conditions(self._gpus, own_pids)
         self._sampler = Sampler(self._gpus, sample_hz, clock=clock,
                                 periodic=[self._conditions.poll, host.poll])
         self._open: dict[str, _OpenWindow] = {}
@@ -158,13 +163,13 @@ class EnergyMeter:
         self.close()
 
     def close(self) -> None:
-        """Stop the sampler and shut NVML down (idempotent)."""
+        """Stop the sampler and shut the GPU backend down (idempotent)."""
         if self._closed:
             return
         self._closed = True
         self._sampler.stop()
-        if self._session is not None:
-            self._session.shutdown()
+        if self._backend is not None:
+            self._backend.shutdown()
 
     def _conditions_at_start(self) -> list[MeasurementWarning]:
         found = []
@@ -205,7 +210,7 @@ class EnergyMeter:
     # --- windows ------------------------------------------------------------------------------------------
 
     def _edge(self) -> tuple[float, dict[int, int | None]]:
-        """Synchronise CUDA, then read every raw energy counter (mJ) between two readings of the clock, and give the
+        """Synchronise CUDA, then read every raw energy counter between two readings of the clock, and give the
         counters the midpoint's time. A thread switch or a busy host between clock and counters would shift the
         window's energy against its duration: a read whose clock readings lie further apart than `EDGE_MAX_SPREAD_S`
         is taken again (up to `EDGE_ATTEMPTS` times)."""
@@ -214,7 +219,7 @@ class EnergyMeter:
             before_s = self._clock()
             counters = {}
             for gpu in self._gpus:
-                value = gpu.energy_counter_mj() if gpu.has_energy_counter else None
+                value = gpu.energy_counter() if gpu.has_energy_counter else None
                 if gpu.has_energy_counter and value is None:
                     raise MeasurementError(f"GPU {gpu.index}: the energy counter could not be read")
                 counters[gpu.index] = value
@@ -277,12 +282,12 @@ class EnergyMeter:
         if contention and self.strict:
             raise MeasurementError(f"strict mode: {contention[0].message}")
         warnings.extend(contention)
-        warnings.extend(throttling_warnings(masks, "in this window"))
+        warnings.extend(self._conditions.throttling_warnings(masks, "in this window"))
         host = self._host.energy(window.host, host_end)
         gpu_method: GpuMethod = "none" if not self._gpus else ("counter" if methods == {"counter"} else "sampled")
         edge_error_j = None
         if gpu_method == "counter" and duration_s > 0:
-            edge_error_j = {i: COUNTER_UPDATE_PERIOD_S * j / duration_s for i, j in energy_j.items()}
+            edge_error_j = {gpu.index: _counter_period_s(gpu) * energy_j[gpu.index] / duration_s for gpu in self._gpus}
         idle_j = None
         if self.idle is not None and self._gpus:
             idle_j = {i: self.idle.gpu_power_w.get(i, 0.0) * duration_s for i in self.gpu_indices}
@@ -295,14 +300,15 @@ class EnergyMeter:
             ram_energy_j=host.ram_energy_j, ram_method=host.ram_method, warnings=tuple(warnings),
         )
 
-    def _gpu_energy(self, gpu: NvmlGpu, window: _OpenWindow, counters: dict[int, int | None],
+    def _gpu_energy(self, gpu: Gpu, window: _OpenWindow, counters: dict[int, int | None],
                     sampled_j: float | None, duration_s: float,
                     warnings: list[MeasurementWarning]) -> tuple[float, str]:
         """(joules, method) for one GPU over a window; raises where the number cannot be trusted."""
         index = gpu.index
-        long_enough = duration_s >= MIN_COUNTER_WINDOW_S
+        period_s = _counter_period_s(gpu)
+        long_enough = duration_s >= period_s
         if gpu.has_energy_counter:
-            delta_j = NvmlGpu.counter_delta_j(window.counters_mj[index], counters[index])
+            delta_j = gpu.counter_delta_j(window.counters[index], counters[index])
             if delta_j < 0:
                 raise MeasurementError(f"GPU {index}: the energy counter went backwards by {-delta_j:.1f} J in "
                                        f"window {window.key!r} (driver reloaded or GPU reset?)")
@@ -311,7 +317,7 @@ class EnergyMeter:
                     raise MeasurementError(f"GPU {index}: the energy counter did not move in {duration_s:.2f} s "
                                            f"(window {window.key!r}); zero is not a measurement")
                 # Only where the counter's own edge error is below the tolerance can a disagreement mean anything.
-                checkable = (DISAGREEMENT_TOLERANCE * duration_s > COUNTER_UPDATE_PERIOD_S
+                checkable = (DISAGREEMENT_TOLERANCE * duration_s > period_s
                              and (gpu.power_source != "average" or duration_s >= AVERAGE_POWER_CHECK_MIN_S))
                 if checkable and sampled_j is not None and abs(sampled_j - delta_j) > DISAGREEMENT_TOLERANCE * delta_j:
                     warnings.append(MeasurementWarning(
@@ -410,13 +416,13 @@ class EnergyMeter:
     def _build_environment(self) -> dict:
         facts = {"rapl_readable": self._host.rapl is not None,
                  "host_estimate": self._host.estimate.inputs() if self._host.estimate is not None else None}
-        if self._session is None:
+        if self._backend is None:
             return {"meter_backend": "none", "gpus": [], "measured_gpu_indices": [], "driver_version": None,
                     "nvml_version": None, "cuda_driver_version": None, **facts}
         measured = {gpu.index: gpu for gpu in self._gpus}
-        gpus = [(measured.get(i) or NvmlGpu(self._session, i)).info() for i in range(device_count(self._session))]
+        gpus = [(measured.get(i) or self._backend.open(i)).info() for i in range(self._backend.device_count())]
         return {"meter_backend": self.backend_name, "gpus": gpus, "measured_gpu_indices": list(self.gpu_indices),
-                **system_versions(self._session), **facts}
+                **self._backend.system_versions(), **facts}
 
     def timeline(self, since_unix_s: float, max_points: int = RESULT_TIMELINE_MAX_POINTS) -> list[dict]:
         """Sampled power and conditions per measured GPU from `since_unix_s`, at most `max_points` each.
@@ -461,7 +467,7 @@ class EnergyMeter:
             now_s = self._clock()
             masks = {gpu.index: self._sampler.window(gpu.index, self._entered_t_s, now_s).reasons_mask
                      for gpu in self._gpus}
-            found.extend(throttling_warnings(masks, "during the run"))
+            found.extend(self._conditions.throttling_warnings(masks, "during the run"))
             gap_s, sampled_s = self._sampler.total_gap_s()
             if sampled_s > 0 and gap_s > GAP_TOLERANCE * sampled_s:
                 found.append(MeasurementWarning("sampler-gaps", f"the power sampler missed {gap_s:.1f} s of "
@@ -481,6 +487,11 @@ class EnergyMeter:
         return self._anchor[0] + (unix_s - self._anchor[1])
 
 
+def _counter_period_s(gpu: Gpu) -> float:
+    """Seconds between the card's counter moves; where it cannot say, NVML's period is the assumption."""
+    return COUNTER_UPDATE_PERIOD_S if gpu.counter_update_period_s is None else gpu.counter_update_period_s
+
+
 def _pids_text(others: Mapping[int, Sequence[int]]) -> str:
     return "; ".join(f"GPU {index}: PIDs {list(pids)}" for index, pids in sorted(others.items()))
 
@@ -488,32 +499,38 @@ def _pids_text(others: Mapping[int, Sequence[int]]) -> str:
 def open_meter(gpu_indices: Sequence[int] | None, *, sample_hz: float = 20.0, strict: bool = False,
                nvml: Any | None = None, measure_host: bool = True, clock: Callable[[], float] | None = None,
                sleep: Callable[[float], None] | None = None, background_sampling: bool = True,
-               rapl_root: Path = POWERCAP_ROOT, cuda_devices: Sequence[int] | None = None) -> EnergyMeter:
-    """A meter for the given NVML GPU indices (None or []: host only); use it as a context manager.
+               rapl_root: Path = POWERCAP_ROOT, cuda_devices: Sequence[int] | None = None,
+               own_pids: frozenset[int] | None = None) -> EnergyMeter:
+    """A meter for the given GPU indices (the backend's numbering; None or []: host only); use it as a context
+    manager.
 
-    `nvml` is a pynvml-like object (default: `pynvml`, or the scripted fake named by `$HARNESS_FAKE_NVML`).
-    `clock` defaults to the NVML object's own `clock` (the fake's traces run on it), else `time.monotonic`;
+    The GPU backend is the one `harness.energy.backends` opens for this machine (NVML, or a stand-in plugged
+    in by entry point, such as the fake that `$HARNESS_FAKE_NVML` names); `nvml`, a pynvml-like object,
+    skips the table (tests pass a `FakeNvml`).
+    `clock` defaults to the backend's own `clock` (the fake's traces run on it), else `time.monotonic`;
     tests that drive a manual clock pass `sleep` (to advance it) and `background_sampling=False` (and call
     `sample()` themselves).
     `cuda_devices` (torch numbering) are the devices synchronised at each window edge (default: all).
-    Raises MeasurementError / NotFoundError with one line when NVML or a GPU is not there.
+    `own_pids` are the processes the engine owns (a server's workers; default: this process): they are not
+    contention.
+    Raises MeasurementError / NotFoundError with one line when the GPU backend or a GPU is not there.
     """
     if not (isinstance(sample_hz, (int, float)) and math.isfinite(sample_hz) and sample_hz > 0):
         raise ConfigError(f"sample rate must be a positive number of Hz, not {sample_hz}")
     indices = [int(i) for i in (gpu_indices or [])]
     host = HostMeter(enabled=measure_host, rapl_root=rapl_root)
-    session = None
-    gpus: list[NvmlGpu] = []
+    backend = None
+    gpus: list[Gpu] = []
     if indices:
-        session = init_nvml(nvml)
+        backend = open_gpu_backend(nvml)
         try:
-            check_indices(session, indices)
-            gpus = [NvmlGpu(session, index) for index in indices]
+            backend.check_indices(indices)
+            gpus = [backend.open(index) for index in indices]
         except BaseException:
-            session.shutdown()
+            backend.shutdown()
             raise
     if clock is None:
-        clock = session.clock if session is not None else time.monotonic
-    return EnergyMeter(session=session, gpus=gpus, host=host, sample_hz=float(sample_hz), strict=strict,
+        clock = backend.clock if backend is not None else time.monotonic
+    return EnergyMeter(backend=backend, gpus=gpus, host=host, sample_hz=float(sample_hz), strict=strict,
                        clock=clock, sleep=sleep or time.sleep, background_sampling=background_sampling,
-                       cuda_devices=cuda_devices)
+                       cuda_devices=cuda_devices, own_pids=own_pids)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.energy.nvml_gpu import NvmlGpu
+from harness.energy.gpu import Gpu
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class WindowSamples:
     """Trapezoid integral of sampled power over the window, in joules (None: no power samples)."""
     num_samples: int
     reasons_mask: int
-    """OR of every clock-event-reason bitmask sampled in the window (0 if none or unsupported)."""
+    """OR of every throttle-reason bitmask sampled in the window (0 if none or unsupported); the card decodes it."""
     gap_s: float
     """Total length of intervals between samples longer than a gap (see GAP_PERIODS), in seconds."""
 
@@ -86,7 +86,7 @@ def trapezoid_j(t_s: np.ndarray, power_w: np.ndarray, t0_s: float, t1_s: float) 
 class Sampler:
     """Samples every GPU at `sample_hz` in a background thread and runs periodic hooks about once a second."""
 
-    def __init__(self, gpus: Sequence[NvmlGpu], sample_hz: float = DEFAULT_SAMPLE_HZ, *,
+    def __init__(self, gpus: Sequence[Gpu], sample_hz: float = DEFAULT_SAMPLE_HZ, *,
                  clock: Callable[[], float] = time.monotonic, periodic: Sequence[PeriodicHook] = (),
                  periodic_s: float = PERIODIC_S) -> None:
         if not sample_hz > 0:
@@ -151,7 +151,7 @@ class Sampler:
                 power_w = _nan(gpu.power_w())
                 conditions = (_nan(gpu.sm_clock_mhz()), _nan(gpu.memory_clock_mhz()), _nan(gpu.temperature_c()),
                               _nan(gpu.utilization_pct()))
-                reasons = gpu.clock_event_reasons()
+                reasons = gpu.throttle_reasons()
                 columns = self._columns[gpu.index]
                 with self._lock:
                     columns.t_s.append(t_s)

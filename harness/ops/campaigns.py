@@ -24,7 +24,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from harness.errors import ConfigError, HarnessError, validation_problem
 from harness.files import canonical_json, read_yaml_mapping
-from harness.kinds import StrictModel
+from harness.kinds import StrictModel, is_real_gpu_backend
 from harness.results.identity import result_planned_workload_key, workload_key
 from harness.results.schema import ResultFile
 from harness.results.store import iter_result_files, load_valid_result
@@ -336,7 +336,7 @@ def hardware_matches(hardware: str, result: ResultFile) -> bool:
     if hardware == "cpu":
         return result.hardware_class == "cpu"
     env = result.environment
-    if env.meter_backend != "nvml" or not env.measured_gpu_indices:
+    if not is_real_gpu_backend(env.meter_backend) or not env.measured_gpu_indices:
         return False
     if hardware == ANY_GPU:
         return True

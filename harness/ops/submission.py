@@ -26,12 +26,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness import __version__
 from harness.errors import ConfigError, NotFoundError, ResultFileError, validation_problem
 from harness.files import loads_json_bounded, read_bounded, refuse_existing, write_bytes_atomic, write_folder_atomic
 from harness.results.checks import CheckResult
 from harness.results.schema import ResultFile
 from harness.results.store import check_result, default_result_path, iter_result_files, parse_result
+from harness.version import __version__
 
 MANIFEST_NAME = "MANIFEST.json"
 BUNDLE_FORMAT = "ai-energy-harness-submission"

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from harness.files import unprintable
+from harness.kinds import PROTOCOLS
 from harness.results.figures import HEADLINE_FIGURES, headline_figures
 from harness.results.schema import Estimate, ResultFile
-from harness.tasks.resolution import PROTOCOLS
 
 POWER_LIMIT_MARGIN = 1.1
 """Mean power above 1.1x the enforced power limit is not physical for a window longer than a second."""

@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from harness.kinds import MAX_EDGE_ERROR
 from harness.results.schema import Estimate, Figures, IdleBaseline, IdleProtocol, Repetition, RunWarning, Timeline
 from harness.results.statistics import estimate, percentiles, relative_half_width, trend
-from harness.tasks.resolution import MAX_EDGE_ERROR
 
 JOULES_PER_WH = 3600.0
 

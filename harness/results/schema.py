@@ -17,10 +17,13 @@ from pydantic import BeforeValidator, Field, PlainSerializer, field_validator
 
 from harness.errors import ResultFileError
 from harness.files import MAX_INT, canonical_json, check_tree, loads_json_bounded
-from harness.kinds import StrictModel, TaskKind
+from harness.kinds import KINDS, MeterBackend, StrictModel, TaskKind, is_real_gpu_backend
 
-SCHEMA_VERSION = "2.0"
-"""2.0 gave every key one type in every file, so any set of result files loads typed into Arrow (`datasets`,
+SCHEMA_VERSION = "2.1"
+"""2.1 added `engine` (what loaded and ran the model: its name, version and settings; files without it ran on their
+task kind's default engine, transformers or diffusers) and made `environment.torch_version` optional (an engine
+behind a server need not run torch in the harness's process).
+2.0 gave every key one type in every file, so any set of result files loads typed into Arrow (`datasets`,
 pandas, DuckDB; `hf_dataset.result_features()`): maps keyed by GPU index are lists of `{gpu_index, value}`, a
 repetition's windows a list of `{name, reading}`, and free-form parts (the task spec, overrides, workload
 settings, host estimate, device map) canonical JSON text; files are one line (also a JSON Lines file). The
@@ -31,7 +34,7 @@ estimated CPU/RAM energy) to `environment`, and the protocol fields (null interv
 `unusable`, edge-error bounds, idle after the repetitions, adaptive repeats, conditions, input lengths); 1.1
 added `output_digest` to repetitions. Files of every version are still read."""
 
-SchemaVersion = Literal["1.0", "1.1", "1.2", "1.3", "2.0"]
+SchemaVersion = Literal["1.0", "1.1", "1.2", "1.3", "2.0", "2.1"]
 SUPPORTED_SCHEMA_VERSIONS: tuple[str, ...] = typing.get_args(SchemaVersion)
 
 
@@ -157,13 +160,14 @@ class GpuInfo(StrictModel):
 class Environment(StrictModel):
     """Hardware and software facts, so a reader can tell whether two numbers are comparable."""
 
-    meter_backend: Literal["nvml", "fake-nvml", "none"]
+    meter_backend: MeterBackend
     gpus: list[GpuInfo] = Field(default_factory=list)
     measured_gpu_indices: list[Int64] = Field(default_factory=list)
     driver_version: str | None = None
     nvml_version: str | None = None
     cuda_driver_version: str | None = None
-    torch_version: str
+    torch_version: str | None = None
+    """The torch of the harness's own process (required before schema 2.1); None where it has none."""
     torch_cuda_version: str | None = None
     transformers_version: str | None = None
     diffusers_version: str | None = None
@@ -180,6 +184,16 @@ class Environment(StrictModel):
     host_estimate: FreeForm | None = None
     """Where CPU or RAM energy is estimated: the method and its inputs (TDP and its source, cores, W per
     core, RAM size), from `harness.energy.host_estimate` (schema 1.2)."""
+
+
+class EngineInfo(StrictModel):
+    """What loaded and ran the model (`harness.engines`): runs by different engines or engine settings are
+    different workloads (`harness.results.identity`), never one leaderboard entry (schema 2.1)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,39}$")
+    version: str | None = None
+    settings: FreeForm = Field(default_factory=dict)
+    """Settings of the engine that change the work (a server's batch cap); empty for the in-process engines."""
 
 
 class TaskInfo(StrictModel):
@@ -441,6 +455,8 @@ class ResultFile(StrictModel):
     task: TaskInfo
     input_set: InputSetInfo
     model: ModelInfo
+    engine: EngineInfo | None = None
+    """None in files written before schema 2.1: their kind's default engine ran them (`engine_name`)."""
     settings: RunSettings
     environment: Environment
     idle: IdleBaseline | None = None
@@ -466,6 +482,11 @@ class ResultFile(StrictModel):
         return value
 
     @property
+    def engine_name(self) -> str:
+        """The engine that ran the model: recorded since schema 2.1, before it the task kind's default."""
+        return self.engine.name if self.engine is not None else KINDS[self.task.kind].default_engine
+
+    @property
     def hardware_class(self) -> str:
         """What the leaderboard groups by: the measured GPUs' names (e.g. `1x NVIDIA H100 80GB HBM3`), or `cpu`."""
         names = [g.name for g in self.environment.gpus if g.index in self.environment.measured_gpu_indices]
@@ -479,5 +500,6 @@ class ResultFile(StrictModel):
     @property
     def is_gpu_measured(self) -> bool:
         """True when the headline GPU figure was measured on real NVML hardware (not the fake, not CPU-only)."""
-        return self.environment.meter_backend == "nvml" and self.figures.gpu_energy_per_1k_queries_wh is not None
+        return (is_real_gpu_backend(self.environment.meter_backend)
+                and self.figures.gpu_energy_per_1k_queries_wh is not None)
 

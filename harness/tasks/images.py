@@ -37,12 +37,6 @@ IMAGE_SIZE_TABLES: dict[str, tuple[tuple[int, int, int], ...]] = {
 FREE_SIZE_RANGES = {"imagenet-val": ((200, 500), (0.6, 1.5)), "coco-val2017": ((400, 640), (0.6, 1.5))}
 """For a free size: the long side's range in pixels and the height/width ratio's range."""
 
-SIZE_TABLE_BY_KIND = {
-    "image-classification": "imagenet-val",
-    "object-detection": "coco-val2017",
-    "image-captioning": "coco-val2017",
-}
-
 
 @dataclass(frozen=True, eq=False)
 class ImageItem:
@@ -120,10 +114,10 @@ def procedural_image(seed: int, width: int, height: int) -> np.ndarray:
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def make_image_maker(kind: str):
-    """The per-item maker (`inputs.ITEM_MAKERS`) of an image kind: a size from the kind's reference table, then
-    the procedural picture, both from the item's seed."""
-    table_name = SIZE_TABLE_BY_KIND[kind]
+def make_image_maker(table_name: str):
+    """The per-item maker (`inputs.ITEM_MAKERS`) of the built-in images sized like a reference set (a key of
+    `IMAGE_SIZE_TABLES`, which an image kind names as its `KindDescriptor.builtin_items`): a size drawn from the
+    set's table, then the procedural picture, both from the item's seed."""
 
     def make(seed: int) -> ImageItem:
         rng = np.random.RandomState(seed % 2**32)

@@ -13,9 +13,10 @@ reference set's published mean (docs/comparability.md says where each figure com
 Image prompts stay uniform in 10-30 words: no length figure is published for the reference's prompts.
 
 An item is one query's input (`InputItem`): a string for text kinds, a tuple of strings for pair kinds, or a
-decoded image or audio clip (an object with `content_bytes()`) for media kinds. Text kinds' sets come from the
-word-list generators below; other kinds register a per-item maker in `ITEM_MAKERS` and, for datasets, a row
-reader in `ROW_READERS`.
+decoded image or audio clip (an object with `content_bytes()`) for media kinds. A kind's built-in set is drawn by
+the recipe its `KindDescriptor.builtin_items` names (seeded with its `builtin_seed`): text recipes are the
+word-list generators below (`GENERATORS`, `LENGTH_TARGETS`), the others per-item makers in `ITEM_MAKERS`; kinds may
+share a recipe. Dataset rows are read by the kind's input modality (`ROW_READERS`).
 
 Every input set records its content hash: sha256 of the items as a JSON list (UTF-8, no spaces, no ASCII
 escaping) when they are all strings, else of each item's canonical bytes, so any change to the inputs shows in
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, NotFoundError
+from harness.kinds import KINDS
 from harness.tasks import audio, images, text_pairs
 from harness.tasks.spec import LOCAL_DATASET_SUFFIXES, DatasetSource, TaskSpec, is_local_dataset
 
@@ -46,12 +48,10 @@ logger = logging.getLogger(__name__)
 
 WORDLIST_FILE = Path(__file__).with_name("wordlists") / "builtin_v1.json"
 
-BUILTIN_VERSIONS = {"text-gen": 2, "summarization": 2, "text-classification": 2, "image-gen": 1,
-                    "image-classification": 1, "object-detection": 1, "image-captioning": 1,
-                    "question-answering": 1, "sentence-similarity": 1, "speech-to-text": 1}
-BUILTIN_SEEDS = {"text-gen": 101, "summarization": 202, "text-classification": 303, "image-gen": 404,
-                 "image-classification": 707, "object-detection": 808, "image-captioning": 909,
-                 "question-answering": 505, "sentence-similarity": 606, "speech-to-text": 1010}
+BUILTIN_VERSIONS = {name: kind.builtin_version for name, kind in KINDS.items()}
+"""Kind -> its built-in set's version (`KindDescriptor.builtin_version`)."""
+BUILTIN_SEEDS = {name: kind.builtin_seed for name, kind in KINDS.items()}
+"""Kind -> the seed its built-in set is drawn from (`KindDescriptor.builtin_seed`)."""
 
 
 InputItem = Any
@@ -59,7 +59,7 @@ InputItem = Any
 an object with a `content_bytes() -> bytes` method (a decoded image or audio clip)."""
 
 ItemMaker = Callable[[int], InputItem]
-"""Builds item *i* of a non-text kind's built-in set from the item's own seed (so item i never depends on how
+"""Builds item *i* of a non-text recipe's built-in set from the item's own seed (so item i never depends on how
 many items were asked for). Seeded with `random.Random(seed).random()` or numpy's legacy `RandomState`, whose
 streams are frozen across versions."""
 
@@ -94,13 +94,20 @@ def _text_pair_row(value: Any, kind: str) -> tuple[str, ...]:
 
 
 ROW_READERS: dict[str, RowReader] = {
-    **{kind: _image_row for kind in images.SIZE_TABLE_BY_KIND},
-    "question-answering": _text_pair_row,
-    "sentence-similarity": _text_pair_row,
-    "speech-to-text": _audio_row,
+    "text": _text_row,
+    "prompt": _text_row,
+    "text-pair": _text_pair_row,
+    "image": _image_row,
+    "audio": _audio_row,
 }
-"""Kind -> row reader, for kinds whose dataset rows are not plain text (`_text_row` is the default). A pair kind's
-reader gets a tuple of its columns' values."""
+"""Input modality (`KindDescriptor.inputs`) -> the reader of a dataset row. A pair kind's reader gets a tuple of its
+columns' values."""
+
+
+def row_reader(kind: str) -> RowReader:
+    """The reader of a kind's dataset rows (plain text for a kind this harness does not know)."""
+    descriptor = KINDS.get(kind)
+    return _text_row if descriptor is None else ROW_READERS[descriptor.inputs]
 
 
 @dataclass(frozen=True)
@@ -223,9 +230,10 @@ class WordMixture:
 
 LengthTarget = UniformWords | WordMixture
 
-REFERENCE_INPUT_TOKENS = {"text-gen": 369_139, "summarization": 383_715, "text-classification": 156_925}
-"""Input tokens of each reference set's 1000 queries, as AI Energy Score's methodology publishes them (Table 1,
-"Input Tokens"; huggingface.github.io/AIEnergyScore). None is published for image prompts."""
+REFERENCE_INPUT_TOKENS = {"prompts": 369_139, "articles": 383_715, "reviews": 156_925}
+"""Input tokens of each reference set's 1000 queries (text generation, summarisation, text classification), by the
+recipe that imitates it, as AI Energy Score's methodology publishes them (Table 1, "Input Tokens";
+huggingface.github.io/AIEnergyScore). None is published for image prompts."""
 
 WORDS_PER_TOKEN = 0.75
 """English words per subword token, the usual rule of thumb for BPE tokenizers (OpenAI: "1 token ~= 3/4 words"); the
@@ -233,8 +241,9 @@ methodology does not name the tokenizer it counted with, so the word targets are
 
 
 def reference_mean_words(kind: str) -> float | None:
-    """The reference set's mean words per query (published tokens / 1000 x `WORDS_PER_TOKEN`), or None."""
-    tokens = REFERENCE_INPUT_TOKENS.get(kind)
+    """The mean words per query of the reference set a kind's built-in set imitates (published tokens / 1000 x
+    `WORDS_PER_TOKEN`), or None."""
+    tokens = REFERENCE_INPUT_TOKENS.get(KINDS[kind].builtin_items) if kind in KINDS else None
     return None if tokens is None else tokens / 1000 * WORDS_PER_TOKEN
 
 # Knots are (quantile, words). Only each mixture's mean is a published figure (the reference's input tokens per
@@ -242,26 +251,26 @@ def reference_mean_words(kind: str) -> float | None:
 # "equally sampling from three existing datasets"; each component's shape is a choice that keeps the sources'
 # order (docs/comparability.md, "Input lengths").
 LENGTH_TARGETS: dict[str, LengthTarget] = {
-    "text-gen": WordMixture((  # 369,139 tokens / 1000 queries -> 277 words
+    "prompts": WordMixture((  # 369,139 tokens / 1000 queries -> 277 words
         Component("wikitext", ((0, 40), (0.5, 260), (0.9, 520), (1, 700))),
         Component("oscar", ((0, 60), (0.5, 330), (0.9, 700), (1, 900))),
         Component("ultrachat", ((0, 8), (0.5, 110), (0.9, 320), (1, 480))),
     )),
-    "summarization": WordMixture((  # 383,715 tokens / 1000 queries -> 288 words
+    "articles": WordMixture((  # 383,715 tokens / 1000 queries -> 288 words
         Component("cnn_dailymail", ((0, 150), (0.5, 500), (0.9, 920), (1, 1200))),
         Component("samsum", ((0, 15), (0.5, 75), (0.9, 190), (1, 300))),
         Component("arxiv", ((0, 70), (0.5, 200), (0.9, 340), (1, 450))),
     )),
-    "text-classification": WordMixture((  # 156,925 tokens / 1000 queries -> 118 words
+    "reviews": WordMixture((  # 156,925 tokens / 1000 queries -> 118 words
         Component("imdb", ((0, 30), (0.5, 160), (0.9, 400), (1, 600))),
         Component("yelp", ((0, 5), (0.5, 95), (0.9, 260), (1, 400))),
         Component("tweet_eval", ((0, 6), (0.5, 18), (0.9, 28), (1, 40))),
     )),
-    "image-gen": UniformWords(10, 30),
+    "image-prompts": UniformWords(10, 30),
 }
-"""Kind -> the distribution of its built-in items' lengths in words (whitespace-separated)."""
+"""Text recipe -> the distribution of its built-in items' lengths in words (whitespace-separated)."""
 
-WORD_RANGES = {kind: target.bounds for kind, target in LENGTH_TARGETS.items()}
+WORD_RANGES = {recipe: target.bounds for recipe, target in LENGTH_TARGETS.items()}
 """Inclusive range of each built-in item's length in words (from `LENGTH_TARGETS`)."""
 
 
@@ -391,7 +400,7 @@ def _paragraphs(draw: _Draw, low: int = 2, high: int = 5) -> Callable[[], str]:
 
 
 # ---------------------------------------------------------------------------------------------- generators
-# Each takes the draw, the item's component (a LENGTH_TARGETS component name, "" for uniform kinds) and its
+# Each takes the draw, the item's component (a LENGTH_TARGETS component name, "" for uniform recipes) and its
 # target length in words, and returns text of exactly that many words (image prompts: at least, up to the range).
 
 
@@ -441,7 +450,7 @@ def _review(draw: _Draw, target: int) -> str:
 
 def _image_prompt(draw: _Draw, target: int) -> str:
     w = draw.words
-    high = WORD_RANGES["image-gen"][1]
+    high = WORD_RANGES["image-prompts"][1]
     core = f"{draw.pick(w['style'])} of {draw.pick(w['subject'])} {draw.pick(w['action'])} {draw.pick(w['setting'])}"
     tags = (w["lighting"], w["detail"], w["camera"], w["detail"], w["detail"])
     pieces = [core]
@@ -457,41 +466,47 @@ def _image_prompt(draw: _Draw, target: int) -> str:
 
 
 ITEM_MAKERS: dict[str, ItemMaker] = {
-    **{kind: images.make_image_maker(kind) for kind in images.SIZE_TABLE_BY_KIND},
-    "question-answering": lambda seed: text_pairs.question_and_context(_Draw(seed), _compose),
-    "sentence-similarity": lambda seed: text_pairs.sentence_pair(_Draw(seed)),
-    "speech-to-text": audio.speech_like_clip,
+    "questions-and-contexts": lambda seed: text_pairs.question_and_context(_Draw(seed), _compose),
+    "sentence-pairs": lambda seed: text_pairs.sentence_pair(_Draw(seed)),
+    **{table: images.make_image_maker(table) for table in images.IMAGE_SIZE_TABLES},
+    "speech-clips": audio.speech_like_clip,
 }
-"""Kind -> per-item maker, for kinds whose built-in items are not generated from `GENERATORS`."""
+"""Recipe -> per-item maker, for recipes whose built-in items are not generated from `GENERATORS`."""
 
 GENERATORS: dict[str, dict[str, Callable[[_Draw, int], str]]] = {
-    "text-gen": {"wikitext": _news_article, "oscar": _web_page, "ultrachat": _instructions},
-    "summarization": {"cnn_dailymail": _news_article, "samsum": _dialogue, "arxiv": _abstract},
-    "text-classification": {"imdb": _review, "yelp": _review, "tweet_eval": _review},
-    "image-gen": {"": _image_prompt},
+    "prompts": {"wikitext": _news_article, "oscar": _web_page, "ultrachat": _instructions},
+    "articles": {"cnn_dailymail": _news_article, "samsum": _dialogue, "arxiv": _abstract},
+    "reviews": {"imdb": _review, "yelp": _review, "tweet_eval": _review},
+    "image-prompts": {"": _image_prompt},
 }
-"""Kind -> component name (as in `LENGTH_TARGETS`) -> the generator of that component's items."""
+"""Text recipe -> component name (as in `LENGTH_TARGETS`) -> the generator of that component's items."""
 
 
-def _builtin_text(kind: str, seed: int, index: int) -> str:
+def has_recipe(recipe: str) -> bool:
+    """Whether a built-in recipe (`KindDescriptor.builtin_items`) has code to draw its items."""
+    return recipe in ITEM_MAKERS or (recipe in GENERATORS and recipe in LENGTH_TARGETS)
+
+
+def _builtin_text(recipe: str, seed: int, index: int) -> str:
     draw = _Draw(seed)
-    component, target = LENGTH_TARGETS[kind].draw(draw, index)
-    return GENERATORS[kind][component](draw, target)
+    component, target = LENGTH_TARGETS[recipe].draw(draw, index)
+    return GENERATORS[recipe][component](draw, target)
 
 
 @functools.lru_cache(maxsize=8)
 def builtin_items(kind: str, num_items: int) -> tuple[InputItem, ...]:
     """The first `num_items` items of a kind's built-in set (deterministic; cached)."""
-    if kind not in GENERATORS and kind not in ITEM_MAKERS:
+    descriptor = KINDS.get(kind)
+    if descriptor is None or not has_recipe(descriptor.builtin_items):
         raise ConfigError(f"no built-in input set for task kind {kind!r}")
     if num_items < 1:
         raise ConfigError(f"the number of inputs must be at least 1 (got {num_items})")
-    base = BUILTIN_SEEDS[kind] * 1_000_003
+    recipe, base = descriptor.builtin_items, descriptor.builtin_seed * 1_000_003
     # One generator per item: item i does not depend on num_items, and the set can grow without changing.
-    if kind in ITEM_MAKERS:
-        maker = ITEM_MAKERS[kind]
+    if recipe in ITEM_MAKERS:
+        maker = ITEM_MAKERS[recipe]
         return tuple(maker(base + index) for index in range(num_items))
-    return tuple(_builtin_text(kind, base + index, index) for index in range(num_items))
+    return tuple(_builtin_text(recipe, base + index, index) for index in range(num_items))
 
 
 def builtin_inputs(kind: str, num_items: int) -> InputSet:
@@ -555,7 +570,7 @@ def dataset_inputs(source: DatasetSource, num_items: int, kind: str = "text-gen"
             table = table.cast_column(column, type(table.features[column])(decode=False))
     per_column = [list(table[column]) for column in columns]
     values = per_column[0] if len(columns) == 1 else list(zip(*per_column))
-    read_row = ROW_READERS.get(kind, _text_row)
+    read_row = row_reader(kind)
     rows = []
     folder = DATASET_FOLDER.set(Path(source.path).expanduser().parent if is_local_dataset(source.path) else None)
     try:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from harness.errors import ConfigError
-from harness.kinds import COUNTER_UPDATE_PERIOD_S
+from harness.kinds import COUNTER_UPDATE_PERIOD_S, MAX_EDGE_ERROR, PROTOCOLS
 from harness.tasks.overrides import applicable_overrides, apply_overrides, split_scope
 from harness.tasks.presets import Preset, load_preset
 from harness.tasks.registry import load_task
@@ -41,9 +41,6 @@ MAX_IDLE_SECONDS = 3600.0
 MAX_SAMPLE_HZ = 1000.0
 """NVML refreshes power every few milliseconds at best; a faster sampler only reads the same value again."""
 
-MAX_EDGE_ERROR = 0.01
-"""No published GPU figure rests on a window whose counter-edge error bound can exceed 1 %."""
-
 DEFAULT_MIN_WINDOW_S = {"gpu": COUNTER_UPDATE_PERIOD_S / MAX_EDGE_ERROR, "cpu": 0.0}
 """Each measured pass is repeated within its window until it lasts this long: 10 s on GPU (edge error <= 1 %);
 no minimum on CPU, where no GPU counter is read (RAPL updates every millisecond)."""
@@ -54,9 +51,6 @@ DEFAULT_IDLE_SETTLE_S = {"gpu": 30.0, "cpu": 0.0}
 DEFAULT_MAX_REPEATS = 20
 """With `--target-ci` and no `--max-repeats`: the most repetitions run."""
 
-PROTOCOLS = ("harness", "aies")
-"""`harness`: this project's default protocol; `aies`: AI Energy Score's published protocol (the `aies` preset;
-docs/comparability.md lists every difference). The leaderboard never ranks two protocols together."""
 DEFAULT_PROTOCOL = "harness"
 
 PROTOCOL_FIXED = ("num_queries", "batch_size", "dtype", "repeats", "warmup_queries", "target_ci_pct", "max_repeats")

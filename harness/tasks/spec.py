@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import ConfigError, validation_problem
-from harness.kinds import DTYPES, IMAGE_KINDS, PAIR_KINDS, TEXT_KINDS, StrictModel, TaskKind
+from harness.kinds import DTYPES, KINDS, PAIR_KINDS, TEXT_KINDS, StrictModel, TaskKind
 
 LOCAL_DATASET_SUFFIXES = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet", ".txt": "text"}
 """Local file suffix -> the `datasets` builder that reads it."""
@@ -116,18 +116,32 @@ GenerationSettings = (
     | ObjectDetectionSettings
 )
 
-SETTINGS_BY_KIND: dict[str, type[StrictModel]] = {
-    "text-gen": TextGenerationSettings,
-    "summarization": TextGenerationSettings,
-    "text-classification": ClassificationSettings,
-    "question-answering": ClassificationSettings,
-    "sentence-similarity": ClassificationSettings,
-    "image-gen": ImageGenerationSettings,
-    "image-classification": ClassificationSettings,
-    "object-detection": ObjectDetectionSettings,
-    "image-captioning": TextGenerationSettings,
-    "speech-to-text": SpeechRecognitionSettings,
+SETTINGS_CLASSES: dict[str | None, type[StrictModel]] = {
+    "text": TextGenerationSettings,
+    "speech": SpeechRecognitionSettings,
+    "image": ImageGenerationSettings,
+    "detection": ObjectDetectionSettings,
+    None: ClassificationSettings,
 }
+"""A kind's settings family (`KindDescriptor.settings`) -> the class its `generation` is validated as."""
+
+SETTINGS_BY_KIND: dict[str, type[StrictModel]] = {name: SETTINGS_CLASSES[kind.settings] for name, kind in KINDS.items()}
+"""Kind -> its generation settings class (from `harness.kinds.KINDS`)."""
+
+NO_TOKEN_LIMIT_BECAUSE: dict[str, str] = {
+    "prompt": "the text encoder truncates prompts",
+    "image": "its inputs are images, sized by the model's image processor",
+    "audio": "its inputs are audio",
+}
+"""Input modality (`KindDescriptor.inputs`) -> why `max_input_tokens` does not apply to it (text kinds need it)."""
+
+MODE_ELSEWHERE = {
+    "chat": "chat mode is a {owners} mode; a {kind} task generates a fixed number of tokens",
+    "forward": "forward mode is a {owners} mode (the reference's single forward pass); a {kind} task generates its "
+               "tokens",
+}
+"""A generation mode given to a kind that does not take it (`KindDescriptor.modes`) -> the error, naming the kinds
+that do."""
 
 
 def is_local_dataset(path: str) -> bool:
@@ -221,21 +235,16 @@ class TaskSpec(StrictModel):
         expected = SETTINGS_BY_KIND[self.kind]
         if not isinstance(self.generation, expected):
             raise ValueError(f"generation settings of a {self.kind} task must be {expected.__name__}")
-        mode = getattr(self.generation, "mode", "fixed")
-        if mode == "chat" and self.kind != "text-gen":
-            raise ValueError(f"chat mode is a text-gen mode; a {self.kind} task generates a fixed number of tokens")
-        if mode == "forward" and self.kind != "summarization":
-            raise ValueError(f"forward mode is a summarization mode (the reference's single forward pass); a "
-                             f"{self.kind} task generates its tokens")
+        mode = getattr(self.generation, "mode", None)
+        if mode is not None and mode not in KINDS[self.kind].modes:
+            owners = " or ".join(name for name, kind in KINDS.items() if mode in kind.modes)
+            problem = MODE_ELSEWHERE.get(mode, "{mode} mode is not a {kind} mode")
+            raise ValueError(problem.format(owners=owners, kind=self.kind, mode=mode))
         if self.kind in TEXT_KINDS and self.max_input_tokens is None:
             raise ValueError("max_input_tokens is required for text tasks (inputs are truncated to it)")
-        if self.kind == "image-gen" and self.max_input_tokens is not None:
-            raise ValueError("max_input_tokens does not apply to image-gen (the text encoder truncates prompts)")
-        if self.kind in IMAGE_KINDS and self.max_input_tokens is not None:
-            raise ValueError(f"max_input_tokens does not apply to {self.kind} (its inputs are images, sized by the "
-                             "model's image processor)")
-        if self.kind == "speech-to-text" and self.max_input_tokens is not None:
-            raise ValueError("max_input_tokens does not apply to speech-to-text (its inputs are audio)")
+        if self.kind not in TEXT_KINDS and self.max_input_tokens is not None:
+            raise ValueError(f"max_input_tokens does not apply to {self.kind} "
+                             f"({NO_TOKEN_LIMIT_BECAUSE[KINDS[self.kind].inputs]})")
         if self.dataset is not None:
             wanted = 2 if self.kind in PAIR_KINDS else 1
             if len(self.dataset.column_names) != wanted:

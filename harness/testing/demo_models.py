@@ -18,12 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from harness.errors import ConfigError
-from harness.kinds import TASK_KINDS
+from harness.kinds import KINDS, TASK_KINDS
 
 logger = logging.getLogger(__name__)
 
 DEMO_KINDS = TASK_KINDS
-"""A demo model for every task kind."""
+"""A demo model for every task kind (`_BUILDERS` has one per kind of `harness.kinds.KINDS`; tests/test_kinds.py
+checks it)."""
 
 DEMO_TASKS: tuple[str, ...] = (*DEMO_KINDS, "text-gen-chat")
 """What `harness demo` runs: every kind's task, and chat generation (on a Llama with a chat template)."""
@@ -87,8 +88,10 @@ def demo_model_for(task_id: str, kind: str) -> str:
 
 
 def _marker(kind: str) -> str:
-    """The file whose presence means a saved model of this kind is complete."""
-    return "model_index.json" if kind == "image-gen" else "config.json"
+    """The file whose presence means a saved model of this kind is complete: a diffusers pipeline's index, else the
+    model's config (`text-gen-chat` is a text-gen model)."""
+    descriptor = KINDS.get(kind)
+    return "model_index.json" if descriptor is not None and descriptor.default_engine == "diffusers" else "config.json"
 
 
 def build_demo_model(kind: str, directory: Path) -> Path:
@@ -619,7 +622,7 @@ def _build_image_captioning(directory: Path) -> None:
     _vit_image_processor().save_pretrained(directory)
 
 
-_BUILDERS = {
+_BUILDERS = {  # one per kind of harness.kinds.KINDS (tests/test_kinds.py checks it), and the chat demo
     "text-gen": _build_text_gen,
     "text-gen-chat": lambda directory: _build_text_gen(directory, chat=True),
     "summarization": _build_summarization,

@@ -32,12 +32,17 @@ Time `t_s` is seconds since the fake was created (the harness creates it when it
 
 Counter energy is the integral of `power_w`; with no script at all there is one 80 W GPU. Unit tests pass
 `clock=ManualClock()` to step time by hand; a script loaded from a file runs on `time.monotonic`.
+
+The harness measures it wherever `HARNESS_FAKE_NVML` names a script, also in a fresh `harness run`
+subprocess: `backend_from_environment` is registered in pyproject.toml under the `harness.gpu_backends`
+entry-point group, which `harness.energy.backends` reads, so energy itself never names this module.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,8 +52,12 @@ from typing import Literal
 import pynvml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from harness.energy.nvidia import NvmlBackend, open_nvml_backend
 from harness.errors import ConfigError, validation_problem
 from harness.files import read_json_bounded
+
+FAKE_NVML_ENV = "HARNESS_FAKE_NVML"
+"""Environment variable naming a JSON trace script: when set, the harness measures a `FakeNvml`."""
 
 TraceSpec = float | list[tuple[float, float]]
 
@@ -326,3 +335,16 @@ for _name in dir(pynvml):
     if _name.startswith(("NVML_", "NVMLError_", "nvmlClocksEventReason", "nvmlClocksThrottleReason")):
         setattr(FakeNvml, _name, getattr(pynvml, _name))
 del _name
+
+
+def backend_from_environment() -> NvmlBackend | None:
+    """The `fake-nvml` GPU backend (entry point `harness.gpu_backends`): NVML's real backend code over a
+    `FakeNvml` loaded from the script `HARNESS_FAKE_NVML` names, initialised; None when the variable is unset.
+
+    A bad script is one ConfigError line and a scripted `init_error` one MeasurementError line: both final, so
+    a run asked to measure the fake never falls through to a real GPU.
+    """
+    script = os.environ.get(FAKE_NVML_ENV)
+    if not script:
+        return None
+    return open_nvml_backend(FakeNvml.from_script(script))

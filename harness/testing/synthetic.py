@@ -11,10 +11,10 @@ from datetime import datetime, timedelta, timezone
 
 from pydantic_core import to_jsonable_python
 
-from harness import __version__
-from harness.kinds import IMAGE_KINDS
+from harness.kinds import KINDS
 from harness.results.figures import derive_figures
 from harness.results.schema import LATENCY_DECIMALS, IdleBaseline, Repetition, ResultFile
+from harness.version import __version__
 
 
 def make_result(
@@ -42,6 +42,9 @@ def make_result(
     created_at = created_at or datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc) + timedelta(minutes=seed)
     run_id = run_id or f"{created_at:%Y%m%dT%H%M%SZ}-{seed:08x}"
     cpu_only = gpu_name == "cpu"
+    kind = KINDS.get(task)  # a made-up task id is a kind of its own, with neither tokens nor images
+    makes_tokens = kind is not None and kind.outputs == "tokens"
+    counts_images = kind is not None and "image" in (kind.inputs, kind.outputs)
     repetitions = []
     start = created_at.timestamp()
     for index in range(repeats):
@@ -69,8 +72,8 @@ def make_result(
             "num_queries": num_queries,
             "readings": {"total": reading},
             "query_latencies_s": latencies,
-            "output_tokens": num_queries * 10 if task in ("text-gen", "summarization", "image-captioning") else None,
-            "images": num_queries if task in ("image-gen", *IMAGE_KINDS) else None,
+            "output_tokens": num_queries * 10 if makes_tokens else None,
+            "images": num_queries if counts_images else None,
         })
         start += duration_s + 1
 

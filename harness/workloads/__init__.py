@@ -1,58 +1,65 @@
-"""One workload runner per task kind: a plain dict, so the runner looks its workload up by the task's kind."""
+"""Workloads: what each task kind does with a model, keyed by (engine, kind).
+
+Every module of this package is imported once here, and each `Workload` subclass it defines registers itself
+(`base.WORKLOAD_REGISTRY`): a new kind or a new engine's workload is a new module, with no table to edit.
+`workload_class` picks a task's workload; `load_model` loads a model the way that workload's engine does.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
-from harness.workloads.base import BatchOutput, Workload
-from harness.workloads.chat_generation import ChatGenerationWorkload
-from harness.workloads.image_captioning import ImageCaptioningWorkload
-from harness.workloads.image_classification import ImageClassificationWorkload
-from harness.workloads.image_generation import ImageGenerationWorkload
-from harness.workloads.object_detection import ObjectDetectionWorkload
-from harness.workloads.question_answering import QuestionAnsweringWorkload
-from harness.workloads.sentence_similarity import SentenceSimilarityWorkload
-from harness.workloads.speech_to_text import SpeechToTextWorkload
-from harness.workloads.summarization import SummarizationWorkload
-from harness.workloads.text_classification import TextClassificationWorkload
-from harness.workloads.text_generation import TextGenerationWorkload
+from harness.engines import LoadedModel, LoadRequest, engine_named
+from harness.errors import ConfigError
+from harness.kinds import KINDS
+from harness.workloads.base import WORKLOAD_REGISTRY, BatchOutput, Workload
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+
+def engine_for(kind: str, engine: str | None = None) -> str:
+    """The engine a run of `kind` uses: the one asked for, else the kind's default (`harness.kinds.KINDS`)."""
+    return engine or KINDS[kind].default_engine
+
+
+def workload_class(spec: Any, engine: str | None = None) -> type[Workload]:
+    """The workload that runs a task on an engine (default: its kind's), or one ConfigError line saying which
+    engines can run the task's kind."""
+    name = engine_for(spec.kind, engine)
+    for candidate in WORKLOAD_REGISTRY.get((name, spec.kind), []):
+        if candidate.handles(spec):
+            return candidate
+    engine_named(name)  # an unknown engine is named as such
+    able = sorted({e for (e, kind), classes in WORKLOAD_REGISTRY.items()
+                   if kind == spec.kind and any(c.handles(spec) for c in classes)})
+    raise ConfigError(f"engine '{name}' cannot run task kind '{spec.kind}' as task {spec.id!r} sets it"
+                      + (f"; engines that can: {', '.join(able)}" if able else ""))
+
 
 WORKLOADS: dict[str, type[Workload]] = {
-    "text-gen": TextGenerationWorkload,
-    "summarization": SummarizationWorkload,
-    "text-classification": TextClassificationWorkload,
-    "question-answering": QuestionAnsweringWorkload,
-    "sentence-similarity": SentenceSimilarityWorkload,
-    "image-gen": ImageGenerationWorkload,
-    "image-classification": ImageClassificationWorkload,
-    "object-detection": ObjectDetectionWorkload,
-    "image-captioning": ImageCaptioningWorkload,
-    "speech-to-text": SpeechToTextWorkload,
+    kind: WORKLOAD_REGISTRY[(KINDS[kind].default_engine, kind)][0] for kind in KINDS
 }
+"""Each kind's first workload on its default engine (fixed-length generation for text-gen)."""
 
 
+def load_model(kind: str, model_id: str, *, engine: str | None = None, workload: type[Workload] | None = None,
+               **options: Any) -> LoadedModel:
+    """Load `model_id` (a hub id or a local folder) for task `kind`, as `workload` (default: the kind's first
+    workload on `engine`, chat generation when `chat_template_kwargs` is given) needs it; `options` are
+    `harness.engines.LoadRequest`'s (revision, dtype, device, random_weights, device_map, ...)."""
+    if kind not in KINDS:
+        raise ConfigError(f"unknown task kind '{kind}'; kinds: {', '.join(KINDS)}")
+    if workload is None:
+        candidates = WORKLOAD_REGISTRY.get((engine_for(kind, engine), kind), [])
+        chat = options.get("chat_template_kwargs") is not None
+        workload = next((c for c in candidates if chat == c.chat_template), candidates[0] if candidates else None)
+        if workload is None:
+            raise ConfigError(f"engine '{engine_for(kind, engine)}' cannot run task kind '{kind}'")
+    request = LoadRequest(kind=kind, model_id=str(model_id), **options)
+    return engine_named(workload.engine).load(request, workload)
 
-def workload_class(spec: Any) -> type[Workload]:
-    """The workload that runs a task: its kind's, or chat generation for a text-gen task in chat mode."""
-    if spec.kind == "text-gen" and getattr(spec.generation, "mode", "fixed") == "chat":
-        return ChatGenerationWorkload
-    return WORKLOADS[spec.kind]
 
-
-__all__ = [
-    "WORKLOADS",
-    "BatchOutput",
-    "ChatGenerationWorkload",
-    "ImageCaptioningWorkload",
-    "ImageClassificationWorkload",
-    "ImageGenerationWorkload",
-    "ObjectDetectionWorkload",
-    "QuestionAnsweringWorkload",
-    "SentenceSimilarityWorkload",
-    "SpeechToTextWorkload",
-    "SummarizationWorkload",
-    "TextClassificationWorkload",
-    "TextGenerationWorkload",
-    "Workload",
-    "workload_class",
-]
+__all__ = ["WORKLOADS", "BatchOutput", "Workload", "engine_for", "load_model", "workload_class"]

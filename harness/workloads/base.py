@@ -1,21 +1,25 @@
-"""What every workload shares: the batch result, and the guard around each timed batch.
+"""What every workload shares: the batch result, the registry keyed by (engine, kind), and the timed batch.
 
 A workload turns a batch of input items (`harness.tasks.inputs.InputItem`) into the model's real work (generate,
-forward pass, diffusion). The runner times `run_batch` and reads the meter around whole passes, so each call does
-all its device work before returning (CUDA synchronised) and turns an out-of-memory error into one line naming
-model, batch size and device.
+forward pass, diffusion) on a model its engine loaded. The runner times `run_batch` and reads the meter around
+whole passes, so each call goes through the engine (`harness.engines.Engine.run_batch`), which returns only once
+the device has finished and turns an out-of-memory error into one line naming model, batch size and device.
+
+Defining a `Workload` subclass with an `engine` and a `kind` registers it (`WORKLOAD_REGISTRY`): a new task kind
+or engine is a new module in this package, found by `harness.workloads`, and no table to edit.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from harness.errors import ConfigError, HarnessError, OutOfMemoryError
-from harness.workloads.models import LoadedModel, is_out_of_memory
+from harness.engines import LoadedModel, LoadRequest, engine_named
+from harness.errors import ConfigError
+from harness.kinds import KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +57,70 @@ def digest(*arrays: Any) -> str:
     return hasher.hexdigest()
 
 
-class Workload:
-    """A task kind's runner over a loaded model; subclasses implement `_run` (and `_run_prefill` if generative)."""
+def refuse_model(config: Any, model_id: str, kind: str, what: str = "a {architecture}", then: str = "") -> ConfigError:
+    """The one line refusing a model of the wrong kind: what it is (`what`, with its architecture filled in), what
+    the kind needs (`harness.kinds.KINDS`), and `then` a hint."""
+    from harness.engines.hf_transformers import described_architecture
 
+    what = what.format(architecture=described_architecture(config))
+    return ConfigError(f"{model_id} is {what}; task kind '{kind}' needs {KINDS[kind].needs}{then}")
+
+
+ENCODER_DECODER = "an encoder-decoder model ({architecture})"
+
+
+def is_encoder_decoder(config: Any) -> bool:
+    return bool(getattr(config, "is_encoder_decoder", False))
+
+
+WORKLOAD_REGISTRY: dict[tuple[str, str], list[type[Workload]]] = {}
+"""Every workload by (engine, kind), in definition order; `harness.workloads.workload_class` picks the one whose
+`handles` accepts a task (text-gen runs fixed-length or chat)."""
+
+
+class Workload:
+    """A task kind's runner over a model its engine loaded; subclasses implement `_run` (and `_run_prefill` if
+    generative) and set `kind` (and `engine`, when not transformers) in their own body."""
+
+    engine: ClassVar[str] = "transformers"
     kind: ClassVar[str] = ""
+    """Empty on the shared bases that no task runs directly (they are not registered)."""
     generative: ClassVar[bool] = False
     input_size_unit: ClassVar[str] = "tokens"
     """What `input_sizes` counts per query (`results.schema.LengthUnit`): tokens, pixels or seconds of audio."""
+
+    # What an in-process Hugging Face engine asks of the kind's model (read by `harness.engines.hf_transformers`).
+    auto_class: ClassVar[str] = ""
+    """The transformers Auto class that loads the kind's model (`AutoModelForCausalLM`)."""
+    known_architectures: ClassVar[str | tuple[str, ...]] = ()
+    """Architectures the kind accepts: the name of a table in `transformers.models.auto.modeling_auto`, or names."""
+    architecture_suffixes: ClassVar[tuple[str, ...]] = ()
+    """Architecture name endings accepted where transformers' tables do not know the class (remote code)."""
+    needs_tokenizer: ClassVar[bool] = True
+    chat_template: ClassVar[bool] = False
+    """Each prompt goes through the model's chat template (checked when the tokenizer loads)."""
+    processor: ClassVar[str | None] = None
+    """`image` (the model's image processor), `audio` (its feature extractor) or None."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A class that names its `kind` in its own body is a task's workload and registers; one that inherits
+        it (a test's spy, a variant not yet meant to run) does not."""
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__ and cls.kind:
+            WORKLOAD_REGISTRY.setdefault((cls.engine, cls.kind), []).append(cls)
+
+    @classmethod
+    def handles(cls, spec: Any) -> bool:
+        """Whether this workload runs the task (one kind may have several, by its settings)."""
+        return spec.kind == cls.kind
+
+    @classmethod
+    def check_config(cls, config: Any, model_id: str) -> None:
+        """Refuse, from the model's config alone, a model the kind cannot run (beyond its architecture)."""
+
+    @classmethod
+    def check_components(cls, tokenizer: Any, model_id: str, request: LoadRequest) -> None:
+        """Refuse, once the tokenizer is loaded and before the weights are, what the kind cannot run with it."""
 
     def __init__(self, loaded: LoadedModel, spec: Any) -> None:
         if loaded.kind != self.kind or spec.kind != self.kind:
@@ -69,19 +130,21 @@ class Workload:
         self.loaded = loaded
         self.spec = spec
         self.model = loaded.model
+        self.loaded_by = engine_named(loaded.engine or self.engine)
+        """The engine the model was loaded by: it runs each batch and waits for the device."""
         self.workload_settings: dict[str, Any] | None = None
         """Settings the workload resolved from the model when the task left them to it (image-gen: size and
         guidance at the pipeline's defaults); recorded in the result and part of its workload identity."""
 
     def run_batch(self, batch: Sequence[Any]) -> BatchOutput:
         """Run one batch of the task's workload; returns once the device has finished."""
-        return self._guarded(self._run, batch)
+        return self._through_engine(self._run, batch)
 
     def run_prefill_batch(self, batch: Sequence[Any]) -> BatchOutput:
         """Generative kinds only: the same inputs with one new token (prefill and first token)."""
         if not self.generative:
             raise TypeError(f"the {self.kind} workload has no prefill phase")
-        return self._guarded(self._run_prefill, batch)
+        return self._through_engine(self._run_prefill, batch)
 
     def input_sizes(self, items: Sequence[Any]) -> list[float] | None:
         """Each query's input size in `input_size_unit` as this workload feeds it (for text: its tokenizer and
@@ -93,44 +156,17 @@ class Workload:
 
         return tokens_per_item(tokenizer, list(items), limit)
 
-    def _run(self, batch: list[str]) -> BatchOutput:
+    def _run(self, batch: list[Any]) -> BatchOutput:
         raise NotImplementedError
 
-    def _run_prefill(self, batch: list[str]) -> BatchOutput:
+    def _run_prefill(self, batch: list[Any]) -> BatchOutput:
         raise NotImplementedError
 
-    def _guarded(self, run: Callable[[list[str]], BatchOutput], batch: Sequence[str]) -> BatchOutput:
-        import torch
-
+    def _through_engine(self, run: Any, batch: Sequence[Any]) -> BatchOutput:
         items = list(batch)
         if not items:
             raise ValueError("a batch needs at least one query")
-        try:
-            with torch.inference_mode():
-                output = run(items)
-            self._synchronize()
-        except HarnessError:
-            raise
-        except Exception as error:
-            if not is_out_of_memory(error):
-                raise
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            raise OutOfMemoryError(
-                f"out of memory running {self.loaded.info.get('id')} with batch size {len(items)} on "
-                f"{self.loaded.device}; try a smaller batch size (--batch-size), --dtype bfloat16/float16, "
-                f"or --device-map auto to spread the model over several GPUs"
-            ) from None
-        return output
-
-    def _synchronize(self) -> None:
-        """Wait for every GPU the model sits on, so the batch's time and energy fall inside its window."""
-        if not self.loaded.cuda_indices:
-            return
-        import torch
-
-        for index in self.loaded.cuda_indices:
-            torch.cuda.synchronize(index)
+        return self.loaded_by.run_batch(self.loaded, run, items)
 
     @property
     def input_device(self):

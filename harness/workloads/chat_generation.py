@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.engines import LoadedModel, LoadRequest
 from harness.errors import ConfigError
 from harness.workloads.base import BatchOutput
 from harness.workloads.greedy_text import GENERATE_INPUTS
-from harness.workloads.models import LoadedModel
 from harness.workloads.text_generation import TextGenerationWorkload
 from harness.workloads.text_inputs import (
     answer_lengths,
@@ -30,6 +30,18 @@ from harness.workloads.text_inputs import (
 
 class ChatGenerationWorkload(TextGenerationWorkload):
     """Chat-templated prompts in (truncated on the left, so the assistant turn's opening stays), answers out."""
+
+    kind = "text-gen"
+    chat_template = True
+
+    @classmethod
+    def handles(cls, spec: Any) -> bool:
+        return spec.kind == cls.kind and getattr(spec.generation, "mode", "fixed") == "chat"
+
+    @classmethod
+    def check_components(cls, tokenizer: Any, model_id: str, request: LoadRequest) -> None:
+        """The chat template and the switch the task sets, before the weights load."""
+        check_chat_template(tokenizer, model_id, request.chat_template_kwargs or {})
 
     def __init__(self, loaded: LoadedModel, spec: Any) -> None:
         super().__init__(loaded, spec)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from harness.engines import LoadedModel
 from harness.workloads.base import BatchOutput, Workload
-from harness.workloads.models import LoadedModel
 from harness.workloads.text_inputs import (
     count_input_tokens,
     encode,

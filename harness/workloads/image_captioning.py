@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.engines import LoadedModel
 from harness.errors import ConfigError
-from harness.workloads.base import BatchOutput
+from harness.workloads.base import BatchOutput, refuse_model
 from harness.workloads.image_inputs import ImageInputWorkload
-from harness.workloads.models import LoadedModel
 from harness.workloads.text_inputs import greedy_generation_config
 
 
@@ -23,6 +23,15 @@ class ImageCaptioningWorkload(ImageInputWorkload):
 
     kind = "image-captioning"
     generative = True
+    auto_class = "AutoModelForImageTextToText"
+    known_architectures = "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"
+    architecture_suffixes = ("VisionEncoderDecoderModel", "ForConditionalGeneration")
+
+    @classmethod
+    def check_config(cls, config: Any, model_id: str) -> None:
+        if any(getattr(config, name, None) is not None for name in ("image_token_id", "image_token_index")):
+            raise refuse_model(config, model_id, cls.kind, "a {architecture}, a chat vision-language model that "
+                               "needs a text prompt with image tokens")
 
     def __init__(self, loaded: LoadedModel, spec: Any) -> None:
         super().__init__(loaded, spec)

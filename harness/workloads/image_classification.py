@@ -11,6 +11,9 @@ class ImageClassificationWorkload(ImageInputWorkload):
 
     kind = "image-classification"
     generative = False
+    auto_class = "AutoModelForImageClassification"
+    known_architectures = "MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES"
+    architecture_suffixes = ("ForImageClassification",)
 
     def _run(self, batch: list) -> BatchOutput:
         labels = self.model(**self.encode(batch)).logits.argmax(dim=-1)

@@ -17,9 +17,9 @@ import logging
 import zlib
 from typing import Any
 
+from harness.engines import LoadedModel
 from harness.errors import ConfigError
 from harness.workloads.base import BatchOutput, Workload
-from harness.workloads.models import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 class ImageGenerationWorkload(Workload):
     """Prompts in, one decoded image per prompt out (`generation`: steps, height, width, guidance scale, seed)."""
 
+    engine = "diffusers"
     kind = "image-gen"
     generative = False
 

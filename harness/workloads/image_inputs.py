@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from harness.engines import LoadedModel
 from harness.errors import ConfigError
 from harness.workloads.base import Workload
-from harness.workloads.models import LoadedModel
 
 
 class ImageInputWorkload(Workload):
     """What the image workloads share: the model's image processor, and input sizes in pixels."""
 
     input_size_unit: ClassVar[str] = "pixels"
+    needs_tokenizer = False
+    processor = "image"
 
     def __init__(self, loaded: LoadedModel, spec: Any) -> None:
         super().__init__(loaded, spec)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.engines import LoadedModel
 from harness.errors import ConfigError
 from harness.workloads.base import BatchOutput
 from harness.workloads.image_inputs import ImageInputWorkload
-from harness.workloads.models import LoadedModel
 
 
 class ObjectDetectionWorkload(ImageInputWorkload):
@@ -19,6 +19,9 @@ class ObjectDetectionWorkload(ImageInputWorkload):
 
     kind = "object-detection"
     generative = False
+    auto_class = "AutoModelForObjectDetection"
+    known_architectures = "MODEL_FOR_OBJECT_DETECTION_MAPPING_NAMES"
+    architecture_suffixes = ("ForObjectDetection",)
 
     def __init__(self, loaded: LoadedModel, spec: Any) -> None:
         super().__init__(loaded, spec)

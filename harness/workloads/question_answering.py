@@ -21,6 +21,10 @@ class QuestionAnsweringWorkload(EncoderTextWorkload):
     """(question, context) pairs in, one (start, end) token span out per pair; no generation."""
 
     kind = "question-answering"
+    auto_class = "AutoModelForQuestionAnswering"
+    known_architectures = "MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES"
+    encoder_only = True
+    architecture_suffixes = ("ForQuestionAnswering",)
 
     def _encode(self, batch: list[tuple[str, str]], **options: Any):
         questions, contexts = [pair[0] for pair in batch], [pair[1] for pair in batch]

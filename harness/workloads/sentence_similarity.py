@@ -13,9 +13,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from harness.engines import LoadedModel
 from harness.workloads.base import BatchOutput
 from harness.workloads.encoder_text import EncoderTextWorkload
-from harness.workloads.models import LoadedModel
 from harness.workloads.text_inputs import count_input_tokens, encode
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,10 @@ class SentenceSimilarityWorkload(EncoderTextWorkload):
     """Sentence pairs in (each sentence right-padded, truncated), one cosine similarity out per pair."""
 
     kind = "sentence-similarity"
+    auto_class = "AutoModel"
+    known_architectures = "MODEL_MAPPING_NAMES"
+    encoder_only = True
+    architecture_suffixes = ("Model", "ForMaskedLM")
 
     def __init__(self, loaded: LoadedModel, spec: Any) -> None:
         super().__init__(loaded, spec)

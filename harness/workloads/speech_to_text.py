@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.engines import LoadedModel
 from harness.errors import ConfigError
 from harness.tasks.audio import SAMPLING_RATE
-from harness.workloads.base import BatchOutput, Workload
-from harness.workloads.models import LoadedModel
+from harness.workloads.base import BatchOutput, Workload, refuse_model
 from harness.workloads.text_inputs import greedy_generation_config
 
 
@@ -27,6 +27,15 @@ class SpeechToTextWorkload(Workload):
     kind = "speech-to-text"
     generative = True
     input_size_unit = "seconds"
+    auto_class = "AutoModelForSpeechSeq2Seq"
+    known_architectures = ("WhisperForConditionalGeneration",)
+    architecture_suffixes = ("WhisperForConditionalGeneration",)
+    processor = "audio"
+
+    @classmethod
+    def check_config(cls, config: Any, model_id: str) -> None:
+        if getattr(config, "model_type", None) != "whisper":
+            raise refuse_model(config, model_id, cls.kind)
 
     def __init__(self, loaded: LoadedModel, spec: Any) -> None:
         super().__init__(loaded, spec)

@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from harness.engines import LoadedModel
 from harness.errors import ConfigError
-from harness.workloads.base import BatchOutput
+from harness.workloads.base import BatchOutput, is_encoder_decoder, refuse_model
 from harness.workloads.greedy_text import GENERATE_INPUTS, GreedyTextWorkload
-from harness.workloads.models import LoadedModel
 from harness.workloads.text_inputs import count_input_tokens, encode
 
 SHIFT_METHODS = ("prepare_decoder_input_ids_from_labels", "_shift_right")
@@ -56,7 +56,15 @@ class SummarizationWorkload(GreedyTextWorkload):
     in forward mode, one forward pass per batch with the decoder over the shifted article."""
 
     kind = "summarization"
+    auto_class = "AutoModelForSeq2SeqLM"
+    known_architectures = "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES"
+    architecture_suffixes = ("ForConditionalGeneration", "Seq2SeqLM")
     padding_side = "right"
+
+    @classmethod
+    def check_config(cls, config: Any, model_id: str) -> None:
+        if not is_encoder_decoder(config):
+            raise refuse_model(config, model_id, cls.kind, "not an encoder-decoder model ({architecture})")
 
     def __init__(self, loaded: LoadedModel, spec: Any) -> None:
         super().__init__(loaded, spec)

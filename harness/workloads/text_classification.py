@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from harness.engines import LoadedModel
 from harness.workloads.base import BatchOutput
 from harness.workloads.encoder_text import EncoderTextWorkload
-from harness.workloads.models import LoadedModel
 from harness.workloads.text_inputs import count_input_tokens, encode
 
 logger = logging.getLogger(__name__)
@@ -17,6 +17,9 @@ class TextClassificationWorkload(EncoderTextWorkload):
     """Texts in (right-padded, truncated to `max_input_tokens`), one label out per text; no generation."""
 
     kind = "text-classification"
+    auto_class = "AutoModelForSequenceClassification"
+    known_architectures = "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES"
+    architecture_suffixes = ("ForSequenceClassification",)
 
     def __init__(self, loaded: LoadedModel, spec: Any) -> None:
         super().__init__(loaded, spec)

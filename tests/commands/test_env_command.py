@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 
 import pynvml
@@ -45,6 +46,8 @@ def test_json_report_of_fake_gpus(fake_gpus, capsys):
     assert report["host"]["rapl_readable"] in (True, False) and report["host"]["rapl_detail"]
     assert report["can_measure"]["cpu"].startswith("RAPL" if report["host"]["rapl_readable"] else "estimated")
     assert report["torch"]["torch_version"]
+    assert report["engines"] == {"diffusers": importlib.metadata.version("diffusers"),
+                                 "transformers": importlib.metadata.version("transformers")}
 
 
 def test_asking_for_some_gpus_limits_what_can_be_measured(fake_gpus, capsys):
@@ -56,7 +59,7 @@ def test_text_report(fake_gpus, capsys):
     assert run_cli("env") == 0
     out = capsys.readouterr().out
     for expected in ("Fake NVIDIA H100", "backend fake-nvml", "Can measure", "GPU energy: GPU 0: energy counter",
-                     "RAPL", "torch"):
+                     "RAPL", "torch", f"Engines diffusers {importlib.metadata.version('diffusers')}, transformers"):
         assert expected in out
 
 

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from harness.energy.nvml_gpu import NvmlGpu, init_nvml
+from harness.energy.nvidia import open_nvml_backend
 from harness.energy.sampler import Sampler, bucket_means, trapezoid_j
 from harness.testing.fake_nvml import FakeNvml, ManualClock
 
@@ -29,8 +29,8 @@ def test_trapezoid_skips_missing_values_and_needs_a_sample():
 
 def make(script: dict, hz: float = 10.0, **options):
     clock = ManualClock()
-    session = init_nvml(FakeNvml(script, clock=clock))
-    return clock, Sampler([NvmlGpu(session, 0)], hz, clock=clock, **options)
+    backend = open_nvml_backend(FakeNvml(script, clock=clock))
+    return clock, Sampler([backend.open(0)], hz, clock=clock, **options)
 
 
 def test_window_statistics_from_manual_samples():
@@ -67,8 +67,8 @@ def test_periodic_hooks_run_about_once_a_second():
 
 
 def test_background_thread_samples_at_its_rate_and_stops():
-    session = init_nvml(FakeNvml({"gpus": [{"power_w": 90}]}))
-    sampler = Sampler([NvmlGpu(session, 0)], 50.0)
+    backend = open_nvml_backend(FakeNvml({"gpus": [{"power_w": 90}]}))
+    sampler = Sampler([backend.open(0)], 50.0)
     sampler.start()
     time.sleep(0.5)
     sampler.stop()

@@ -62,13 +62,13 @@ def test_log_bands_are_equal_ratios_and_resist_an_outlier():
 
 
 def test_bad_inputs_are_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no values to rate"):
         band_edges([])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="finite and positive"):
         band_edges([1.0, float("nan")])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="finite and positive"):
         band_edges([0.0, 1.0], "log")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown banding 'cubic'"):
         band_edges([1.0], "cubic")
 
 
@@ -128,9 +128,9 @@ def test_release_needs_rated_results_and_a_clean_id():
         cut_release([], "r1")
     with pytest.raises(HarnessError, match="nothing to release"):
         cut_release(_entries([100.0, 300.0]), "r1")  # two models: too few to rate
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="release id '../evil' must be"):
         cut_release(_entries([100.0]), "../evil")
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="unknown banding 'cubic'"):
         cut_release(_entries([100.0]), "r1", banding="cubic")
 
 

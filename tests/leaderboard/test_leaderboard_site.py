@@ -119,7 +119,7 @@ def test_a_failed_build_leaves_the_previous_site(add_result, results_dir, tmp_pa
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(site_module, "render_label", boom)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="disk full"):
         _site(results_dir, tmp_path)
     assert (tmp_path / "site" / "index.html").read_text() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []

@@ -3,6 +3,8 @@ repetition has no interval, and two protocols are never ranked together."""
 
 from __future__ import annotations
 
+import pytest
+
 from harness.testing.synthetic import make_result
 from leaderboard.aggregate import aggregate, group_entries, record_from_result
 
@@ -28,9 +30,14 @@ def test_one_repetition_has_no_interval_and_is_not_rated():
     assert record.status == "unusable" and "no interval" in record.unrated_reason
 
 
-def test_a_figure_whose_interval_spans_more_than_half_its_mean_is_not_rated():
-    record = _record(repeats=2, jitter_share=0.6, seed=3)
-    assert record.gpu_wh.unusable is not None
+@pytest.mark.parametrize(("jitter_share", "seed", "problem"), [
+    (0.4, 5, "interval spans ±76 % of its mean (more than ±50 %)"),
+    (0.6, 3, "interval reaches below zero"),
+])
+def test_a_figure_whose_interval_spans_more_than_half_its_mean_or_reaches_below_zero_is_not_rated(
+        jitter_share, seed, problem):
+    record = _record(repeats=2, jitter_share=jitter_share, seed=seed)
+    assert problem in record.gpu_wh.unusable
     assert record.status == "unusable"
 
 

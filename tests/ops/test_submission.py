@@ -43,9 +43,15 @@ def test_archives_are_reproducible(results_dir, tmp_path):
     when = datetime(2026, 11, 22, tzinfo=timezone.utc)
     first = create_bundle([results_dir], tmp_path / "a.tar.gz", created_at=when)
     second = create_bundle([results_dir], tmp_path / "b.tar.gz", created_at=when)
-    with tarfile.open(first) as a, tarfile.open(second) as b:
-        assert [m.name.split("/", 1)[1] for m in a] == [m.name.split("/", 1)[1] for m in b]
+    def members(archive):  # everything but the top folder, which is named after the archive
+        with tarfile.open(archive) as tar:
+            return [(m.name.split("/", 1)[1], m.size, m.mode, m.mtime, m.uid, m.gid, m.uname, m.gname) for m in tar]
+
+    assert members(first) == members(second)
+    names = [m[0] for m in members(first)]
+    assert names == sorted(names) and {m[2:6] for m in members(first)} == {(0o644, 0, 0, 0)}
     assert read_bundle(first) == read_bundle(second)
+    assert first.read_bytes()[4:8] == b"\0\0\0\0"  # the gzip header carries no date
 
 
 def test_invalid_result_is_not_packed(results_dir, tmp_path):

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from harness.errors import ResultFileError
+from harness.errors import HarnessError, ResultFileError
 from harness.results.schema import ResultFile
 from harness.results.store import (
     SCHEMA_FILE,
@@ -41,7 +41,7 @@ def test_existing_result_is_never_overwritten(tmp_path):
     result = make_result()
     path = write_result(result, tmp_path / "r.json")
     before = path.read_text()
-    with pytest.raises(Exception, match="refusing to overwrite"):
+    with pytest.raises(HarnessError, match="refusing to overwrite existing file"):
         write_result(make_result(seed=5), path)
     assert path.read_text() == before
 

@@ -115,7 +115,7 @@ def test_a_local_model_gets_a_readable_name(tiny_models_dir, tmp_path, monkeypat
 
 
 def test_local_model_name_reads_a_hub_id_from_the_config_and_never_a_path(tmp_path):
-    from harness.workloads.models import local_model_name
+    from harness.engines.torch_engine import local_model_name
 
     (tmp_path / "config.json").write_text(json.dumps({"_name_or_path": "HuggingFaceTB/SmolLM2-135M"}))
     assert local_model_name(str(tmp_path)) == "HuggingFaceTB/SmolLM2-135M"

@@ -11,6 +11,7 @@ from harness import runner
 from harness.errors import OutOfMemoryError
 from harness.results.store import iter_result_files
 from harness.workloads import WORKLOADS
+from harness.workloads.base import WORKLOAD_REGISTRY
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def events(monkeypatch):
                 log.append(("prefill-batch", None))
                 return super().run_prefill_batch(batch)
 
-        monkeypatch.setitem(WORKLOADS, kind, Spied)
+        monkeypatch.setitem(WORKLOAD_REGISTRY, (workload_cls.engine, kind), [Spied])
     return log
 
 
@@ -106,7 +107,7 @@ def test_repetitions_whose_outputs_differ_are_flagged(monkeypatch, tiny_models_d
             return output if calls["n"] <= 2 else type(output)(**{**output.__dict__,
                                                                    "outputs": tuple(o + 1 for o in output.outputs)})
 
-    monkeypatch.setitem(WORKLOADS, "text-classification", Drifting)
+    monkeypatch.setitem(WORKLOAD_REGISTRY, ("transformers", "text-classification"), [Drifting])
     result, _ = runner.execute(_request(tiny_models_dir, tmp_path, "text-classification", warmup_queries=0))
     assert result.repetitions[0].output_digest != result.repetitions[1].output_digest
     assert "outputs-differ" in {w.code for w in result.warnings}
@@ -123,7 +124,7 @@ def test_nothing_is_written_when_a_repetition_fails(monkeypatch, tiny_models_dir
                 raise OutOfMemoryError("out of memory (scripted)")
             return super().run_batch(batch)
 
-    monkeypatch.setitem(WORKLOADS, "text-classification", RunsOutOfMemory)
+    monkeypatch.setitem(WORKLOAD_REGISTRY, ("transformers", "text-classification"), [RunsOutOfMemory])
     request = _request(tiny_models_dir, tmp_path, "text-classification", warmup_queries=0)
     with pytest.raises(OutOfMemoryError):
         runner.execute(request)
@@ -132,9 +133,10 @@ def test_nothing_is_written_when_a_repetition_fails(monkeypatch, tiny_models_dir
 
 def test_nothing_is_written_when_the_result_fails_its_own_checks(monkeypatch, tiny_models_dir, fake_gpu, tmp_path):
     from harness.errors import MeasurementError
+    from harness.results import assembly
     from harness.results.checks import CheckResult
 
-    monkeypatch.setattr(runner, "run_checks", lambda result: [CheckResult("scripted", "error", "no")])
+    monkeypatch.setattr(assembly, "run_checks", lambda result: [CheckResult("scripted", "error", "no")])
     request = _request(tiny_models_dir, tmp_path, "text-classification", repeats=1)
     fallback = tmp_path / "fallback"
     monkeypatch.setenv("HARNESS_FALLBACK_DIR", str(fallback))

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from harness.errors import ConfigError, NotFoundError
-from harness.kinds import IMAGE_KINDS, TASK_KINDS
+from harness.kinds import KINDS, TASK_KINDS
 from harness.results.schema import InputSetInfo
 from harness.tasks.inputs import (
     BUILTIN_VERSIONS,
@@ -51,7 +51,7 @@ and many seconds."""
 
 
 def checked(kind: str, n: int) -> int:
-    return min(n, IMAGES_CHECKED) if kind in (*IMAGE_KINDS, "speech-to-text") else n
+    return min(n, IMAGES_CHECKED) if KINDS[kind].inputs in ("image", "audio") else n
 
 
 @pytest.mark.parametrize("kind", TASK_KINDS)
@@ -81,8 +81,20 @@ def test_builtin_set_does_not_depend_on_the_hash_seed():
     assert hashes == {builtin_inputs("text-gen", 200).info["sha256"]}
 
 
+WORDED_KINDS = ("text-gen", "summarization", "text-classification", "image-gen")
+"""The kinds whose built-in items are drawn to a length in words (`LENGTH_TARGETS`, by their recipe)."""
+
 SHAPED_KINDS = ("text-gen", "summarization", "text-classification")
 """The kinds whose built-in lengths reproduce a published reference mean (image prompts have none)."""
+
+
+def target_of(kind: str):
+    return LENGTH_TARGETS[KINDS[kind].builtin_items]
+
+
+def test_the_worded_and_shaped_kinds_are_those_of_the_recipes():
+    assert tuple(kind for kind in KINDS if KINDS[kind].builtin_items in WORD_RANGES) == WORDED_KINDS
+    assert tuple(kind for kind in KINDS if reference_mean_words(kind) is not None) == SHAPED_KINDS
 
 MEAN_TOLERANCE = 0.02
 """Built-in mean words per query within 2 % of the reference's published mean (and the mixture's own mean)."""
@@ -99,9 +111,9 @@ def _word_lengths(kind, n=1000):
     return [len(item.split()) for item in builtin_items(kind, n)]
 
 
-@pytest.mark.parametrize("kind", list(WORD_RANGES))
+@pytest.mark.parametrize("kind", WORDED_KINDS)
 def test_builtin_lengths_stay_in_range_and_spread(kind):
-    low, high = WORD_RANGES[kind]
+    low, high = WORD_RANGES[KINDS[kind].builtin_items]
     lengths = _word_lengths(kind)
     assert min(lengths) >= low and max(lengths) <= high
     # Spread over the range, not piled at one end.
@@ -111,7 +123,7 @@ def test_builtin_lengths_stay_in_range_and_spread(kind):
 
 @pytest.mark.parametrize("kind", SHAPED_KINDS)
 def test_builtin_lengths_reproduce_the_reference_shape(kind):
-    target = LENGTH_TARGETS[kind]
+    target = target_of(kind)
     published = reference_mean_words(kind)
     assert abs(target.mean() - published) <= MEAN_TOLERANCE * published
     for n in (300, 1000):  # a short run's prefix has the reference's mean too
@@ -125,7 +137,7 @@ def test_builtin_lengths_reproduce_the_reference_shape(kind):
 
 @pytest.mark.parametrize("kind", SHAPED_KINDS)
 def test_each_component_holds_an_equal_share_with_its_own_lengths(kind):
-    target = LENGTH_TARGETS[kind]
+    target = target_of(kind)
     k = len(target.components)
     lengths = _word_lengths(kind, 999)
     for step, component in enumerate(target.components):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from pydantic import ValidationError
 
 from harness.errors import ConfigError, NotFoundError
 from harness.kinds import IMAGE_KINDS, TASK_KINDS
@@ -179,8 +180,12 @@ def test_a_name_used_by_two_tasks_is_refused(tmp_path):
 
 def test_specs_are_frozen():
     spec = load_task("text-gen")
-    with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen-instance error
-        spec.num_queries = 5
+    before = spec.num_queries
+    with pytest.raises(ValidationError, match="frozen_instance"):
+        spec.num_queries = before + 1
+    with pytest.raises(ValidationError, match="frozen_instance"):
+        spec.generation.max_new_tokens = 1
+    assert spec.num_queries == before and spec == load_task("text-gen")
 
 
 # ---------------------------------------------------------------------------------------------- folders

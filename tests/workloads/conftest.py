@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.workloads.models import load_model
+from harness.workloads import load_model
 
 
 @pytest.fixture(scope="module")

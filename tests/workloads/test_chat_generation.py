@@ -10,9 +10,10 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.tasks.inputs import builtin_items
-from harness.workloads import ChatGenerationWorkload, TextGenerationWorkload, workload_class
+from harness.workloads import load_model, workload_class
 from harness.workloads.base import digest
-from harness.workloads.models import load_model
+from harness.workloads.chat_generation import ChatGenerationWorkload
+from harness.workloads.text_generation import TextGenerationWorkload
 from harness.workloads.text_inputs import check_chat_template, render_chat
 from tests.workloads.helpers import task_spec
 

@@ -10,6 +10,12 @@ from tests.workloads.helpers import task_spec
 PROMPTS = ["A photograph of a red bicycle", "An oil painting of a lighthouse during a storm"]
 
 
+def image_digests(output) -> list[str]:
+    """One digest per decoded image (never fewer images than queries, so an empty batch cannot compare equal)."""
+    assert len(output.outputs) == output.num_queries == output.images
+    return [digest(image) for image in output.outputs]
+
+
 def small_spec(**overrides):
     settings = {"generation__height": 32, "generation__width": 32, "generation__num_inference_steps": 2}
     return task_spec("image-gen", **{**settings, **overrides})
@@ -24,6 +30,7 @@ def test_one_decoded_image_per_prompt(workload):
     output = workload.run_batch(PROMPTS)
     assert (output.num_queries, output.images) == (2, 2)
     assert output.output_tokens is None
+    assert [image.size for image in output.outputs] == [(32, 32), (32, 32)]
 
 
 def test_images_have_the_task_size(workload):
@@ -54,19 +61,24 @@ def test_resolution_is_part_of_the_workload_identity():
 
 
 def test_same_prompts_same_images(workload):
-    assert workload.run_batch(PROMPTS) == workload.run_batch(PROMPTS)
+    first, second = workload.run_batch(PROMPTS), workload.run_batch(PROMPTS)
+    assert first == second  # the counts (a BatchOutput's equality leaves its outputs out)
+    assert image_digests(first) == image_digests(second)  # the pixels themselves
+    assert len(set(image_digests(first))) == len(PROMPTS)  # and two prompts made two different images
 
 
 def test_an_image_depends_on_its_prompt_and_seed_not_on_what_ran_before(workload, load_tiny):
-    alone = digest(*workload.run_batch(PROMPTS[1:]).outputs)
+    alone = image_digests(workload.run_batch(PROMPTS[1:]))
     workload.run_batch(PROMPTS[:1])
-    assert digest(*workload.run_batch(PROMPTS[1:]).outputs) == alone
+    assert image_digests(workload.run_batch(PROMPTS[1:])) == alone
+    assert image_digests(workload.run_batch(PROMPTS))[1:] == alone  # batched with another prompt: the same image
     reseeded = WORKLOADS["image-gen"](load_tiny("image-gen"), small_spec(generation__seed=7))
-    assert digest(*reseeded.run_batch(PROMPTS[1:]).outputs) != alone
+    assert image_digests(reseeded.run_batch(PROMPTS[1:])) != alone
 
 
 def test_seed_comes_from_the_task_seed_and_the_prompt(workload):
-    assert workload.prompt_seed("a") == workload.prompt_seed("a")
+    # pinned (CRC-32 of the prompt), so a per-process salted hash() would fail here, not only across runs
+    assert workload.prompt_seed("a") == workload.seed + 0xE8B7BE43
     assert workload.prompt_seed("a") != workload.prompt_seed("b")
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from harness.engines.hf_transformers import check_architecture
 from harness.errors import ConfigError
 from harness.tasks.inputs import builtin_items
-from harness.workloads import WORKLOADS
+from harness.workloads import WORKLOADS, load_model
 from harness.workloads.base import digest
-from harness.workloads.models import check_text_kind, load_model
 from tests.workloads.helpers import task_spec
 
 
@@ -31,7 +31,7 @@ def test_classification_gives_one_label_per_image_and_counts_images(load_tiny, i
     assert set(labels.tolist()) <= set(run.model.config.id2label)
     again = run.run_batch(images)
     assert digest(*again.outputs) == digest(*output.outputs)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="has no prefill phase"):
         run.run_prefill_batch(images)
 
 
@@ -77,7 +77,7 @@ def test_a_chat_vision_language_model_is_not_a_captioner():
     config = LlavaConfig()
     config.architectures = ["LlavaForConditionalGeneration"]
     with pytest.raises(ConfigError, match="needs a text prompt with image tokens"):
-        check_text_kind("image-captioning", config, "some/llava")
+        check_architecture(WORKLOADS["image-captioning"], config, "some/llava")
 
 
 def test_a_model_folder_without_its_image_processor_is_one_line(tiny_models_dir, tmp_path):

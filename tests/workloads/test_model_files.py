@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from harness.errors import ConfigError
-from harness.workloads.models import load_model
+from harness.workloads import load_model
 
 
 @pytest.fixture

@@ -5,9 +5,11 @@ import time
 import pytest
 import torch
 
+from harness.engines.hf_diffusers import check_pipeline_kind
+from harness.engines.torch_engine import is_out_of_memory
 from harness.errors import ConfigError, NotFoundError
 from harness.results.schema import ModelInfo
-from harness.workloads.models import check_pipeline_kind, is_out_of_memory, load_model
+from harness.workloads import load_model
 
 KINDS = ("text-gen", "summarization", "text-classification", "question-answering", "sentence-similarity", "image-gen",
          "speech-to-text")
@@ -40,7 +42,7 @@ def first_weights(loaded) -> torch.Tensor:
 def test_loads_a_saved_model_through_from_pretrained(tiny_models_dir, kind):
     loaded = load_model(kind, str(tiny_models_dir / kind), dtype="float32", device="cpu")
     info = ModelInfo.model_validate(loaded.info)
-    assert (loaded.kind, loaded.device, loaded.gpu_indices) == (kind, "cpu", [])
+    assert (loaded.kind, loaded.device, loaded.cuda_indices, loaded.gpu_uuids) == (kind, "cpu", [], [])
     assert info.architecture == ARCHITECTURES[kind]
     assert info.num_parameters == direct_parameter_count(loaded) > 0
     assert (info.dtype, info.random_weights, info.trust_remote_code) == ("float32", False, False)
@@ -204,5 +206,5 @@ def test_loads_on_the_gpu_and_names_it_for_the_meter(tiny_models_dir, random_wei
     loaded = load_model("text-gen", str(tiny_models_dir / "text-gen"), dtype="float16", device="cuda:0",
                         random_weights=random_weights)
     assert loaded.device == "cuda:0" and loaded.cuda_indices == [0]
-    assert len(loaded.gpu_indices) == 1
+    assert len(loaded.gpu_uuids) == 1 and loaded.gpu_uuids[0]
     assert first_weights(loaded).device.type == "cuda"

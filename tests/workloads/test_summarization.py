@@ -130,7 +130,7 @@ def test_forward_mode_runs_t5_style_models_which_do_not_shift_by_themselves(tmp_
     from transformers import T5Config, T5ForConditionalGeneration
 
     from harness.testing.demo_models import _bart_tokenizer
-    from harness.workloads.models import load_model
+    from harness.workloads import load_model
 
     tokenizer = _bart_tokenizer()
     config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from harness.errors import ConfigError, OutOfMemoryError
-from harness.workloads import WORKLOADS, TextClassificationWorkload
+from harness.workloads import WORKLOADS
 from harness.workloads.base import digest
+from harness.workloads.text_classification import TextClassificationWorkload
 from tests.workloads.helpers import task_spec
 
 REVIEWS = [
@@ -38,7 +39,7 @@ def test_a_batch_of_one_works(workload):
 
 
 def test_has_no_prefill_phase(workload):
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="has no prefill phase"):
         workload.run_prefill_batch(REVIEWS)
 
 
