@@ -1,7 +1,8 @@
 """Build hooks that pyproject.toml cannot express.
 
 - The task and preset files stay where people edit them (`tasks/`, `configs/`) and ship inside the wheel as
-  `harness/_data/...`, where `harness.tasks.registry` reads them with importlib.resources.
+  `harness/_data/...`, where `harness.tasks.registry` reads them with importlib.resources. So do the published
+  records (`published/*.jsonl`, read by `harness.published.store`); their raw source copies stay in the sdist only.
 - The harness's own commit is baked in at build time (`harness/_build.py`), so an installed harness never
   reports the commit of whatever repository it happens to be installed in. Only the commit of the repository
   whose top level is this folder counts; `HARNESS_BUILD_COMMIT` gives it where the source has no `.git`
@@ -22,6 +23,7 @@ DATA_PACKAGES = {
     "harness._data.tasks": "tasks",
     "harness._data.configs.presets": "configs/presets",
     "harness._data.configs.campaigns": "configs/campaigns",
+    "harness._data.published": "published",
 }
 
 
@@ -62,6 +64,6 @@ setup(
     packages=find_namespace_packages(include=["harness*", "leaderboard*"], exclude=["harness._data*"])
     + list(DATA_PACKAGES),
     package_dir=DATA_PACKAGES,
-    package_data={name: ["*.yaml", "*.yml"] for name in DATA_PACKAGES},
+    package_data={name: ["*.yaml", "*.yml", "*.jsonl"] for name in DATA_PACKAGES},
     cmdclass={"build_py": BuildPyWithCommit},
 )

@@ -13,12 +13,16 @@ The Python API (imported on first use, so `import harness` stays light):
 
 from __future__ import annotations
 
-from harness.version import __version__
-
 __all__ = ["__version__", "load_results", "measure", "result_features", "run"]
 
 
 def __getattr__(name: str):
+    # Even the version is read on first use: `harness.cli` is imported through this package before its Ctrl-C
+    # handler is in place, so nothing slow (importlib.metadata) runs here.
+    if name == "__version__":
+        from harness.version import __version__
+
+        return __version__
     if name in ("measure", "run", "load_results", "result_features"):
         from harness import api
 

@@ -10,6 +10,7 @@
     print(result.figures.gpu_energy_per_1k_queries_wh.mean)
 
     df = harness.load_results("results/")       # one row per run, units in the column names
+    df = harness.load_results("results/", published=True)   # and others' published figures (column `source`)
 
     runs = datasets.load_dataset("json", data_files="results/**/*.json", features=harness.result_features())
 
@@ -27,7 +28,7 @@ from typing import Any
 from harness.energy import open_gpu_backend, open_meter
 from harness.energy.reading import EnergyReading, MeasurementWarning
 from harness.errors import ConfigError, HarnessError
-from harness.tasks.resolution import DEFAULT_SAMPLE_HZ
+from harness.tasks.resolution import DEFAULT_SAMPLE_HZ, MAX_SAMPLE_HZ
 
 BLOCK_KEY = "block"
 
@@ -89,10 +90,13 @@ def measure(gpus: Sequence[int] | str | None = "all", *, sample_hz: float = DEFA
     """
     if gpus == "all":
         indices = _every_gpu()
-    elif isinstance(gpus, str):
-        raise ConfigError(f"gpus must be 'all', a list of GPU indices or None, not {gpus!r}")
+    elif gpus is None or (isinstance(gpus, Sequence) and not isinstance(gpus, str | bytes)
+                          and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in gpus)):
+        indices = list(gpus or [])
     else:
-        indices = [int(i) for i in (gpus or [])]
+        raise ConfigError(f"gpus must be 'all', a list of GPU indices (whole numbers from 0) or None, not {gpus!r}")
+    if isinstance(sample_hz, bool) or not isinstance(sample_hz, int | float) or not 0 < sample_hz <= MAX_SAMPLE_HZ:
+        raise ConfigError(f"sample_hz must be a number of Hz above 0 and at most {MAX_SAMPLE_HZ:g}, not {sample_hz!r}")
     handle = Measurement(gpu_indices=indices)
     with open_meter(indices, sample_hz=sample_hz, strict=strict, measure_host=measure_host) as meter:
         meter.begin(BLOCK_KEY)
@@ -114,28 +118,60 @@ def run(task: str, model: str, *, output: str | Path | None = None, results_dir:
     """
     from harness.runner import RunRequest, execute
 
+    for name, value in (("task", task), ("model", model)):
+        if not isinstance(value, str | Path):
+            raise ConfigError(f"{name} must be a task id or file (text), not {type(value).__name__}"
+                              if name == "task" else f"model must be a hub id or folder (text), not "
+                              f"{type(value).__name__}")
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise ConfigError(f"overrides must be a mapping of task settings, not {type(overrides).__name__}")
+    for name, value in (("output", output), ("results_dir", results_dir)):
+        if value is not None and not isinstance(value, str | Path):
+            raise ConfigError(f"{name} must be a path, not {type(value).__name__}")
     fields = RunRequest.__dataclass_fields__
     unknown = sorted(set(settings) - set(fields) | ({"write", "task", "model"} & set(settings)))
     if unknown:
         known = ", ".join(sorted(set(fields) - {"task", "model", "output", "results_dir", "overrides", "write"}))
         raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; known: {known}")
     write = output is not None or results_dir is not None
-    request = RunRequest(task=task, model=model, overrides=dict(overrides or {}), write=write,
+    request = RunRequest(task=str(task), model=str(model), overrides=dict(overrides or {}), write=write,
                          output=Path(output) if output is not None else None,
-                         results_dir=Path(results_dir) if results_dir is not None else Path("results"), **settings)
+                         results_dir=Path(results_dir) if results_dir is not None else None, **settings)
     result, _path = execute(request)
     return result
 
 
-def load_results(path: str | Path | Sequence[str | Path], *, skip_invalid: bool = False):
+def load_results(path: str | Path | Sequence[str | Path], *, skip_invalid: bool = False, published: bool = False):
     """Result files (a folder, a file, a glob or a submission bundle) as a flat pandas DataFrame.
 
     One row per run, units in the column names, one fixed dtype per column (`harness.results.table.COLUMNS`).
-    An invalid file is a one-line error unless `skip_invalid`.
-    """
-    from harness.ops.export import load_frame
+    An invalid file is a one-line error unless `skip_invalid`; finding no result at all is a `NotFoundError`, never an
+    empty table. Bad arguments raise the harness's own errors (`ConfigError`), as the CLI's options do.
 
-    return load_frame(path, skip_invalid=skip_invalid)
+    `published=True` adds every figure other projects published (`harness.published`, the records shipped in
+    `published/`), one row each: the `source` column says which rows are those (their collection, `aies-v1`,
+    `mlenergy-v3`) and which were measured by the harness (`measured`). They are other protocols' numbers: group by
+    `source` before comparing anything. With them, a path holding no result is no error.
+    """
+    from harness.errors import NotFoundError
+    from harness.ops.export import table_rows
+    from harness.results.table import results_frame
+
+    paths = [path] if isinstance(path, str | Path) else path
+    if not isinstance(paths, Sequence) or not paths or not all(isinstance(p, str | Path) for p in paths):
+        raise ConfigError(f"path must be a result file, folder, glob or bundle, or a list of them, not {path!r}")
+    if not isinstance(published, bool):
+        raise ConfigError(f"published must be True or False, not {published!r}")
+    rows = table_rows(paths, skip_invalid=skip_invalid)
+    if not rows and not published:
+        shown = ", ".join(str(p) for p in paths)
+        raise NotFoundError(f"no result files found in {shown}" + (" (every file was invalid)" if skip_invalid else ""))
+    if published:
+        from harness.published import load_published
+        from harness.published.table import published_rows
+
+        rows += published_rows(load_published())
+    return results_frame(rows)
 
 
 def result_features():

@@ -178,14 +178,25 @@ other, and the leaderboard never ranks two protocols together."""
 
 # --- meter backends ---------------------------------------------------------------------------------------------
 
-MeterBackend = Literal["nvml", "fake-nvml", "none"]
+MeterBackend = Literal["nvml", "fake-nvml", "amdsmi", "fake-amdsmi", "none"]
 """What measured a result's GPUs (`Environment.meter_backend`, each a `harness.energy.backends` name): `nvml`,
-NVIDIA's NVML on real hardware; `fake-nvml`, the scripted stand-in CI and `harness demo` measure; `none`, no GPU
-measured. A new vendor adds its name here and to `REAL_GPU_BACKENDS`."""
+NVIDIA's NVML on real hardware; `amdsmi`, AMD's SMI library (ROCm) on real hardware; `fake-nvml` and `fake-amdsmi`,
+the scripted stand-ins CI measures (`harness demo` the first); `none`, no GPU measured. A new vendor adds its name
+here and to `REAL_GPU_BACKENDS`, and its vendor to `METER_BACKEND_VENDORS`."""
 METER_BACKENDS: tuple[str, ...] = typing.get_args(MeterBackend)
 
-REAL_GPU_BACKENDS: frozenset[str] = frozenset({"nvml"})
+REAL_GPU_BACKENDS: frozenset[str] = frozenset({"nvml", "amdsmi"})
 """Backends that read real hardware; every other one but `none` is a stand-in (a test meter)."""
+
+GpuVendor = Literal["nvidia", "amd"]
+"""Who made a measured card (`GpuInfo.vendor`): part of the hardware class, so two vendors' cards are never rated
+together."""
+GPU_VENDOR_LABELS: dict[str, str] = {"nvidia": "NVIDIA", "amd": "AMD"}
+"""How each vendor is written in a hardware class (and in messages)."""
+METER_BACKEND_VENDORS: dict[str, str] = {"nvml": "nvidia", "fake-nvml": "nvidia", "amdsmi": "amd",
+                                         "fake-amdsmi": "amd"}
+"""The vendor whose cards each GPU backend reads: a result file without `GpuInfo.vendor` (before it was recorded,
+when only NVML measured) takes its backend's."""
 
 
 def is_real_gpu_backend(name: str) -> bool:
@@ -195,5 +206,5 @@ def is_real_gpu_backend(name: str) -> bool:
 
 
 def is_test_meter_backend(name: str) -> bool:
-    """Whether `name` is a stand-in for a GPU (the fake NVML): neither real hardware nor `none`."""
+    """Whether `name` is a stand-in for a GPU (the fake NVML or the fake amdsmi): neither real hardware nor `none`."""
     return name != "none" and not is_real_gpu_backend(name)

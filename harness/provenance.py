@@ -2,7 +2,7 @@
 
 A reader needs these to tell whether two numbers are comparable. Package versions come from installed
 metadata (no heavy import); torch is imported only to learn its CUDA build, and only if it is installed.
-GPU facts come from the GPU backend (NVML) and live with the meter (`harness.energy`).
+GPU facts come from the GPU backend (NVML or amdsmi) and live with the meter (`harness.energy`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from harness.energy.backends import open_gpu_backend
+from harness.energy.backends import choose_gpu_backend
 from harness.energy.host_estimate import RAM_W_PER_GIB, HostEstimate, cpu_model_name
 from harness.energy.rapl import rapl_status
 from harness.errors import HarnessError
@@ -115,27 +115,45 @@ def git_sha() -> str | None:
             or os.environ.get("HARNESS_GIT_SHA") or None)
 
 
+VISIBLE_DEVICES_VARIABLES = ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES")
+"""What renumbers a framework's GPUs (`cuda:N`) apart from the GPU backend's indices (NVIDIA's, and ROCm's)."""
+
+
 def survey(gpu_indices: list[int] | None = None) -> dict:
-    """Everything `harness env` reports, as a JSON-ready dict; raises for an asked-for GPU that is not there."""
+    """Everything `harness env` reports, as a JSON-ready dict; raises for an asked-for GPU that is not there.
+
+    `gpu_backend` is the backend that measures (None: none opened), `gpu_backends_tried` what each backend asked
+    said, in order (`picked`, or why it could not be used), so a reader sees which was picked and why.
+    """
     rapl_ok, rapl_detail = rapl_status()
     report: dict = {"host": {**host_facts(), "rapl_readable": rapl_ok, "rapl_detail": rapl_detail},
-                    "torch": torch_build(), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-                    "nvml": None, "gpus": []}
+                    "torch": torch_build(),
+                    "visible_devices": {name: os.environ[name] for name in VISIBLE_DEVICES_VARIABLES
+                                        if name in os.environ},
+                    "gpu_backend": None, "gpu_backends_tried": [], "gpus": []}
     try:
-        backend = open_gpu_backend()
-    except HarnessError as error:
+        choice = choose_gpu_backend()
+    except HarnessError as error:  # a stand-in's error is final
         if gpu_indices:
             raise
-        report["nvml_error"] = str(error)
-    else:
-        with backend:
+        report["gpu_backend_error"] = str(error)
+        choice = None
+    if choice is not None:
+        report["gpu_backends_tried"] = [{"backend": name, "outcome": outcome} for name, outcome in choice.tried]
+        if choice.backend is None:
+            if gpu_indices:
+                raise choice.failure()
+            report["gpu_backend_error"] = str(choice.failure())
+    if choice is not None and choice.backend is not None:
+        with choice.backend as backend:
             if gpu_indices:
                 backend.check_indices(gpu_indices)
-            report["nvml"] = {"backend": backend.name, **backend.system_versions()}
+            report["gpu_backend"] = {"name": backend.name, "vendor": backend.vendor, "library": backend.library,
+                                     "summary": backend.summary(), **backend.system_versions()}
             for index in range(backend.device_count()):
                 gpu = backend.open(index)
                 pids = gpu.other_process_pids(frozenset({os.getpid()}))
-                report["gpus"].append({**gpu.info(), "power_source": gpu.power_source,
+                report["gpus"].append({**gpu.info(), "power_source": gpu.power_source, "counter_note": gpu.counter_note,
                                        "other_processes": pids, "power_w": gpu.power_w()})
     report["can_measure"] = _can_measure(report, gpu_indices, rapl_ok, rapl_detail)
     return report
@@ -143,17 +161,19 @@ def survey(gpu_indices: list[int] | None = None) -> dict:
 
 def _can_measure(report: dict, gpu_indices: list[int] | None, rapl_ok: bool, rapl_detail: str) -> dict:
     gpus = [g for g in report["gpus"] if not gpu_indices or g["index"] in gpu_indices]
-    if report["nvml"] is None:
-        gpu_line = f"not measurable: {report.get('nvml_error', 'NVML unavailable')}"
+    backend = report["gpu_backend"]
+    if backend is None:
+        gpu_line = f"not measurable: {report.get('gpu_backend_error', 'no GPU backend')}"
     elif not gpus:
-        gpu_line = "not measurable: NVML sees no GPU"
+        gpu_line = f"not measurable: {backend['library']} sees no GPU"
     else:
         parts = []
         for gpu in gpus:
             if gpu["has_energy_counter"]:
                 how = "energy counter"
             elif gpu["power_source"]:
-                how = f"sampled power only ({gpu['power_source']})"
+                still = " (its counter stands still)" if gpu.get("counter_note") else ""
+                how = f"sampled power only ({gpu['power_source']}){still}"
             else:
                 how = "nothing (no counter, no power reading)"
             parts.append(f"GPU {gpu['index']}: {how}")

@@ -29,17 +29,18 @@ from typing import Any
 from harness.energy import EnergyMeter, gpu_indices_for_uuids, open_meter
 from harness.engines import Engine, LoadedModel, LoadRequest, engine_named, require_run_extra
 from harness.engines.model_files import check_model_name
-from harness.errors import MeasurementError
+from harness.errors import ConfigError, MeasurementError
 from harness.provenance import git_sha, host_facts
 from harness.results.assembly import MeasuredRun, assemble_result, file_result, refuse_non_standard
 from harness.results.conditions import non_standard_reasons
 from harness.results.figures import adaptive_stop
 from harness.results.schema import LATENCY_DECIMALS, Repetition, ResultFile
+from harness.results.serving import serving_summary
 from harness.results.store import check_result_target
 from harness.tasks.inputs import InputSet, load_inputs
 from harness.tasks.resolution import ResolvedRun, SettingsRequest, resolve
 from harness.version import __version__
-from harness.workloads import Workload, workload_class
+from harness.workloads import Workload, engine_for, workload_class
 from harness.workloads.base import digest
 from harness.workloads.text_inputs import chat_template_kwargs
 
@@ -57,6 +58,8 @@ class RunRequest(SettingsRequest):
     model: str
     engine: str | None = None
     """The engine that loads and runs the model (`harness.engines.ENGINES`); None: the task kind's default."""
+    endpoint: str | None = None
+    """A server already running on this machine to measure (`--endpoint`), with the `endpoint` engine."""
     model_name: str | None = None
     """A readable name for the model (`--model-id`); a local folder otherwise names itself from its config."""
     revision: str | None = None
@@ -65,7 +68,9 @@ class RunRequest(SettingsRequest):
     device_map: str | None = None
     measure_gpus: Sequence[int] | None = None
     strict: bool = False
-    results_dir: Path = Path("results")
+    results_dir: Path | None = None
+    """Where the result is filed; None: `results/` for a real GPU's measurement, else `cpu-results/`
+    (`harness.results.store.default_results_dir`)."""
     output: Path | None = None
     write: bool = True
     """False: return the checked result without writing a file (the Python API's default)."""
@@ -92,6 +97,8 @@ class PassOutcome:
     kept_queries: int = 0
     output_lengths: list[int] = field(default_factory=list)
     """New tokens of each query of the first pass, where the model chose them (natural-length generation)."""
+    served: list = field(default_factory=list)
+    """A served pass's request records and steady window, per call (`BatchOutput.served`)."""
 
 
 def run_pass(
@@ -114,11 +121,15 @@ def run_pass(
     totals = {"input_tokens": 0, "output_tokens": 0, "images": 0}
     seen = {"input_tokens": False, "output_tokens": False, "images": False}
     done = 0
+    served = []
     for batch in batches(items, batch_size):
         start = time.perf_counter()
         output = run_batch(batch)
         elapsed = round(time.perf_counter() - start, LATENCY_DECIMALS)
-        latencies.extend([elapsed] * len(batch))
+        own = getattr(output, "latencies_s", None)
+        latencies.extend([round(t, LATENCY_DECIMALS) for t in own] if own is not None else [elapsed] * len(batch))
+        if getattr(output, "served", None) is not None:
+            served.append(output.served)
         for name in totals:
             value = getattr(output, name, None)
             if value is not None:
@@ -138,6 +149,7 @@ def run_pass(
         kept_outputs=kept,
         kept_queries=kept_queries,
         output_lengths=lengths,
+        served=served,
     )
 
 
@@ -198,29 +210,41 @@ class PreparedRun:
     resolved: ResolvedRun
     inputs: InputSet
     workload: type[Workload]
-    """The workload that runs the task on the run's engine (`workload.engine`)."""
+    """The workload that runs the task on the run's engine."""
+    engine: str
+    """The run's engine: the one asked for, else the task kind's default."""
 
 
 def prepare(request: RunRequest) -> PreparedRun:
     """Every check that needs no model: the model's name, the settings, the engine, where the result goes, the
     inputs."""
     check_model_name(request.model)
+    check_model_name(request.model_name, "--model-id")
     resolved = resolve(request)
-    workload = workload_class(resolved.spec, request.engine)
+    engine = engine_for(resolved.spec.kind, "endpoint" if request.endpoint and not request.engine else request.engine)
+    if request.endpoint and engine != "endpoint":
+        raise ConfigError(f"--endpoint measures a running server (engine 'endpoint'), not engine '{engine}'")
+    workload = workload_class(resolved.spec, engine)
     if request.write:
-        check_result_target(Path(request.results_dir), Path(request.output) if request.output is not None else None)
-    return PreparedRun(request, resolved, load_inputs(resolved.spec, resolved.spec.num_queries), workload)
+        check_result_target(Path(request.results_dir) if request.results_dir is not None else None,
+                            Path(request.output) if request.output is not None else None)
+    return PreparedRun(request, resolved, load_inputs(resolved.spec, resolved.spec.num_queries), workload, engine)
 
 
 def load_for(prepared: PreparedRun) -> LoadedModel:
     """The model a prepared run measures (`measure` may reuse it for other runs of the same kind and dtype)."""
+    return engine_named(prepared.engine).load(load_request(prepared), prepared.workload)
+
+
+def load_request(prepared: PreparedRun) -> LoadRequest:
+    """What the prepared run's engine is asked to load (a served engine: with the run's concurrency as its cap)."""
     request, spec = prepared.request, prepared.resolved.spec
-    load = LoadRequest(
+    return LoadRequest(
         kind=spec.kind, model_id=str(request.model), revision=request.revision, dtype=spec.dtype,
         device=request.device, random_weights=request.random_weights, trust_remote_code=request.trust_remote_code,
         device_map=request.device_map, name=request.model_name, chat_template_kwargs=chat_template_kwargs(spec),
+        batch_cap=spec.batch_size, endpoint=request.endpoint,
     )
-    return engine_named(prepared.workload.engine).load(load, prepared.workload)
 
 
 def meter_gpu_indices(loaded: LoadedModel) -> list[int]:
@@ -228,14 +252,16 @@ def meter_gpu_indices(loaded: LoadedModel) -> list[int]:
     under CUDA_VISIBLE_DEVICES); the torch index, with a warning, where no UUID matches."""
     if loaded.gpu_indices or not loaded.cuda_indices:
         return list(loaded.gpu_indices)
-    matched = gpu_indices_for_uuids(loaded.gpu_uuids or [None] * len(loaded.cuda_indices))
-    indices = []
+    matched = gpu_indices_for_uuids(loaded.gpu_uuids or [None] * len(loaded.cuda_indices),
+                                    devices=loaded.cuda_indices)
+    indices: list[int] = []
     for cuda_index, index in zip(loaded.cuda_indices, matched):
         if index is None:
             log.warning("cannot match cuda:%d to a GPU of the meter by UUID; assuming index %d", cuda_index,
                         cuda_index)
             index = cuda_index
-        indices.append(index)
+        if index not in indices:  # two devices of one card (partitions sharing its UUID) are one card to meter
+            indices.append(index)
     loaded.gpu_indices = indices
     return indices
 
@@ -243,10 +269,10 @@ def meter_gpu_indices(loaded: LoadedModel) -> list[int]:
 def execute(request: RunRequest, reporter: Reporter | None = None) -> tuple[ResultFile, Path | None]:
     """Run the benchmark and write its result file; returns the result and where it was written (None when
     `request.write` is False)."""
-    require_run_extra()
     prepared = prepare(request)
+    require_run_extra(prepared.engine)
     if reporter is None:
-        engine_named(prepared.workload.engine).silence_progress_bars()
+        engine_named(prepared.engine).silence_progress_bars()
     loaded = load_for(prepared)
     try:
         return measure(prepared, loaded, reporter)
@@ -282,6 +308,7 @@ def measure(prepared: PreparedRun, loaded: LoadedModel,
         if resolved.idle_seconds > 0:
             idle = meter.measure_idle(resolved.idle_seconds, settle_max_s=resolved.idle_settle_s)
         repetitions: list[dict] = []
+        served_passes: list[dict] = []
         answer_lengths: list[int] = []
         most = resolved.max_repeats if resolved.target_ci_pct is not None else resolved.repeats
         stopped_by = "repeats"
@@ -289,7 +316,7 @@ def measure(prepared: PreparedRun, loaded: LoadedModel,
             index = len(repetitions)
             repetitions.append(_measured_repetition(meter, workload, inputs.items, spec.batch_size, index, most,
                                                     reporter, run_warnings, resolved.min_window_s,
-                                                    answer_lengths if index == 0 else None))
+                                                    answer_lengths if index == 0 else None, served_passes))
             if resolved.target_ci_pct is not None and len(repetitions) >= resolved.repeats:
                 if adaptive_stop([Repetition.model_validate(r) for r in repetitions], resolved.target_ci_pct):
                     stopped_by = "target-ci"
@@ -302,6 +329,7 @@ def measure(prepared: PreparedRun, loaded: LoadedModel,
         run_warnings.extend(_warning_dicts(meter.run_warnings()))
         timelines = meter.timeline(started_at.timestamp())
     reporter.done()
+    run_warnings.extend(engine.run_warnings(loaded))
     result = assemble_result(MeasuredRun(
         started_at=started_at,
         finished_at=datetime.now(timezone.utc),
@@ -330,16 +358,20 @@ def measure(prepared: PreparedRun, loaded: LoadedModel,
         answer_lengths=answer_lengths,
         max_new_tokens=getattr(spec.generation, "max_new_tokens", None),
         workload_settings=workload.workload_settings,
+        serving=serving_summary(served_passes, concurrency=spec.batch_size,
+                                batch_cap=engine.settings(loaded).get("batch_cap"),
+                                min_window_s=resolved.min_window_s) if served_passes else None,
     ))
     if not request.write:
         refuse_non_standard(result, request.strict)
         return result, None
-    return result, file_result(result, Path(request.results_dir), request.output, strict=request.strict)
+    return result, file_result(result, request.results_dir, request.output, strict=request.strict)
 
 
 def _measured_repetition(
     meter: EnergyMeter, workload: Workload, items: Sequence[Any], batch_size: int, index: int, repeats: int,
     reporter: Reporter, run_warnings: list[dict], min_window_s: float = 0.0, lengths_out: list[int] | None = None,
+    served_out: list[dict] | None = None,
 ) -> dict:
     """One measured pass over every query, then (generative tasks) a prefill-only pass in its own window.
 
@@ -348,15 +380,29 @@ def _measured_repetition(
     pass's per-query output lengths (natural-length generation).
     """
     label = f"repetition {index + 1}/{repeats}"
+    if workload.whole_pass:
+        batch_size = len(items)
+    steady = _SteadyWindow(meter, f"rep{index}/steady")
+    if hasattr(workload, "on_steady"):
+        workload.on_steady = steady.edge
+    pass_start_unix = time.time()
     meter.begin(f"rep{index}/total")
-    outcome = run_window_pass(workload.run_batch, items, batch_size, min_window_s, reporter.phase(label, len(items)),
-                              meter.live_power_w, keep_outputs_of=DIGEST_QUERIES)
+    try:
+        outcome = run_window_pass(workload.run_batch, items, batch_size, min_window_s,
+                                  reporter.phase(label, len(items)), meter.live_power_w, keep_outputs_of=DIGEST_QUERIES)
+    finally:
+        if hasattr(workload, "on_steady"):
+            workload.on_steady = None
     total = meter.end(f"rep{index}/total")
     if lengths_out is not None:
         lengths_out.extend(outcome.output_lengths)
     output_digest = digest(*outcome.kept_outputs) if outcome.kept_outputs else None
     readings = {"total": total.as_dict()}
     run_warnings.extend(_warning_dicts(total.warnings, index))
+    if steady.reading is not None:
+        readings["steady"] = steady.reading.as_dict()
+    if outcome.served and served_out is not None:
+        served_out.append(_served_pass(outcome.served[0], steady.reading, total, meter, pass_start_unix))
     prefill_queries = None
     if workload.generative:
         meter.begin(f"rep{index}/prefill")
@@ -378,3 +424,46 @@ def _measured_repetition(
         "output_digest_queries": outcome.kept_queries if output_digest is not None else None,
         "prefill_num_queries": prefill_queries,
     }
+
+
+class _SteadyWindow:
+    """The meter window a served pass's client opens when its steady state begins and closes when it ends (the
+    first pass of a repetition only: a pass run again to fill the minimum window opens none)."""
+
+    def __init__(self, meter: EnergyMeter, key: str) -> None:
+        self.meter, self.key = meter, key
+        self.reading = None
+        self.state = "waiting"
+
+    def edge(self, begins: bool) -> None:
+        if begins and self.state == "waiting":
+            self.meter.begin(self.key)
+            self.state = "open"
+        elif not begins and self.state == "open":
+            self.reading = self.meter.end(self.key)
+            self.state = "closed"
+
+
+def _served_pass(outcome: Any, steady: Any, total: Any, meter: EnergyMeter, since_unix: float) -> dict:
+    """A served pass as `harness.results.serving.serving_summary` reads it: requests, windows, and the sampled
+    power over the pass, summed over the measured GPUs, on the requests' (Unix) clock."""
+    columns = meter.timeline(since_unix, max_points=1_000_000)
+    t_s, power_w = _summed_power(columns, since_unix)
+    last_done = max((r.done_s for r in outcome.records if r.done_s is not None), default=None)
+    single_pass = last_done is not None and abs(total.start_unix_s + total.duration_s - last_done) < 1.0
+    return {
+        "records": [vars(record) for record in outcome.records],
+        "steady_s": outcome.steady_s,
+        "steady": steady.as_dict() if steady is not None else None,
+        # The counter's energy over the pass scales the attribution only where the window held this pass alone.
+        "pass": total.as_dict() if single_pass else None,
+        "power": {"t_s": t_s, "power_w": power_w},
+    }
+
+
+def _summed_power(timelines: list[dict], since_unix: float) -> tuple[list[float], list[float]]:
+    if not timelines:
+        return [], []
+    t_s = [since_unix + t for t in timelines[0]["t_s"]]
+    power = [sum(values) for values in zip(*(timeline["power_w"] for timeline in timelines))]
+    return t_s[:len(power)], power

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from harness.engines import engine_named, require_run_extra
 from harness.errors import ConfigError, HarnessError, InterruptedRun, validation_problem
+from harness.files import loads_yaml_value
 from harness.ops.campaigns import SWEEPABLE, WHOLE_NUMBER_SETTINGS, JobSettings, request_fields
 from harness.results.schema import ResultFile
 from harness.runner import (
@@ -30,6 +31,7 @@ from harness.runner import (
     Reporter,
     RunRequest,
     load_for,
+    load_request,
     measure,
     prepare,
 )
@@ -58,7 +60,7 @@ def _set_value(raw: str) -> Any:
     """A `--set` value: `[10, 30]` (YAML flow list) is a sweep; anything else is kept as text for resolution."""
     if raw.strip().startswith("["):
         try:
-            value = yaml.safe_load(raw)
+            value = loads_yaml_value(raw, f"--set value {raw[:40]!r}")
         except yaml.YAMLError:
             raise ConfigError(f"--set value {raw!r} is not a list of values such as [10, 30]") from None
         if isinstance(value, list):
@@ -108,22 +110,25 @@ class PointOutcome:
 def run_sweep(requests: Sequence[RunRequest], reporter: Reporter | None = None,
               on_point: Callable[[PointOutcome], None] | None = None) -> list[PointOutcome]:
     """Prepare every point (nothing loads until all are valid), then measure them, one model load per dtype and
-    workload (a chat point checks the model's chat template when it loads).
+    workload (a chat point checks the model's chat template when it loads), and for a served engine per server
+    (one per concurrency, its batch cap).
 
     A point's failure (out of memory, a failed check) is recorded and the sweep goes on; an interrupt stops it.
     """
-    require_run_extra()
     if len(requests) > 1 and any(r.output is not None and Path(r.output).suffix.lower() == ".json"
                                  for r in requests):
         raise ConfigError("--output names one result file, but a sweep writes one result per point: give a folder")
     labels = point_labels(requests)
     prepared = [prepare(request) for request in requests]
+    for engine in sorted({point.engine for point in prepared}):
+        require_run_extra(engine)
     if reporter is None:
-        for engine in sorted({point.workload.engine for point in prepared}):
+        for engine in sorted({point.engine for point in prepared}):
             engine_named(engine).silence_progress_bars()
-    by_load: dict[tuple[str, type], list[tuple[str, PreparedRun]]] = {}
+    by_load: dict[tuple, list[tuple[str, PreparedRun]]] = {}
     for label, point in zip(labels, prepared):
-        by_load.setdefault((point.resolved.spec.dtype, point.workload), []).append((label, point))
+        key = (point.resolved.spec.dtype, point.workload, engine_named(point.engine).load_key(load_request(point)))
+        by_load.setdefault(key, []).append((label, point))
     outcomes: dict[str, PointOutcome] = {}
 
     def record(outcome: PointOutcome) -> None:
@@ -131,6 +136,21 @@ def run_sweep(requests: Sequence[RunRequest], reporter: Reporter | None = None,
         if on_point is not None:
             on_point(outcome)
 
+    try:
+        _measure_groups(by_load, reporter, record)
+    except (KeyboardInterrupt, InterruptedRun):
+        written = [outcome.path for outcome in outcomes.values() if outcome.path is not None]
+        if not written:
+            raise
+        raise InterruptedRun(f"interrupted; {len(written)} of {len(labels)} sweep points were measured and "
+                             f"written before it ({', '.join(str(path) for path in written)}); the others were "
+                             f"not") from None
+    return [outcomes[label] for label in labels]
+
+
+def _measure_groups(by_load: dict[tuple, list[tuple[str, PreparedRun]]], reporter: Reporter | None,
+                    record: Callable[[PointOutcome], None]) -> None:
+    """Measure each group of points on one model load, recording each point's outcome as it ends."""
     for members in by_load.values():
         try:
             loaded = load_for(members[0][1])
@@ -140,20 +160,21 @@ def run_sweep(requests: Sequence[RunRequest], reporter: Reporter | None = None,
             for label, _ in members:
                 record(PointOutcome(label, error=error))
             continue
-        for label, point in members:
-            try:
-                result, path = measure(point, loaded, reporter)
-            except InterruptedRun:
-                raise
-            except HarnessError as error:
-                log.warning("sweep point %s failed: %s", label, error)
-                record(PointOutcome(label, error=error))
-                continue
-            record(PointOutcome(label, result=result, path=path))
-        engine_named(loaded.engine).close(loaded)
+        try:
+            for label, point in members:
+                try:
+                    result, path = measure(point, loaded, reporter)
+                except InterruptedRun:
+                    raise
+                except HarnessError as error:
+                    log.warning("sweep point %s failed: %s", label, error)
+                    record(PointOutcome(label, error=error))
+                    continue
+                record(PointOutcome(label, result=result, path=path))
+        finally:  # a server an engine started is stopped on Ctrl-C too
+            engine_named(loaded.engine).close(loaded)
         del loaded
         _release_memory()
-    return [outcomes[label] for label in labels]
 
 
 def _release_memory() -> None:

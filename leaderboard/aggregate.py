@@ -11,6 +11,7 @@ Grouping never reads a path: task, hardware class, model, size class and workloa
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import gc
 import hashlib
@@ -18,14 +19,16 @@ import json
 import logging
 import operator
 import os
+import struct
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal, NamedTuple
+
+import pydantic_core
 
 from harness.errors import HarnessError, ResultFileError
 from harness.files import read_bounded, slugify
@@ -34,7 +37,8 @@ from harness.results.identity import result_workload_key
 from harness.results.schema import ResultFile
 from harness.results.statistics import usability_problem
 from harness.results.store import load_valid_result, read_result_bytes, result_file_paths
-from leaderboard.cache import PackedTimeline, SummaryCache, pack, stat_key
+from leaderboard.cache import Codec, PackedTimeline, SummaryCache, pack, register_codec, stat_key
+from leaderboard.workers import fork_available, worker_pool
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +116,90 @@ class OutputLengths:
 
 
 @dataclass(frozen=True)
+class ServedFigures:
+    """What the site shows of a run through a server under load (`ResultFile.serving`), in the units the names say.
+
+    The steady state's J per output token is the serving headline; latencies are over every request of every
+    repetition (inter-token latency and time to first token at their percentiles), energy per request is the
+    measured attribution's mean with its prefill/decode split."""
+
+    concurrency: int
+    """Requests kept in flight (the task's batch size)."""
+    batch_cap: int | None
+    requests: int
+    failed_requests: int
+    engine_version: str | None
+    j_per_token: Figure | None
+    """GPU J per output token in the steady window (mean and 95 % CI over repetitions)."""
+    tokens_per_s: float | None
+    power_w: float | None
+    steady_window_s: float | None
+    steady_unusable: str | None
+    """Why the steady figures must not be used (window too short, no steady state), as the result says; or None."""
+    itl_p50_s: float | None
+    itl_p90_s: float | None
+    ttft_p50_s: float | None
+    e2e_p50_s: float | None
+    request_j: float | None
+    prefill_request_j: float | None
+    decode_request_j: float | None
+    attributed_share: float | None
+
+    @property
+    def unusable(self) -> str | None:
+        """Why this configuration's steady figures must not be used or picked (None: they may be)."""
+        if self.steady_unusable:
+            return self.steady_unusable
+        if self.j_per_token is None:
+            return "no steady J per token in the result"
+        if self.j_per_token.unusable:
+            return self.j_per_token.unusable
+        if self.j_per_token.ci95_low is None:
+            return f"no interval from {self.j_per_token.n} repetition"
+        if self.itl_p50_s is None:
+            return "no inter-token latency in the result"
+        return None
+
+    def to_json(self) -> str:
+        """One string for `RunRecord.served_json` (the summary cache stores strings as they are)."""
+        return json.dumps([getattr(self, f.name) for f in dataclasses.fields(self)], allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> ServedFigures:
+        values = json.loads(text)
+        names = [f.name for f in dataclasses.fields(cls)]
+        data = dict(zip(names, values, strict=True))
+        if data["j_per_token"] is not None:
+            data["j_per_token"] = Figure(*data["j_per_token"])
+        return cls(**data)
+
+
+def _served(result: ResultFile) -> ServedFigures | None:
+    serving = result.serving
+    if serving is None:
+        return None
+
+    def mean(value) -> float | None:
+        return value.mean if value is not None else None
+
+    itl, ttft, e2e = serving.inter_token_latency_s, serving.ttft_s, serving.e2e_latency_s
+    return ServedFigures(
+        concurrency=serving.concurrency, batch_cap=serving.batch_cap, requests=serving.requests,
+        failed_requests=serving.failed_requests,
+        engine_version=result.engine.version if result.engine is not None else None,
+        j_per_token=_figure(serving.gpu_energy_per_output_token_j),
+        tokens_per_s=mean(serving.output_tokens_per_s), power_w=mean(serving.gpu_mean_power_w),
+        steady_window_s=mean(serving.steady_window_s), steady_unusable=serving.steady_unusable,
+        itl_p50_s=itl.p50 if itl else None, itl_p90_s=itl.p90 if itl else None,
+        ttft_p50_s=ttft.p50 if ttft else None, e2e_p50_s=e2e.p50 if e2e else None,
+        request_j=mean(serving.gpu_energy_per_request_j),
+        prefill_request_j=mean(serving.gpu_prefill_energy_per_request_j),
+        decode_request_j=mean(serving.gpu_decode_energy_per_request_j),
+        attributed_share=serving.attributed_share,
+    )
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """What the leaderboard needs from one valid result file."""
 
@@ -170,6 +258,14 @@ class RunRecord:
     output_lengths: OutputLengths | None = None
     engine: str = ""
     """The engine that ran the model (`ResultFile.engine_name`); runs by different engines are different workloads."""
+    served_json: str = ""
+    """A served run's figures (`ServedFigures.to_json`), '' for a run in the harness's own process: one string, as
+    `environment_json`, so the summary cache keeps it as it is (`served` reads it)."""
+
+    @functools.cached_property
+    def served(self) -> ServedFigures | None:
+        """What the site shows of a run through a server under load; None for a run in the harness's own process."""
+        return ServedFigures.from_json(self.served_json) if self.served_json else None
 
     @property
     def environment(self) -> tuple[tuple[str, str], ...]:
@@ -224,8 +320,8 @@ class RunRecord:
             parts.append(self.generation_words)
         if self.protocol != "harness":
             parts.append(f"protocol {self.protocol}")
-        if self.engine and self.engine != KINDS[self.task_kind].default_engine:
-            parts.append(f"engine {self.engine}")
+        if self.engine and (self.engine != KINDS[self.task_kind].default_engine or self.served_json):
+            parts.append(f"engine {self.engine}")  # a served run names its engine even if it were the default
         return " · ".join([*parts, f"workload {self.workload_key}"])
 
 
@@ -250,7 +346,8 @@ class Entry:
         existing entries keep their slugs)."""
         r = self.latest
         base = (r.task_id, r.hardware_class, r.size_class or "", r.model_id, r.workload_key)
-        return base if r.protocol == "harness" else (*base, r.protocol)
+        base = base if r.protocol == "harness" else (*base, r.protocol)
+        return (*base, "served") if r.served_json else base
 
     @property
     def rating_group(self) -> str:
@@ -296,6 +393,108 @@ def size_class(num_parameters: int) -> str:
         if num_parameters <= limit:
             return name
     return "C"
+
+
+# ------------------------------------------------------------------------ records as the cache stores them
+
+
+def encode_outcomes(outcomes: dict[str, object]) -> bytes:
+    """Outcomes as JSON (each a list of its fields in order; a `Refusal` as [source, reason]) then the timelines'
+    bytes, which the JSON points into: [gpu index, offset, bytes of t, bytes of power]."""
+    blob = bytearray()
+    rows: dict[str, list] = {}
+    for digest, outcome in outcomes.items():
+        if isinstance(outcome, Refusal):
+            rows[digest] = [outcome.source, outcome.reason]
+            continue
+        row = [getattr(outcome, name) for name in _fields()]
+        at_created, at_timelines, at_warnings, at_lengths = _positions()
+        row[at_created] = row[at_created].isoformat()
+        lines = []
+        for line in row[at_timelines]:
+            line = line if isinstance(line, PackedTimeline) else PackedTimeline.of(line.gpu_index, line.t_s,
+                                                                                   line.power_w)
+            lines.append([line.gpu_index, len(blob), len(line.t_bytes), len(line.p_bytes)])
+            blob += line.t_bytes
+            blob += line.p_bytes
+        row[at_timelines] = lines
+        row[at_warnings] = [[note.code, note.severity, note.message] for note in row[at_warnings]]
+        if row[at_lengths] is not None:
+            row[at_lengths] = list(dataclasses.astuple(row[at_lengths]))
+        rows[digest] = row
+    text = json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    return struct.pack("<Q", len(text)) + text + bytes(blob)
+
+
+def decode_outcomes(payload: bytes) -> dict[str, object]:
+    """`encode_outcomes` read back; any inconsistency raises (and the shard is ignored). Figures, a run's ten or so
+    named tuples, are built with `tuple.__new__` in the loop itself: no Python call per figure."""
+    (length,) = struct.unpack_from("<Q", payload)
+    rows = pydantic_core.from_json(payload[8:8 + length], cache_strings="all")
+    blob = memoryview(payload)[8 + length:]
+    names, figures, others = _fields(), _figure_positions(), _decoders()
+    at_timelines = _positions()[1]
+    outcomes: dict[str, object] = {}
+    new, new_tuple = object.__new__, tuple.__new__
+    for digest, row in rows.items():
+        if len(row) == 2:
+            outcomes[digest] = Refusal(str(row[0]), str(row[1]))
+            continue
+        if len(row) != len(names):
+            raise ValueError(f"a summary of {len(row)} fields, not {len(names)}")
+        for index in figures:
+            value = row[index]
+            if value is not None:
+                if len(value) != len(Figure._fields):
+                    raise ValueError(f"a figure of {len(value)} values")
+                row[index] = new_tuple(Figure, value)
+        for index, decode in others:
+            row[index] = decode(row[index])
+        row[at_timelines] = tuple(PackedTimeline(int(gpu), bytes(blob[at:at + t]), bytes(blob[at + t:at + t + p]))
+                                  for gpu, at, t, p in row[at_timelines])
+        record = new(RunRecord)
+        record.__dict__.update(zip(names, row))
+        outcomes[digest] = record
+    return outcomes
+
+
+@functools.lru_cache(maxsize=1)
+def _fields() -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(RunRecord))
+
+
+@functools.lru_cache(maxsize=1)
+def _positions() -> tuple[int, int, int, int]:
+    """Where `created_at`, `timelines`, `warnings` and `output_lengths` sit among `RunRecord`'s fields."""
+    names = _fields()
+    return tuple(names.index(name) for name in ("created_at", "timelines", "warnings", "output_lengths"))
+
+
+@functools.lru_cache(maxsize=1)
+def _figure_positions() -> tuple[int, ...]:
+    return tuple(index for index, field in enumerate(dataclasses.fields(RunRecord)) if "Figure" in str(field.type))
+
+
+@functools.lru_cache(maxsize=1)
+def _decoders() -> tuple:
+    """(position, function) for each other field stored otherwise than as itself."""
+    special = {"created_at": datetime.fromisoformat, "non_standard_reasons": tuple, "notes": tuple,
+               "warnings": lambda notes: tuple(Note(*note) for note in notes),
+               "output_lengths": lambda value: None if value is None else OutputLengths(*value)}
+    return tuple((index, special[field.name]) for index, field in enumerate(dataclasses.fields(RunRecord))
+                 if field.name in special)
+
+
+RECORD_CODEC = Codec(encode_outcomes, decode_outcomes)
+"""How the summary cache stores outcomes: JSON (data only, nothing that runs when read) and the timelines' bytes."""
+
+
+register_codec(RECORD_CODEC)
+
+
+def summary_cache(folder: Path) -> SummaryCache:
+    """The summary cache in `folder`, storing this module's records."""
+    return SummaryCache(folder, RECORD_CODEC)
 
 
 def _figure(estimate) -> Figure | None:
@@ -424,6 +623,7 @@ def record_from_result(result: ResultFile, source: str, findings: Iterable = (),
                                      result.output_lengths.num_queries, result.output_lengths.at_cap)
         if result.output_lengths else None,
         engine=sys.intern(result.engine_name),
+        served_json=served.to_json() if (served := _served(result)) is not None else "",
     )
 
 
@@ -487,10 +687,10 @@ def load_records(root: Path, *, workers: int | None = None,
     paths = result_file_paths(root)
     known, todo = cache.lookup(paths) if cache is not None else ({}, paths)
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers > 1 and len(todo) >= PARALLEL_MIN_FILES:
+    if workers > 1 and len(todo) >= PARALLEL_MIN_FILES and fork_available():
         size = max(50, len(todo) // (workers * CHUNKS_PER_WORKER))
         chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with worker_pool(workers) as pool:
             checked = [item for part in pool.map(_load_chunk, chunks, [str(root)] * len(chunks)) for item in part]
     else:
         checked = _load_chunk(todo, str(root))
@@ -543,7 +743,7 @@ def group_entries(records: Iterable[RunRecord]) -> list[Entry]:
     runs: dict[tuple, list[RunRecord]] = defaultdict(list)
     for record in records:
         runs[(record.task_id, record.hardware_class, record.size_class or "", record.model_id,
-              record.workload_key, record.protocol, record.status)].append(record)
+              record.workload_key, record.protocol, record.status, bool(record.served_json))].append(record)
     entries = []
     for group in runs.values():
         group.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
@@ -578,7 +778,7 @@ def aggregate(root: Path, *, workers: int | None = None, cache_dir: Path | None 
     root = Path(root)
     if not root.exists():
         return build_board([], [], 0)
-    cache = SummaryCache(cache_dir) if cache_dir is not None else None
+    cache = summary_cache(cache_dir) if cache_dir is not None else None
     records, refused, num_files = load_records(root, workers=workers, cache=cache)
     if cache is not None:
         cache.save()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing as mp
 import os
 import shutil
 import stat
@@ -23,8 +22,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.files import read_bounded, umask
+from harness.files import loads_json_bounded, read_bounded, umask
 from harness.version import __version__
+from leaderboard.workers import fork_available, worker_pool
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,8 @@ def _previous_pages(site: Path | None) -> dict[str, list]:
     if site is None:
         return {}
     try:
-        data = json.loads(read_bounded(site / MANIFEST))  # bounded: a FIFO or a device there must not hang a build
+        # Bounded: a FIFO or a device there must not hang a build, nor JSON nested thousands deep end it.
+        data = loads_json_bounded(read_bounded(site / MANIFEST), str(site / MANIFEST))
         if (data.get("code"), data.get("umask")) == (code_fingerprint(), umask()):
             return {page: entry for page, entry in data["pages"].items()
                     if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
@@ -129,7 +130,7 @@ class PageWriter:
         work (a label and its badge) stay in one process, and a heavy page (the index) does not leave one
         worker with more than its share."""
         pending, self.pending = self.pending, []
-        if workers < 2 or len(pending) < PARALLEL_MIN_PAGES or "fork" not in mp.get_all_start_methods():
+        if workers < 2 or len(pending) < PARALLEL_MIN_PAGES or not fork_available():
             if meanwhile is not None:
                 meanwhile()
             for relative, key, render in pending:
@@ -139,12 +140,12 @@ class PageWriter:
         _PENDING = pending  # what forked workers inherit: the render closures need not be pickled
         size = max(1, len(pending) // (workers * RUNS_PER_WORKER))
         try:
-            with mp.get_context("fork").Pool(workers) as pool:
-                rendering = pool.map_async(_render_part, [(self.root, range(i, min(i + size, len(pending))))
-                                                          for i in range(0, len(pending), size)], chunksize=1)
+            with worker_pool(workers) as pool:
+                rendering = [pool.submit(_render_part, (self.root, range(i, min(i + size, len(pending)))))
+                             for i in range(0, len(pending), size)]
                 if meanwhile is not None:
                     meanwhile()
-                parts = rendering.get()
+                parts = [part.result() for part in rendering]
         finally:
             _PENDING = None
         for rendered, pages, sizes in parts:

@@ -147,7 +147,7 @@ def energy_dots_svg(dots: Sequence[Dot], title: str, unit: str, width: int = 640
     for i, dot in enumerate(dots):
         y = top + i * row + row / 2
         parts.append(
-            f'<g><title>{escape(dot.label)}: {sig(dot.value)} (95 % CI {sig(dot.low)}–{sig(dot.high)})'
+            f'<g><title>{escape(dot.label)}: {sig(dot.value)} (95 % CI [{sig(dot.low, grouped=False)}, {sig(dot.high, grouped=False)}])'
             f'{" · " + escape(dot.series) if dot.series else ""}</title>'
             f'<text x="{left - 8}" y="{y + 4:.1f}" font-size="12" text-anchor="end" {TEXT}>'
             f'{escape(_short(dot.label, 30))}</text>'
@@ -168,7 +168,8 @@ def frontier(points: Sequence[Point]) -> list[Point]:
 
 
 def scatter_svg(points: Sequence[Point], title: str, x_label: str, y_label: str, *, x_format=None,
-                mark_frontier: bool = False, width: int = 640, height: int = 420) -> str:
+                mark_frontier: bool = False, width: int = 640, height: int = 420,
+                max_labels: int = MAX_POINT_LABELS) -> str:
     """Two log axes; labelled points, the frontier drawn as a line, and each multi-point model's own line (its own
     frontier when `mark_frontier`); the overall frontier's points are labelled first, then the models' own."""
     points = [p for p in points if p.x > 0 and p.y > 0]
@@ -221,9 +222,9 @@ def scatter_svg(points: Sequence[Point], title: str, x_label: str, y_label: str,
         coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in map(xy, edge))
         parts.append(f'<polyline class="frontier" fill="none" stroke="#1b1f23" stroke-width="1.5" '
                      f'points="{coords}"><title>efficient frontier</title></polyline>')
-    labelled = {id(p) for p in [*edge, *own_edges][:MAX_POINT_LABELS]}
+    labelled = {id(p) for p in [*edge, *own_edges][:max_labels]}
     for p in sorted(points, key=lambda p: p.y):
-        if len(labelled) >= MAX_POINT_LABELS:
+        if len(labelled) >= max_labels:
             break
         labelled.add(id(p))
     for p in points:
@@ -247,6 +248,17 @@ def scatter_svg(points: Sequence[Point], title: str, x_label: str, y_label: str,
 def energy_vs_latency_svg(points: Sequence[Point], title: str) -> str:
     """Energy per query against latency per query (ML.ENERGY's central view), with the efficient frontier."""
     return scatter_svg(points, title, "latency per query, p50 (s)", "GPU Wh per query", mark_frontier=True)
+
+
+SERVED_MAX_LABELS = 40
+"""The serving plot's labels are short (`c=8`): it labels this many points, most plots every one."""
+
+
+def served_frontier_svg(points: Sequence[Point], title: str) -> str:
+    """Served runs: GPU J per output token (steady state) against inter-token latency p50, one colour and one line
+    per model and engine joining its own frontier over the concurrency levels, each point labelled `c=N`."""
+    return scatter_svg(points, title, "inter-token latency p50 (s)", "GPU J per output token (steady)",
+                       mark_frontier=True, max_labels=SERVED_MAX_LABELS)
 
 
 def energy_vs_params_svg(points: Sequence[Point], title: str) -> str:

@@ -8,9 +8,9 @@ that was not built by this command is never replaced.
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import dataclasses
-import io
+import glob
 import json
 import logging
 import os
@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import ConfigError, HarnessError, NotFoundError
-from harness.files import csv_cell, umask, unique_slug
+from harness.files import csv_text, remove_stale_temporaries, temporary_prefix, umask, unique_slug
 from harness.results.schema import readable_model_name
 from harness.version import __version__
-from leaderboard import carbon, plots
+from leaderboard import carbon, plots, published_pages
 from leaderboard.aggregate import (
     SIZE_CLASS_LIMITS,
     Board,
@@ -37,8 +37,8 @@ from leaderboard.aggregate import (
     build_board,
     load_records,
     paused_gc,
+    summary_cache,
 )
-from leaderboard.cache import SummaryCache
 from leaderboard.label import label_data, render_badge, render_label
 from leaderboard.pages import PageWriter, fingerprint
 from leaderboard.rating import (
@@ -61,6 +61,7 @@ from leaderboard.views import (
     everyday,
     is_reference,
     per_query,
+    served_view,
     settings_words,
     summarise,
     task_order,
@@ -187,7 +188,21 @@ def _row_json(row: Row) -> dict:
         "older_run_ids": [r.run_id for r in row.entry.older],
         "model_page": row.model_href,
         "label": row.label_href,
+        **({"serving": _served_json(run)} if run.served else {}),  # only served runs: other entries keep their keys
     }
+
+
+def _served_json(run: RunRecord) -> dict:
+    """A served run's figures for the task's JSON, with units in their names."""
+    s = run.served
+    return {"concurrency": s.concurrency, "batch_cap": s.batch_cap, "engine": run.engine,
+            "engine_version": s.engine_version, "requests": s.requests, "failed_requests": s.failed_requests,
+            "gpu_energy_per_output_token_j": _figure_json(s.j_per_token), "output_tokens_per_s": s.tokens_per_s,
+            "gpu_mean_power_w": s.power_w, "steady_window_s": s.steady_window_s, "steady_unusable": s.unusable,
+            "inter_token_latency_p50_s": s.itl_p50_s, "inter_token_latency_p90_s": s.itl_p90_s,
+            "ttft_p50_s": s.ttft_p50_s, "e2e_latency_p50_s": s.e2e_p50_s,
+            "gpu_energy_per_request_j": s.request_j, "gpu_prefill_energy_per_request_j": s.prefill_request_j,
+            "gpu_decode_energy_per_request_j": s.decode_request_j, "attributed_share": s.attributed_share}
 
 
 CSV_COLUMNS = ("model_id", "num_parameters", "task_id", "hardware_class", "size_class", "workload", "status",
@@ -197,20 +212,14 @@ CSV_COLUMNS = ("model_id", "num_parameters", "task_id", "hardware_class", "size_
 
 
 def _csv(rows: Sequence[Row]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        run = row.run
-        writer.writerow(csv_cell(cell) for cell in [
-            run.model_id, run.num_parameters, run.task_id, run.hardware_class, run.size_class or "", run.workload,
-            run.status, row.stars if row.stars is not None else "", row.rating.release_id if row.rating else "",
-            run.gpu_wh.mean if run.gpu_wh else "", run.gpu_wh.ci95_low if run.gpu_wh else "",
-            run.gpu_wh.ci95_high if run.gpu_wh else "", row.derived.co2e_g if row.derived else "",
-            run.latency_p50_s.mean, run.throughput_qps.mean, run.run_id, run.created_at.isoformat(),
-            run.harness_version,
-        ])
-    return buffer.getvalue()
+    return csv_text(CSV_COLUMNS, ([
+        run.model_id, run.num_parameters, run.task_id, run.hardware_class, run.size_class or "", run.workload,
+        run.status, row.stars if row.stars is not None else "", row.rating.release_id if row.rating else "",
+        run.gpu_wh.mean if run.gpu_wh else "", run.gpu_wh.ci95_low if run.gpu_wh else "",
+        run.gpu_wh.ci95_high if run.gpu_wh else "", row.derived.co2e_g if row.derived else "",
+        run.latency_p50_s.mean, run.throughput_qps.mean, run.run_id, run.created_at.isoformat(),
+        run.harness_version,
+    ] for row in rows for run in [row.run]))
 
 
 _ENCODE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False).encode
@@ -232,6 +241,8 @@ def _dump(data: dict) -> str:
 
 
 def _check_out_dir(out_dir: Path) -> None:
+    if out_dir.is_symlink():
+        raise HarnessError(f"refusing to replace {out_dir}: it is a symbolic link (give the folder itself)")
     if out_dir.exists():
         if not out_dir.is_dir():
             raise HarnessError(f"--out {out_dir} is a file, not a folder")
@@ -240,10 +251,24 @@ def _check_out_dir(out_dir: Path) -> None:
                                f"`harness leaderboard build`")
 
 
+def _recover(out_dir: Path) -> None:
+    """Put back what a killed build left beside `out_dir`: a previous site renamed aside in the instant between the
+    two renames of a swap goes back to `out_dir` when nothing is there; staging folders of builds that are gone
+    (and such a site, when `out_dir` is there) are removed (`harness.files.remove_stale_temporaries`)."""
+    if not os.path.lexists(out_dir):
+        for old in sorted(out_dir.parent.glob(f".{glob.escape(out_dir.name[:60])}.old-*.tmp"), reverse=True):
+            if old.is_dir() and not old.is_symlink() and (old / SITE_MARKER).is_file():
+                with contextlib.suppress(OSError):
+                    old.rename(out_dir)
+                    logger.warning("restored the previous site %s, left aside by a build that was killed", out_dir)
+                    break
+    remove_stale_temporaries(out_dir)
+
+
 def _swap_in(tmp: Path, out_dir: Path) -> None:
     old = None
     if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{time.time_ns()}")
+        old = out_dir.with_name(f"{temporary_prefix(out_dir, 'old-')}{time.time_ns()}.tmp")
         out_dir.rename(old)
     tmp.rename(out_dir)
     if old is not None:
@@ -347,6 +372,8 @@ def _group_title(run: RunRecord) -> str:
               f"batch size {run.batch_size}", run.dtype]
     if run.generation_words:
         parts.append(run.generation_words)
+    if run.served is not None:  # served runs are rated apart, by engine: their heading says so
+        parts.append(f"served by {run.engine} (batch size = requests in flight)")
     return " · ".join(parts)
 
 
@@ -386,6 +413,7 @@ def _task_view(task, task_rows: list[Row]) -> dict:
         "summary": summarise(peers), "summary_group": _group_title(best.run) if best else "",
         "groups": group_views(task_slug, rated), "rated": rated,
         "unrated": [r for r in task_rows if r.run.status != "gpu"], "hardware": hardware,
+        "served": served_view(task_rows),
     }
 
 
@@ -456,6 +484,13 @@ def _task_plots(view: dict) -> dict[str, str]:
 PLOT_KINDS = ("energy", "latency", "params")
 
 
+def _served_plot(view: dict) -> str:
+    """The task's served runs: J per output token against inter-token latency, a line per model and engine."""
+    points = [plots.Point(f"c={s.row.run.served.concurrency}", s.row.run.served.itl_p50_s,
+                          s.row.run.served.j_per_token.mean, s.series, s.series) for s in view["served"].plotted]
+    return plots.served_frontier_svg(points, f"{view['title']}: served under load, energy vs inter-token latency")
+
+
 def _lazy(make):
     """`make()` computed on first call and remembered: work shared by pages that may all be reused."""
     made = []
@@ -478,7 +513,8 @@ def _settings_fingerprint(context: dict) -> str:
     return fingerprint(repr(plain), release.model_dump_json() if release else "")
 
 
-def _model_page(model_id: str, model_rows: list[Row], context: dict) -> str:
+def _model_page(model_id: str, model_rows: list[Row], context: dict,
+                known: published_pages.ModelFigures | None = None) -> str:
     timelines = [
         plots.timeline_svg([(f"GPU {t.gpu_index}", t.t_s, t.power_w) for t in row.run.timelines],
                            f"Power timeline · run {row.run.run_id}")
@@ -487,29 +523,32 @@ def _model_page(model_id: str, model_rows: list[Row], context: dict) -> str:
     return render("model.html", model_id=model_id, model_name=model_rows[0].name, rows=model_rows,
                   timelines=timelines, frontiers=model_frontiers(model_rows),
                   num_parameters=model_rows[0].run.num_parameters, root="../", page="model",
-                  task_title=task_title, everyday=everyday, settings_words=settings_words, **context)
+                  task_title=task_title, everyday=everyday, settings_words=settings_words, known=known, **context)
 
 
 def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = None, banding: str | None = None,
                grid: str = carbon.DEFAULT_GRID, pue: str | float = 1.0, releases_dir: Path = RELEASES_DIR,
-               workers: int | None = None, cache_dir: Path | None = None, base_url: str | None = None) -> BuildReport:
+               workers: int | None = None, cache_dir: Path | None = None, base_url: str | None = None,
+               published: bool | Path = False) -> BuildReport:
     """Build the whole site from `results_dir` into `out_dir`; see the module docstring for the guarantees.
 
     `cache_dir` keeps checked summaries between builds (`leaderboard.cache`); None checks every file. Pages
     whose inputs are unchanged are taken from the site being replaced (`leaderboard.pages`). `base_url`, the
     address the site is published at, fills in the embed snippets (None: they keep a `SITE/` placeholder).
+    `published`: other projects' published figures to show beside the results (`leaderboard.published_pages`):
+    True for the shipped records (the command's default), a folder for those in it, False for none.
     """
     started = time.perf_counter()
     base_url = resolve_base_url(base_url)
     with paused_gc():
         report = _build(Path(results_dir), Path(out_dir), release_id, banding, grid, pue, releases_dir, workers,
-                        cache_dir, base_url)
+                        cache_dir, base_url, published)
     return dataclasses.replace(report, seconds=time.perf_counter() - started)
 
 
 def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: str | None, grid: str,
            pue: str | float, releases_dir: Path, workers: int | None, cache_dir: Path | None,
-           base_url: str | None) -> BuildReport:
+           base_url: str | None, published: bool | Path = False) -> BuildReport:
     started = time.perf_counter()
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     if not results_dir.exists():
@@ -517,9 +556,11 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
     grid_info = carbon.resolve_grid(grid)
     pue_value = carbon.resolve_pue(pue)
     release, banding = resolve_options(release_id, banding, releases_dir)
+    _recover(out_dir)
     _check_out_dir(out_dir)
+    published_set = published_pages.open_published(published)
 
-    cache = SummaryCache(cache_dir) if cache_dir is not None else None
+    cache = summary_cache(cache_dir) if cache_dir is not None else None
     records, refused, num_files = load_records(results_dir, workers=workers, cache=cache)
     board = build_board(records, refused, num_files)
     cache_compiled_templates(Path(cache_dir) / TEMPLATES_CACHE_DIR if cache_dir is not None else None)
@@ -542,11 +583,13 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
         "led_w": carbon.LED_BULB_W, "refused": board.refused, "min_group_size": MIN_GROUP_SIZE,
         "min_range_ratio": MIN_RANGE_RATIO, "size_class_words": SIZE_CLASS_WORDS, "reference_gpu": REFERENCE_GPU,
         "base_url": base_url, "group_title": release_group_title,
+        **({"has_published": True} if published_set is not None else {}),
     }
 
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name[:60]}.building-", dir=out_dir.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(out_dir, "building-"), suffix=".tmp",
+                                    dir=out_dir.parent))
     except OSError as error:
         raise HarnessError(f"cannot write the site to {out_dir}: {error.strerror or error}") from None
     try:
@@ -574,6 +617,9 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
             for kind in PLOT_KINDS:
                 writer.page(f"plots/{view['slug']}-{kind}.svg", fingerprint(key, kind),
                             lambda kind=kind, plotted=plotted: plotted()[kind])
+            if view["served"] is not None and view["served"].plotted:
+                writer.page(f"plots/{view['slug']}-served.svg", fingerprint(key, "served"),
+                            lambda view=view: _served_plot(view))
             writer.later(f"data/tasks/{view['slug']}.json", fingerprint(key, "json"), lambda task=task, view=view,
                          task_rows=task_rows: _dump({
                              "task_id": task.task_id, "task_kind": task.task_kind, "task_title": view["title"],
@@ -583,11 +629,23 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
             writer.later(f"data/{view['slug']}.csv", fingerprint(key, "csv"), lambda task_rows=task_rows:
                          _csv(task_rows))
             tasks_view.append(view)
+        # Other projects' published figures: their summary (kept in the site), sections and pages, never rated.
+        summary = published_set.summary_in(writer) if published_set is not None else None
+        index_tasks = list(tasks_view)
+        for view in tasks_view:
+            view.update(published=summary.tasks.get(view["id"]) if summary else None, published_only=False)
+        if summary is not None:
+            index_tasks += [published_pages.published_only_view(t) for t in summary.tasks.values()
+                            if t.task_id not in board.tasks]
+            index_tasks.sort(key=lambda v: task_order(v["id"], v["kind"]))
         index_key = fingerprint(settings, "index", day(as_of) if as_of else "", *task_keys,
-                                *(f"{r.source}\x1f{r.reason}" for r in board.refused))
+                                *(f"{r.source}\x1f{r.reason}" for r in board.refused),
+                                summary.digest if summary else "")
         # The index, task data and model pages render together (`flush`: in worker processes in a cold build).
         writer.later("index.html", index_key, lambda: render(
-            "index.html", tasks=tasks_view, root="", page="index", **context))
+            "index.html", tasks=index_tasks, has_results=bool(tasks_view), root="", page="index",
+            **published_pages.template_helpers(), **context))
+        needs_records = False
         for model_id, model_rows in rows_by_model.items():
             slug = slugs[model_id]
             for row in model_rows:
@@ -597,9 +655,20 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
                 writer.later(row.badge_href, fingerprint(row_keys[id(row)], "badge"),
                              lambda data=data: render_badge(data()))
             model_rows = sorted(model_rows, key=lambda r: task_order(r.run.task_id, r.run.task_kind))
+            known_here = summary is not None and summary.has_model(model_id)
+            pending = len(writer.pending)
             writer.later(f"models/{slug}.html",
-                         fingerprint(settings, "model", model_id, *(row_keys[id(r)] for r in model_rows)),
-                         lambda model_id=model_id, model_rows=model_rows: _model_page(model_id, model_rows, context))
+                         fingerprint(settings, "model", model_id, *(row_keys[id(r)] for r in model_rows),
+                                     summary.digest if known_here else ""),
+                         lambda model_id=model_id, model_rows=model_rows: _model_page(
+                             model_id, model_rows, context, published_pages.known_figures(
+                                 published_set, summary, model_id, model_rows, release_label)))
+            needs_records |= known_here and len(writer.pending) > pending
+        if summary is not None:
+            hrefs = published_pages.model_hrefs(summary, slugs)
+            needs_records |= published_pages.schedule_pages(writer, published_set, summary, settings, hrefs, context)
+            if needs_records:
+                published_set.preload()  # once, before any worker process is forked to render pages
         # The summary cache is written while the workers render (its 10 000 summaries take about half a second).
         writer.flush(workers if workers is not None else (os.cpu_count() or 1),
                      meanwhile=cache.save if cache is not None else None)
@@ -621,6 +690,7 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
                        "csv": f"{t['slug']}.csv"} for t in tasks_view],
             "models": [{"model_id": m, "page": f"models/{slugs[m]}.html"} for m in sorted(rows_by_model)],
             "refused": [{"source": r.source, "reason": r.reason} for r in board.refused],
+            **({"published": published_pages.index_data(summary)} if summary is not None else {}),
         }))
         writer.finish()
         _swap_in(tmp, out_dir)

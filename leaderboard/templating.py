@@ -18,23 +18,25 @@ TEMPLATES_DIR = Path(__file__).with_name("templates")
 
 
 def interval(figure) -> str:
-    """A figure's 95 % interval in words: `1.2–1.4`, or why there is none (a single repetition has no spread)."""
+    """A figure's 95 % interval as `[1.2, 1.4]` (a dash between bounds reads as a minus sign when one is negative;
+    no thousands commas inside), or why there is none (a single repetition has no spread)."""
     if figure is None:
         return "—"
     if figure.ci95_low is None or figure.ci95_high is None:
         return "no interval (one repetition)" if figure.n == 1 else "no interval"
-    return f"{sig(figure.ci95_low)}–{sig(figure.ci95_high)}"
+    return f"[{sig(figure.ci95_low, grouped=False)}, {sig(figure.ci95_high, grouped=False)}]"
 
 
-def sig(value: float | None, digits: int = 3) -> str:
-    """A number with `digits` significant digits, plain notation (no exponent) for readers; '—' when missing."""
+def sig(value: float | None, digits: int = 3, grouped: bool = True) -> str:
+    """A number with `digits` significant digits, plain notation (no exponent) for readers, thousands grouped with
+    commas unless `grouped` is False; '—' when missing."""
     if value is None or not math.isfinite(value):
         return "—"
     if value == 0:
         return "0"
     magnitude = math.floor(math.log10(abs(value)))
     decimals = max(0, digits - 1 - magnitude)
-    return f"{value:,.{decimals}f}"
+    return f"{value:{',' if grouped else ''}.{decimals}f}"
 
 
 def num(value: float) -> str:
@@ -79,12 +81,26 @@ def environment() -> Environment:
 
 
 class _CompiledTemplates(FileSystemBytecodeCache):
-    """Jinja's cache of compiled templates (written atomically, checked against each template's source, a corrupt
-    one compiled again), where a failed write only means compiling again next time."""
+    """Jinja's cache of compiled templates, sealed as the summary cache is (`leaderboard.cache.seal`): a compiled
+    template is Python code that rendering runs, so one this harness did not write (planted in a shared CI cache,
+    or edited) is never loaded, only compiled again. Written atomically; a failed write only means compiling
+    again next time."""
+
+    def load_bytecode(self, bucket) -> None:
+        from leaderboard.cache import read_sealed
+
+        payload = read_sealed(Path(self._get_cache_filename(bucket)))
+        if payload is not None:
+            bucket.bytecode_from_string(payload)  # Jinja checks its own magic and the template's checksum too
 
     def dump_bytecode(self, bucket) -> None:
-        with contextlib.suppress(OSError):
-            super().dump_bytecode(bucket)
+        from harness.errors import HarnessError
+        from harness.files import write_bytes_atomic
+        from leaderboard.cache import seal
+
+        with contextlib.suppress(HarnessError):
+            write_bytes_atomic(Path(self._get_cache_filename(bucket)), seal(bucket.bytecode_to_string()),
+                               overwrite=True)
 
 
 def cache_compiled_templates(folder: Path | None) -> None:

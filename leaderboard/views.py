@@ -147,3 +147,80 @@ def everyday(wh_per_query: float) -> str:
 def is_reference(hardware_class: str) -> bool:
     """Hardware classes on the reference GPU come first and feed the summary."""
     return REFERENCE_GPU in hardware_class
+
+
+@dataclass(frozen=True)
+class ServedRow:
+    """One served configuration (model, engine, concurrency) as a row of a task's "Served under load" table."""
+
+    row: object
+    """The entry's table row (`leaderboard.site.Row`): its run's `served` figures are what this row shows."""
+    group: int
+    """Which model (on which hardware) it is a configuration of: the latency limit picks one row per group."""
+    group_name: str
+    series: str
+    """The plot's line and colour: the model, its engine and, where several, its hardware."""
+    problem: str | None
+    """Why it is never picked (unusable steady figures, non-standard conditions, a test meter); None: it may be."""
+
+    @property
+    def config_words(self) -> str:
+        """`concurrency 8 on vllm 0.11.0`."""
+        run, served = self.row.run, self.row.run.served
+        engine = f"{run.engine} {served.engine_version}" if served.engine_version else run.engine
+        return f"concurrency {served.concurrency} on {engine}"
+
+
+@dataclass(frozen=True)
+class ServedView:
+    """A task's served runs: the rows (by model, hardware, engine, concurrency), the model groups in that order, and
+    whether the table needs a hardware column."""
+
+    rows: tuple[ServedRow, ...]
+    groups: tuple[str, ...]
+    show_hardware: bool
+
+    @property
+    def has_notes(self) -> bool:
+        """Whether any row has something to say (why it is never picked, failed requests): else no Note column."""
+        return any(s.problem or s.row.run.served.failed_requests for s in self.rows)
+
+    @property
+    def plotted(self) -> tuple[ServedRow, ...]:
+        """The rows the plot shows: those whose steady figures may be used."""
+        return tuple(s for s in self.rows if s.problem is None)
+
+
+def served_problem(run) -> str | None:
+    """Why a served run's configuration is never picked by the latency limit, in words; None when it may be."""
+    if run.status == "test-meter":
+        return "fake NVML meter (test run)"
+    if run.status == "cpu":
+        return "no GPU measurement"
+    if run.status == "non-standard":
+        return f"non-standard conditions ({'; '.join(run.non_standard_reasons)})"
+    if run.served.unusable:
+        return f"steady figures unusable: {run.served.unusable}"
+    return None
+
+
+def served_view(rows: Sequence) -> ServedView | None:
+    """The "Served under load" section of a task from its rows (`leaderboard.site.Row`); None when no run of the
+    task went through a server, so a task without served runs shows nothing new."""
+    served = [r for r in rows if r.run.served is not None]
+    if not served:
+        return None
+    served.sort(key=lambda r: (r.name.lower(), r.run.model_id, r.run.hardware_class, r.run.engine,
+                               r.run.served.concurrency, r.run.run_id))
+    show_hardware = len({r.run.hardware_class for r in served}) > 1
+    groups: dict[tuple[str, str], int] = {}
+    names: list[str] = []
+    out = []
+    for r in served:
+        key = (r.run.model_id, r.run.hardware_class)
+        if key not in groups:
+            groups[key] = len(groups)
+            names.append(f"{r.name} on {r.run.hardware_class}" if show_hardware else r.name)
+        series = f"{r.name} · {r.run.engine}" + (f" · {r.run.hardware_class}" if show_hardware else "")
+        out.append(ServedRow(r, groups[key], names[groups[key]], series, served_problem(r.run)))
+    return ServedView(tuple(out), tuple(names), show_hardware)

@@ -1,5 +1,6 @@
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -171,3 +172,113 @@ def test_visible_paths_are_sorted_as_paths_skip_hidden_entries_and_do_not_follow
     assert found == [str(p) for p in expected]  # the order (and the links) of sorting `rglob`'s Path objects
     assert [os.path.relpath(p, tmp_path) for p in found] == [
         "a/b.json", "a/deep/er/most.json", "a-b/c.json", "a.json", "b/z.json", "broken.json", "link.json"]
+
+
+# ------------------------------------------------------------------------------- one rule for every output
+
+
+def test_an_output_is_always_a_new_path_and_says_what_it_refused(tmp_path):
+    from harness.files import new_output
+
+    (tmp_path / "result.json").write_text("{}")
+    (tmp_path / "folder").mkdir()
+    os.symlink(tmp_path / "nowhere", tmp_path / "broken-link")
+    os.mkfifo(tmp_path / "fifo")
+    for name, kind in (("result.json", "file"), ("folder", "folder"), ("broken-link", "symbolic link"),
+                       ("fifo", "FIFO")):
+        with pytest.raises(HarnessError, match=f"refusing to overwrite existing {kind} "):
+            new_output(tmp_path / name)
+    with pytest.raises(HarnessError, match="existing device /dev/null"):
+        write_text_atomic(Path("/dev/null"), "x")
+    with pytest.raises(HarnessError, match="refusing to overwrite existing file"):
+        write_text_atomic(tmp_path / "result.json", "x")
+    assert (tmp_path / "result.json").read_text() == "{}" and os.path.islink(tmp_path / "broken-link")
+    new_output(tmp_path / "new.svg")  # nothing there: fine
+
+
+def test_a_failed_write_removes_the_folders_it_made(tmp_path, monkeypatch):
+    import tempfile as tempfile_module
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile_module, "mkstemp", full)
+    with pytest.raises(HarnessError, match="No space left"):
+        write_text_atomic(tmp_path / "a" / "b" / "c.json", "{}")
+    assert os.listdir(tmp_path) == []
+
+
+def test_several_new_files_are_written_all_or_nothing(tmp_path, monkeypatch):
+    from harness.files import write_new_files
+
+    real_link = os.link
+    calls = []
+
+    def link_then_fail(source, target):
+        calls.append(target)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real_link(source, target)
+
+    monkeypatch.setattr(os, "link", link_then_fail)
+    files = {tmp_path / "out" / "x.jobs.json": b"[]", tmp_path / "out" / "x.sbatch": b"#!/bin/bash\n"}
+    with pytest.raises(HarnessError, match="none of .* was written"):
+        write_new_files(files)
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setattr(os, "link", real_link)
+    written = write_new_files(files, executable=frozenset({tmp_path / "out" / "x.sbatch"}))
+    assert written == list(files) and os.access(tmp_path / "out" / "x.sbatch", os.X_OK)
+    with pytest.raises(HarnessError, match="refusing to overwrite existing file"):
+        write_new_files(files)
+
+
+def test_appending_is_all_or_nothing(tmp_path, monkeypatch):
+    from harness.files import append_text, check_appendable
+
+    target = tmp_path / "github_output"
+    target.write_text("before=1\n")
+    real_write = os.write
+
+    def short_then_full(fd, data):
+        if len(data) > 4:
+            real_write(fd, bytes(data[:4]))
+            return 4
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", short_then_full)
+    with pytest.raises(HarnessError, match="left as it was"):
+        append_text(target, "matrix=[1,2,3]\n")
+    monkeypatch.setattr(os, "write", real_write)
+    assert target.read_text() == "before=1\n"
+    append_text(target, "matrix=[1]\n")
+    assert target.read_text() == "before=1\nmatrix=[1]\n"
+    with pytest.raises(HarnessError, match="is a folder"):
+        check_appendable(tmp_path, "--github-output")
+    with pytest.raises(HarnessError, match="it is a folder"):
+        append_text(tmp_path, "x")
+
+
+def test_one_csv_writer_neutralises_formulas_and_empties_missing_values():
+    from harness.files import csv_text
+
+    text = csv_text(["id", "n", "x"], [["=HYPERLINK(\"http://x\")", 1, None], ["@sum", float("nan"), -1.5]])
+    assert text == "id,n,x\n\"'=HYPERLINK(\"\"http://x\"\")\",1,\n'@sum,,-1.5\n"
+
+
+def test_names_with_bidi_overrides_or_separators_are_unprintable():
+    from harness.files import unprintable
+
+    assert unprintable("org/\u202egnp.exe") == "U+202E (RIGHT-TO-LEFT OVERRIDE)"
+    assert unprintable("a\u2028b") == "U+2028" and unprintable("a\u2066b").startswith("U+2066")
+    assert unprintable("café/模型-v1") is None
+
+
+def test_a_manifest_key_given_twice_and_deep_set_values_are_refused():
+    from harness.files import loads_json_bounded, loads_yaml_value
+
+    assert loads_json_bounded('{"a": 1, "a": 2}', "m.json") == {"a": 2}  # result files: as JSON readers do
+    with pytest.raises(HarnessError, match="given twice"):
+        loads_json_bounded('{"files": {"a": 1, "a": 2}}', "m.json", unique_keys=True)
+    with pytest.raises(HarnessError, match="nested more than"):
+        loads_yaml_value("[" * 10_000 + "]" * 10_000, "--set value")
+    assert loads_yaml_value("[10, 30]", "--set value") == [10, 30]

@@ -36,9 +36,14 @@ def plan(
     slurm_max_parallel: int | None = typer.Option(None, help="slurm: at most this many array tasks at once."),
 ) -> None:
     """Expand a campaign into independent jobs, skip those with a valid result, and emit them for a scheduler."""
-    from harness.files import write_json_atomic, write_text_atomic
+    from harness.errors import HarnessError
+    from harness.files import append_text, check_appendable, new_output, write_json_atomic, write_text_atomic
     from harness.ops import campaigns, scheduler_outputs
 
+    if out is not None and format is not PlanFormat.slurm:
+        new_output(out)  # before planning: a plan is written to a new file, never over another
+    if github_output is not None:
+        check_appendable(github_output, "--github-output")
     planned = campaigns.plan(campaign, results_dir)
     if format is PlanFormat.slurm:
         if out is None:
@@ -50,20 +55,21 @@ def plan(
         for path in scheduler_outputs.write_slurm(planned, out, options):
             typer.echo(str(path))
     else:
-        if format is PlanFormat.github_matrix:
-            chunks = scheduler_outputs.github_matrix_chunks(planned.todo, chunk_size)
-            document = chunks
-            if github_output is not None:
-                with open(github_output, "a", encoding="utf-8") as handle:
-                    handle.write(scheduler_outputs.github_output_lines(chunks))
-        else:
-            document = scheduler_outputs.jobs_document(planned)
+        document = (scheduler_outputs.github_matrix_chunks(planned.todo, chunk_size)
+                    if format is PlanFormat.github_matrix else scheduler_outputs.jobs_document(planned))
         if out is None:
             sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
         elif out.suffix == ".json":
             write_json_atomic(out, document)
         else:
             write_text_atomic(out, json.dumps(document, indent=2, sort_keys=True) + "\n")
+        if format is PlanFormat.github_matrix and github_output is not None:
+            try:  # all the lines or none of them; the plan file goes with them
+                append_text(github_output, scheduler_outputs.github_output_lines(document))
+            except HarnessError:
+                if out is not None:
+                    out.unlink(missing_ok=True)
+                raise
     typer.echo(f"{campaign}: {campaigns.summary(planned)}", err=True)
 
 

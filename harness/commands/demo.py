@@ -2,8 +2,9 @@
 
 Builds tiny random-weight models of real architectures (one per task kind, and a Llama with a chat template)
 from configs, runs every task on them with the `demo` preset, writes real result files, prints their
-headlines and builds the leaderboard of them (printing its `file://` address, so the first command ends on
-the site). The numbers are those of tiny models on this machine: they show the method, not any model's cost.
+headlines and builds the leaderboard of them, with other projects' published figures beside them as on the
+published site (printing its `file://` address, so the first command ends on the site). The numbers are those of
+tiny models on this machine: they show the method, not any model's cost.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def demo(
         out.print(f"result: {path}", soft_wrap=True)
     from leaderboard.site import build_site
 
-    report = build_site(results_dir, site_dir)
+    report = build_site(results_dir, site_dir, published=True)  # others' published figures beside the demo's
     out.print(f"leaderboard of these results: {(report.out_dir / 'index.html').resolve().as_uri()}", soft_wrap=True)
 
 

@@ -27,13 +27,22 @@ def register(app: typer.Typer) -> None:
                                               "rebuild checks only new or changed files."),
         base_url: str | None = typer.Option(None, "--base-url", help="Address the site is published at (e.g. "
                                             "https://example.org/energy): fills in the embed snippets."),
+        published: bool = typer.Option(True, "--published/--no-published", help="Show other projects' published "
+                                       "figures (ML.ENERGY, AI Energy Score) apart from the results, never rated "
+                                       "with them."),
+        published_dir: Path | None = typer.Option(None, "--published-dir", help="Folder of published records "
+                                                  "(default: the ones shipped with the harness)."),
     ) -> None:
         """Turn every result file into a static site (works from file:// and any static host)."""
+        from harness.errors import ConfigError
         from leaderboard.rating import RELEASES_DIR
         from leaderboard.site import build_site
 
+        if published_dir is not None and not published:
+            raise ConfigError("--published-dir names published records to show; --no-published shows none")
         report = build_site(results_dir, out, release_id=release, banding=banding, grid=grid, pue=pue,
-                            releases_dir=releases_dir or RELEASES_DIR, cache_dir=cache_dir, base_url=base_url)
+                            releases_dir=releases_dir or RELEASES_DIR, cache_dir=cache_dir, base_url=base_url,
+                            published=published_dir if published_dir is not None else published)
         for refusal in report.refused:
             typer.echo(f"refused {refusal.source}: {refusal.reason}", err=True)
         typer.echo(f"built {report.out_dir}: {report.num_runs} runs from {report.num_files} files, "

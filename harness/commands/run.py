@@ -8,8 +8,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness.commands.rendering import headline_lines
+from harness.commands.rendering import default_folder_line, headline_lines
 from harness.engines import ENGINES
+from harness.engines.served import ServedEngine
 from harness.errors import ConfigError
 
 
@@ -55,6 +56,22 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
     return parsed
 
 
+def served_batch_size(engine: str | None, endpoint: str | None, concurrency: str | None,
+                      batch_size: str | None) -> str | None:
+    """A served run's concurrency is its batch size (requests in flight); an in-process engine takes no
+    concurrency. One ConfigError line for a mix-up, before anything loads."""
+    if concurrency is None:
+        return batch_size
+    if batch_size is not None:
+        raise ConfigError("--concurrency and --batch-size name the same setting for a served engine: give one")
+    name = engine or ("endpoint" if endpoint else None)
+    if name is None or name not in ENGINES or not issubclass(ENGINES[name], ServedEngine):
+        served = ", ".join(sorted(n for n, cls in ENGINES.items() if issubclass(cls, ServedEngine)))
+        raise ConfigError(f"--concurrency is for engines behind a server ({served}, or --endpoint); an in-process "
+                          "engine batches queries with --batch-size")
+    return concurrency
+
+
 def parse_gpu_list(text: str | None) -> list[int] | None:
     if text is None:
         return None
@@ -69,6 +86,12 @@ def run(
     model: str = typer.Option(..., "--model", "-m", help="Hugging Face hub id or local model directory."),
     engine: str | None = typer.Option(None, "--engine", help=f"What loads and runs the model: one of "
                                       f"{', '.join(sorted(ENGINES))} (default: the task kind's)."),
+    endpoint: str | None = typer.Option(None, "--endpoint", help="Measure a server already running on this machine "
+                                        "(http://127.0.0.1:PORT/v1; --model is the name it serves, --gpus the GPUs "
+                                        "it uses)."),
+    concurrency: str | None = typer.Option(None, "--concurrency", help="Engines behind a server: requests kept in "
+                                           "flight (the server's batch cap is set to match); a comma list sweeps "
+                                           "it (1,8,64,256)."),
     model_id: str | None = typer.Option(None, "--model-id", help="Name shown for a local model (default: "
                                         "its config's hub id, else the folder name)."),
     device: str = typer.Option("cuda", help="cuda, cuda:N or cpu."),
@@ -95,7 +118,8 @@ def run(
     random_weights: bool = typer.Option(False, "--random-weights", help="Build from config with random weights."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model repo's own code."),
     device_map: str | None = typer.Option(None, help="accelerate device_map (e.g. auto) to spread over GPUs."),
-    measure_gpus: str | None = typer.Option(None, help="GPU indices to measure (default: those the model uses)."),
+    measure_gpus: str | None = typer.Option(None, "--measure-gpus", "--gpus", help="GPU indices to measure "
+                                            "(default: those the model uses)."),
     preset: str | None = typer.Option(None, help="Run preset from configs/presets (e.g. smoke, full); a comma list "
                                       "sweeps it."),
     set_: list[str] = typer.Option([], "--set", help="Override any task setting: key=value (dotted keys); "
@@ -103,7 +127,9 @@ def run(
     strict: bool = typer.Option(False, "--strict", help="Refuse to measure when other processes use the GPU, and to "
                                 "write a result under non-standard conditions (power limit, persistence, MIG, "
                                 "throttling)."),
-    results_dir: Path = typer.Option(Path("results"), help="Where result files are filed."),
+    results_dir: Path | None = typer.Option(None, help="Where result files are filed (default: results/ for a "
+                                            "real GPU's measurement, cpu-results/ for a CPU-only or simulated-GPU "
+                                            "run: results/ holds GPU measurements only)."),
     output: Path | None = typer.Option(None, help="Result file path (.json) or folder (default: --results-dir)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -112,10 +138,12 @@ def run(
     from harness.runner import RunRequest, execute  # imports torch: only when a run is asked for
     from harness.sweep import run_sweep, sweep_requests, sweep_settings
 
+    batch_size = served_batch_size(engine, endpoint, concurrency, batch_size)
     settings = sweep_settings({"dtype": dtype, "num_queries": num_queries, "batch_size": batch_size,
                                "repeats": repeats, "preset": preset}, parse_assignments(set_))
     base = RunRequest(
-        task=task, model=model, engine=engine, model_name=model_id, device=device, target_ci_pct=target_ci,
+        task=task, model=model, engine=engine, endpoint=endpoint, model_name=model_id, device=device,
+        target_ci_pct=target_ci,
         max_repeats=max_repeats, min_window_s=min_window_s, idle_settle_s=idle_settle_s,
         warmup_queries=warmup_queries, idle_seconds=idle_seconds, sample_hz=sample_hz, revision=revision,
         random_weights=random_weights, trust_remote_code=trust_remote_code, device_map=device_map,
@@ -136,13 +164,22 @@ def run(
         for line in headline_lines(result):
             typer.echo(line)
         typer.echo(f"result: {path}")
+        _echo_where(results_dir, output, [result])
         return
     failed = [o for o in outcomes if o.error is not None]
     typer.echo(f"sweep: {len(outcomes) - len(failed)} of {len(outcomes)} points measured")
+    _echo_where(results_dir, output, [o.result for o in outcomes if o.error is None])
     if failed:
         first = failed[0]
         raise type(first.error)(f"{len(failed)} of {len(outcomes)} sweep points failed ({first.label}: "
                                 f"{first.error}); the other points' results are written")
+
+
+def _echo_where(results_dir: Path | None, output: Path | None, results: list) -> None:
+    """One line when the default folder was not `results/`, so nobody looks for a CPU run there."""
+    line = default_folder_line(results) if results_dir is None and output is None else None
+    if line:
+        typer.echo(line)
 
 
 def _echo_point(outcome, reporter: ProgressReporter | None) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from harness.errors import HarnessError
+from harness.files import new_output
 from harness.ops.validation import validate_paths
 from harness.results.store import export_json_schema, json_schema_text
 
@@ -44,12 +45,13 @@ def validate(
 
 
 def schema(
-    out: Path = typer.Option(None, "--out", "-o", help="Write the schema to this file (default: print it)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write the schema to this new file (default: print it)."),
 ) -> None:
     """Print or write the JSON Schema of result files."""
     if out is None:
         typer.echo(json_schema_text(), nl=False)
         return
+    new_output(out)
     written = export_json_schema(out)
     typer.echo(f"wrote {written}", err=True)
 

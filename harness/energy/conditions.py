@@ -122,7 +122,7 @@ class Conditions:
             found.append(MeasurementWarning("power-limit-changed", f"GPU {index} power limit changed from "
                                             f"{_watts(old_w)} to {_watts(new_w)} during the run", "warning", index))
         for index in unlisted:
-            found.append(MeasurementWarning("process-list-unavailable", f"NVML cannot list processes on GPU "
+            found.append(MeasurementWarning("process-list-unavailable", f"the GPU driver cannot list processes on GPU "
                                             f"{index}: contention could not be checked", "info", index))
         return found
 

@@ -1,7 +1,8 @@
 """The GPU device interface: what the meter, the sampler, conditions and `harness env` may ask of a card.
 
 One abstract `Gpu` (one card) and one `GpuBackend` (an initialised vendor library that opens cards); each
-vendor is one module behind them (`nvidia.py` over NVML) and one entry in `backends.GPU_BACKENDS`. Code
+vendor is one module behind them (`nvidia.py` over NVML, `amd.py` over amdsmi) and one entry in
+`backends.GPU_BACKENDS`. Code
 above this interface never sees a vendor's units, error types or bit meanings: values leave a backend in SI
 units with the unit in the name, and a feature a card lacks is None ("this card cannot say"), never an
 exception.
@@ -45,6 +46,8 @@ class Gpu(ABC):
     counter_update_period_s: float | None
     """Seconds between moves of the energy counter (the edge error of a window's delta); None: no counter, or
     the card cannot say."""
+    counter_note: str | None = None
+    """Why a card that has an energy counter does not use it (one that stands still, say), for `harness env`."""
 
     # --- energy and power -------------------------------------------------------------------------------
 
@@ -136,6 +139,21 @@ class GpuBackend(ABC):
     @abstractmethod
     def indices_for_uuids(self, uuids: Sequence[str | None]) -> list[int | None]:
         """This library's index of each card UUID (None where unknown or None); trouble is never an error."""
+
+    def index_for_visible_device(self, device: int) -> int | None:
+        """This library's index of the framework's device `device` (`cuda:N` as torch numbers it, after the
+        visible-devices variables), for a card its UUID did not identify; None: this backend cannot say."""
+        return None
+
+    def summary(self) -> str:
+        """One line for `harness env`: the vendor and the versions this backend measures with."""
+        versions = self.system_versions()
+        parts = [f"{self.vendor} driver {versions.get('driver_version') or '?'}"]
+        if versions.get("nvml_version"):
+            parts.append(f"NVML {versions['nvml_version']}")
+        if versions.get("cuda_driver_version"):
+            parts.append(f"CUDA driver {versions['cuda_driver_version']}")
+        return ", ".join(parts)
 
     @abstractmethod
     def shutdown(self) -> None:

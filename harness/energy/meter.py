@@ -182,7 +182,7 @@ class EnergyMeter:
                                                 "warning", gpu.index))
             if gpu.power_source == "average":
                 found.append(MeasurementWarning("power-average-only", f"GPU {gpu.index} does not report instant "
-                                                "power: samples are NVML's averaged power usage", "info", gpu.index))
+                                                "power: samples are the driver's averaged power", "info", gpu.index))
             if gpu.power_source is None:
                 found.append(MeasurementWarning("no-power-samples", f"GPU {gpu.index} reports no power: no "
                                                 "timeline and no cross-check", "warning", gpu.index))

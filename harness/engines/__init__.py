@@ -11,14 +11,12 @@ import importlib
 import importlib.util
 import pkgutil
 
-from harness.engines.base import ENGINES, Engine, LoadedModel, LoadRequest
+from harness.engines.base import ENGINES, RUN_EXTRA_MODULES, Engine, LoadedModel, LoadRequest
 from harness.errors import ConfigError
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
-RUN_EXTRA_MODULES = ("torch", "transformers", "diffusers", "accelerate", "datasets", "safetensors")
-"""What running a model needs beyond the core install: the `run` extra of pyproject.toml."""
 
 
 def engine_named(name: str) -> Engine:
@@ -29,12 +27,10 @@ def engine_named(name: str) -> Engine:
     return engine()
 
 
-def require_run_extra() -> None:
-    """A one-line ConfigError, before anything starts, when the light install lacks what running a model needs."""
-    missing = [name for name in RUN_EXTRA_MODULES if importlib.util.find_spec(name) is None]
-    if missing:
-        raise ConfigError(f"running a model needs {', '.join(missing)}, which this install lacks: "
-                          "pip install 'ai-energy-harness[run]' (GPU machines: next to your CUDA PyTorch)")
+def require_run_extra(engine: str | None = None) -> None:
+    """A one-line ConfigError, before anything starts, when the light install lacks what running a model needs
+    (on `engine`: a served engine needs its client and server packages, not the in-process libraries)."""
+    (engine_named(engine) if engine is not None else Engine()).require()
 
 
 __all__ = ["ENGINES", "RUN_EXTRA_MODULES", "Engine", "LoadRequest", "LoadedModel", "engine_named",

@@ -15,12 +15,18 @@ it (`ENGINES`). An engine module imports its libraries inside functions, so list
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+from harness.errors import ConfigError
+
 Output = TypeVar("Output")
+
+RUN_EXTRA_MODULES = ("torch", "transformers", "diffusers", "accelerate", "datasets", "safetensors")
+"""What running a model in this process needs beyond the core install: the `run` extra of pyproject.toml."""
 
 ENGINES: dict[str, type[Engine]] = {}
 """Every engine by name, filled as engine modules are imported (`harness.engines` imports them all)."""
@@ -43,6 +49,10 @@ class LoadRequest:
     chat_template_kwargs: dict | None = None
     """A chat task's template arguments: the tokenizer must have a chat template reading them (checked before the
     weights load)."""
+    batch_cap: int | None = None
+    """A served engine's cap on the requests its server batches: the run's concurrency (the task's batch size)."""
+    endpoint: str | None = None
+    """A server already running (`--endpoint http://127.0.0.1:PORT/v1`): measured, not started."""
 
 
 @dataclass
@@ -122,12 +132,29 @@ class Engine:
         """Process ids doing this engine's work on the GPU (a server's workers): never counted as contention."""
         return frozenset({os.getpid()})
 
+    def require(self) -> None:
+        """One ConfigError line, before anything starts, when this install lacks what the engine needs (the `run`
+        extra, for an engine that runs the model in this process)."""
+        missing = [name for name in RUN_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+        if missing:
+            raise ConfigError(f"running a model needs {', '.join(missing)}, which this install lacks: "
+                              "pip install 'ai-energy-harness[run]' (GPU machines: next to your CUDA PyTorch)")
+
     def silence_progress_bars(self) -> None:
         """A quiet run prints nothing but its result: the engine's own loading bars included."""
 
     def describe(self, loaded: LoadedModel) -> dict[str, Any]:
         """The engine as a result records it (`harness.results.schema.EngineInfo`)."""
         return {"name": self.name, "version": self.version(), "settings": self.settings(loaded)}
+
+    def run_warnings(self, loaded: LoadedModel) -> list[dict[str, Any]]:
+        """What the engine knows makes the measurement less clean (a shared server), as result warnings."""
+        return []
+
+    def load_key(self, request: LoadRequest) -> tuple:
+        """What must match for two runs to share one loaded model (a server's batch cap: one server per
+        concurrency)."""
+        return ()
 
     def close(self, loaded: LoadedModel) -> None:
         """Release what `load` started (a server process); nothing for in-process engines."""

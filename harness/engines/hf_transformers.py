@@ -79,8 +79,11 @@ class TransformersEngine(TorchEngine):
         cuda_indices = cuda_indices_of(primary, used_map)
         device = str(primary) if not used_map else f"cuda:{cuda_indices[0]}"
         architectures = getattr(config, "architectures", None) or [type(model).__name__]
+        # The config's name when transformers has such a class, else the class that was loaded: a made-up name
+        # in a config is never recorded as what ran.
+        architecture = architectures[0] if str(architectures[0]) in dir(transformers) else type(model).__name__
         info = model_info(request, model_id, revision=resolved_commit(model_id, revision, "config.json") or revision,
-                          dtype=model.dtype, num_parameters=count_parameters(model), architecture=architectures[0],
+                          dtype=model.dtype, num_parameters=count_parameters(model), architecture=architecture,
                           loader=loader, device=device, device_map=used_map)
         return LoadedModel(kind=kind, model=model, tokenizer=tokenizer, device=device, info=info,
                            cuda_indices=cuda_indices, processor=processor)

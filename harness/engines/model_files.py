@@ -37,26 +37,31 @@ class ModelFilesError(ConfigError):
     """A model folder lacks a file its task needs, or holds a broken one."""
 
 
-def check_model_name(model_id: str) -> None:
-    """Refuse a `--model` that cannot be a hub id or a path (empty, a component over 255 bytes, over 4096)."""
+def check_model_name(model_id: str | None, option: str = "--model") -> None:
+    """Refuse a `--model` that cannot be a hub id or a path (empty, a component over 255 bytes, over 4096), and a
+    name that results and pages show (`--model-id`) that is empty, too long or holds a control character or a
+    bidi override (`harness.files.unprintable`); None (no `--model-id`) passes."""
+    if model_id is None:
+        return
     text = str(model_id)
     if not text.strip():
-        raise ConfigError("--model is empty")
+        raise ConfigError(f"{option} is empty")
     encoded = text.encode("utf-8", "surrogatepass")
     if unprintable(text) is not None:
-        raise ConfigError(f"--model {text[:60]!r}: holds the control character {unprintable(text)}")
+        raise ConfigError(f"{option} {text[:60]!r}: holds the control character {unprintable(text)}")
     if "\x00" in text or len(encoded) > MAX_PATH_BYTES or any(
         len(part.encode("utf-8", "surrogatepass")) > MAX_PATH_COMPONENT_BYTES for part in text.split("/")
     ):
-        raise ConfigError(f"--model {text[:60]!r}...: not a hub id or a path (too long, or a NUL character)")
+        raise ConfigError(f"{option} {text[:60]!r}...: not a hub id or a path (too long, or a NUL character)")
 
 
 def _weights(folder: Path) -> list[Path]:
     return sorted({path for pattern in WEIGHT_PATTERNS for path in folder.rglob(pattern) if path.is_file()})
 
 
-def check_safetensors(path: Path) -> None:
-    """A `.safetensors` file whose header parses and whose tensors all lie inside the file, else one line.
+def check_safetensors(path: Path) -> int:
+    """A `.safetensors` file whose header parses and whose tensors all lie inside the file, else one line; returns
+    how many values (parameters) its tensors hold.
 
     Reads only the header: random bytes, a truncated download or a header pointing past the end are caught
     before torch maps the file.
@@ -79,6 +84,7 @@ def check_safetensors(path: Path) -> None:
     if not isinstance(header, dict):
         raise ModelFilesError(f"{path}: broken weights file (its header is not a JSON object)")
     data_bytes = size - 8 - header_bytes
+    values = 0
     for name, tensor in header.items():
         if name == "__metadata__":
             continue
@@ -96,6 +102,15 @@ def check_safetensors(path: Path) -> None:
         if width is not None and end - begin != count * width:
             raise ModelFilesError(f"{path}: broken weights file (tensor {name!r} has {end - begin} bytes for "
                                   f"{count} {tensor['dtype']} values)")
+        values += count
+    return values
+
+
+def saved_parameters(folder: Path) -> int | None:
+    """Parameters of a saved model read from its safetensors headers alone (a model a server loads is never in
+    this process); None where its weights are not safetensors."""
+    files = [path for path in _weights(Path(folder).expanduser()) if path.suffix == ".safetensors"]
+    return sum(check_safetensors(path) for path in files) if files else None
 
 
 def _check_json_files(folder: Path) -> None:

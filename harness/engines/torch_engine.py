@@ -8,7 +8,6 @@ weight download); the result records it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -19,6 +18,8 @@ from typing import Any
 from harness.engines.base import Engine, LoadedModel, LoadRequest, Output, distribution_version
 from harness.engines.model_files import check_model_folder, check_model_name
 from harness.errors import ConfigError, HarnessError, NotFoundError, OutOfMemoryError
+from harness.files import local_model_id
+from harness.files import looks_like_local_path as looks_like_path
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +71,10 @@ class TorchEngine(Engine):
             raise
         loaded.engine = self.name
         loaded.gpu_uuids = gpu_uuids(loaded.cuda_indices)
-        name = request.name or local_model_name(model_id)
-        if name:
-            loaded.info["name"] = name
+        if Path(model_id).expanduser().is_dir():  # recorded by a clean id, never the folder's path
+            loaded.info["id"] = local_model_id(model_id, request.name)
+        elif request.name:
+            loaded.info["name"] = request.name
         logger.info("loaded %s (%s, %d parameters) on %s", model_id, loaded.info["architecture"],
                     loaded.info["num_parameters"], loaded.device)
         return loaded
@@ -140,34 +142,6 @@ def check_device(device: str):
     if index >= count:
         raise NotFoundError(f"no CUDA GPU {index}: torch sees {count} GPU(s) (cuda:0..cuda:{count - 1})")
     return torch.device("cuda", index)
-
-
-def looks_like_path(model_id: str) -> bool:
-    """A hub id is `name` or `owner/name`; anything else (absolute, ./, ~, deeper, backslashes) is a path."""
-    return (
-        model_id.startswith(("/", ".", "~"))
-        or "\\" in model_id
-        or model_id.count("/") > 1
-        or os.path.isabs(model_id)
-    )
-
-
-def local_model_name(model_id: str) -> str | None:
-    """A local folder's hub id from its saved config (`_name_or_path`), else None (and None for hub ids).
-
-    `save_pretrained` after loading from the hub keeps the hub id there; a folder path is never a name.
-    """
-    folder = Path(model_id).expanduser()
-    if not folder.is_dir():
-        return None
-    for filename in ("config.json", "model_index.json"):
-        try:
-            name = json.loads((folder / filename).read_text(encoding="utf-8")).get("_name_or_path")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(name, str) and name and not looks_like_path(name) and not Path(name).is_absolute():
-            return name
-    return None
 
 
 def check_local_path(model_id: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import math
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 
 from harness.errors import ConfigError, HarnessError, validation_problem
-from harness.files import canonical_json, read_yaml_mapping
+from harness.files import canonical_json, read_yaml_mapping, recorded_model_id
 from harness.kinds import StrictModel, is_real_gpu_backend
 from harness.results.identity import result_planned_workload_key, workload_key
 from harness.results.schema import ResultFile
@@ -45,6 +46,10 @@ SWEEPABLE = ("dtype", "num_queries", "batch_size", "repeats", "preset")
 
 WHOLE_NUMBER_SETTINGS = ("num_queries", "batch_size", "repeats")
 """The sweepable settings that are counts (whole numbers, at least 1)."""
+
+MAX_JOBS = 10_000
+"""The most jobs a campaign (or points a `harness run` sweep) expands into: forty GitHub matrices of 256 and more
+than a Slurm array takes. The count is made before any job is built, so a grid of millions is one line at once."""
 
 
 def _sweep_values(name: str, value: Any) -> list[Any]:
@@ -106,6 +111,10 @@ class JobSettings(StrictModel):
         """One variant per combination of swept values, in file order (the last setting varies fastest)."""
         axes: list[tuple[str, list[Any]]] = [(name, _sweep_values(name, getattr(self, name))) for name in SWEEPABLE]
         axes += [(f"set.{key}", _sweep_values(key, value)) for key, value in self.set.items()]
+        points = math.prod(len(values) for _, values in axes)
+        if points > MAX_JOBS:
+            sizes = " x ".join(str(len(values)) for _, values in axes if len(values) > 1)
+            raise ConfigError(f"the settings sweep has {points} points ({sizes}), more than the {MAX_JOBS} accepted")
         variants = []
         for combination in itertools.product(*(values for _, values in axes)):
             data: dict[str, Any] = {"set": {}}
@@ -304,9 +313,18 @@ def expand(campaign: Campaign, source: str = "campaign") -> list[Job]:
     """
     jobs: dict[str, Job] = {}
     resolved: dict[str, ResolvedRun] = {}
+    files: dict = {}  # task and preset files, each read once
+    total = 0
     for number, group in enumerate(campaign.groups):
         variants = group.settings or [JobSettings()]
-        points = [point for variant in variants for point in variant.merged_over(campaign.defaults).grid()]
+        try:
+            points = [point for variant in variants for point in variant.merged_over(campaign.defaults).grid()]
+        except ConfigError as error:
+            raise ConfigError(f"{source}: groups.{number}: {error}") from None
+        total += len(points) * len(group.tasks) * len(group.models) * len(group.hardware or campaign.hardware)
+        if total > MAX_JOBS:
+            raise ConfigError(f"{source}: the campaign expands into more than {MAX_JOBS} jobs (groups.{number} "
+                              f"brings the count to {total}); split it into smaller campaigns")
         for task in group.tasks:
             for model in group.models:
                 for settings in points:
@@ -315,7 +333,7 @@ def expand(campaign: Campaign, source: str = "campaign") -> list[Job]:
                         cache_key = canonical_json([task, settings.model_dump(), request.device])
                         if cache_key not in resolved:
                             try:
-                                resolved[cache_key] = resolve(request)
+                                resolved[cache_key] = resolve(request, files)
                             except HarnessError as error:
                                 raise type(error)(f"{source}: groups.{number} task {task!r}: {error}") from None
                         job = Job(task, model, settings, hardware, resolved[cache_key])
@@ -346,10 +364,10 @@ def hardware_matches(hardware: str, result: ResultFile) -> bool:
 
 
 def model_key(model_id: str) -> str:
-    """The model as a lookup key: a local folder by its resolved path (so `./m` and `/abs/m` agree), else the id."""
-    path = Path(model_id)
+    """The model as a lookup key: the id a run of it records (`harness.files.recorded_model_id`: a local folder by
+    the hub id its config names, else its folder's name), so a job naming a folder finds the results of it."""
     try:
-        return str(path.resolve()) if path.exists() else model_id
+        return recorded_model_id(model_id)
     except OSError:
         return model_id
 
@@ -364,7 +382,7 @@ def result_satisfies(job: Job, result: ResultFile, *, result_workload: str | Non
     model = result.model
     if (result.task.id, result.task.version) != (job.task_id, job.task_version):
         return False
-    if job.model.id != model.id and model_key(job.model.id) != model_key(model.id):
+    if job.model.id != model.id and model_key(job.model.id) != model.id:
         return False
     if job.model.revision is not None and model.revision != job.model.revision:
         return False
@@ -414,7 +432,7 @@ def plan(campaign_path: Path, results_dir: Path | None = None) -> Plan:
     # Index by (task, version, model) so each job is compared with its own candidates only.
     index: dict[tuple[str, str, str], list[tuple[Path, ResultFile, str]]] = {}
     for path, result in results:
-        key = (result.task.id, result.task.version, model_key(result.model.id))
+        key = (result.task.id, result.task.version, result.model.id)  # already the id a run records
         index.setdefault(key, []).append((path, result, result_planned_workload_key(result)))
     todo, done = [], []
     for job in jobs:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,9 +144,8 @@ def _write_all(targets: Sequence[tuple[Candidate, Path]]) -> None:
     made: list[Path] = []
     try:
         for candidate, target in targets:
-            missing = [parent for parent in reversed(target.parents) if not parent.exists()]
+            made.extend(parent for parent in reversed(target.parents) if not os.path.lexists(parent))
             write_text_atomic(target, candidate.text, overwrite=False)
-            made.extend(missing)
             written.append(target)
             log.info("collected %s -> %s", candidate.source, target)
     except BaseException as error:

@@ -7,7 +7,6 @@ Every file must be a valid result: the first one that is not is a one-line error
 
 from __future__ import annotations
 
-import csv
 import glob
 import io
 import json
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import ConfigError, NotFoundError, ResultFileError
-from harness.files import json_line, refuse_existing, write_bytes_atomic, write_folder_atomic, write_text_atomic
+from harness.files import csv_text, json_line, new_output, write_bytes_atomic, write_folder_atomic, write_text_atomic
 from harness.ops.submission import ARCHIVE_SUFFIXES, MANIFEST_NAME, verify_bundle
 from harness.results.hf_dataset import data_file_name, dataset_card
 from harness.results.schema import ResultFile
@@ -86,10 +85,15 @@ def gather(sources: str | Path | Sequence[str | Path], *, skip_invalid: bool = F
     return gathered
 
 
+def table_rows(sources: str | Path | Sequence[str | Path], *, skip_invalid: bool = False) -> list[dict]:
+    """The sources' results as rows of the table (`harness.results.table.result_row`: `source` is `measured`,
+    `source_file` the file each was read from)."""
+    return [result_row(result, where) for where, result in gather(sources, skip_invalid=skip_invalid).results]
+
+
 def load_frame(sources: str | Path | Sequence[str | Path], *, skip_invalid: bool = False):
     """The sources' results as a pandas DataFrame (columns and dtypes: `harness.results.table.COLUMNS`)."""
-    return results_frame([result_row(result, where) for where, result in gather(sources, skip_invalid=skip_invalid)
-                          .results])
+    return results_frame(table_rows(sources, skip_invalid=skip_invalid))
 
 
 def _json_value(value):
@@ -105,8 +109,7 @@ def export(sources: str | Path | Sequence[str | Path], out: Path, fmt: str, *, g
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
-    if fmt == "dataset":
-        refuse_existing(Path(out))  # before reading every result, not after
+    new_output(Path(out))  # before reading every result, not after: an export never replaces anything
     gathered = gather(sources, skip_invalid=skip_invalid)
     if not gathered.results:
         raise NotFoundError("no result files found in " + ", ".join(str(s) for s in _as_list(sources)))
@@ -116,15 +119,13 @@ def export(sources: str | Path | Sequence[str | Path], out: Path, fmt: str, *, g
     if fmt == "emissions":
         if g_co2e_per_kwh is None:
             raise ConfigError("the emissions format needs a grid carbon intensity")
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(EMISSIONS_COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        for _where, result in gathered.results:
-            writer.writerow(emissions_row(result, g_co2e_per_kwh=g_co2e_per_kwh, region=region, pue=pue))
-        return write_text_atomic(out, buffer.getvalue()), gathered
+        rows = [emissions_row(result, g_co2e_per_kwh=g_co2e_per_kwh, region=region, pue=pue)
+                for _where, result in gathered.results]
+        return write_text_atomic(out, csv_text(EMISSIONS_COLUMNS, ([row.get(name) for name in EMISSIONS_COLUMNS]
+                                                                   for row in rows))), gathered
     frame = results_frame([result_row(result, where) for where, result in gathered.results])
     if fmt == "csv":
-        return write_text_atomic(out, frame.to_csv(index=False)), gathered
+        return write_text_atomic(out, frame_csv(frame)), gathered
     if fmt == "jsonl":
         lines = [json.dumps({k: _json_value(v) for k, v in record.items()}, sort_keys=False, allow_nan=False)
                  for record in frame.astype(object).where(frame.notna(), None).to_dict(orient="records")]
@@ -132,6 +133,13 @@ def export(sources: str | Path | Sequence[str | Path], out: Path, fmt: str, *, g
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return write_bytes_atomic(out, buffer.getvalue()), gathered
+
+
+def frame_csv(frame) -> str:
+    """The table as CSV through the project's one CSV writer (`harness.files.csv_text`): as pandas writes it, but no
+    text cell can start a formula."""
+    values = frame.astype(object).where(frame.notna(), None)
+    return csv_text([str(name) for name in frame.columns], values.itertuples(index=False, name=None))
 
 
 def _write_dataset(out: Path, results: list[ResultFile]) -> Path:
@@ -148,4 +156,4 @@ def _as_list(sources) -> list:
     return [sources] if isinstance(sources, (str, Path)) else list(sources)
 
 
-__all__ = ["COLUMNS", "FORMATS", "Gathered", "export", "gather", "load_frame"]
+__all__ = ["COLUMNS", "FORMATS", "Gathered", "export", "gather", "load_frame", "table_rows"]

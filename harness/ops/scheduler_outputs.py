@@ -6,6 +6,7 @@ script per hardware class with one GPU per array task, and a JSON job list it re
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.files import canonical_json, write_json_atomic, write_text_atomic
+from harness.files import canonical_json, write_new_files
 from harness.ops.campaigns import Job, Plan
 
 GITHUB_MATRIX_LIMIT = 256
@@ -120,7 +121,8 @@ def write_slurm(plan_: Plan, out_dir: Path, options: SlurmOptions = SlurmOptions
     workdir = Path.cwd().resolve()
     for path in (out_dir, out_dir / "logs", out_dir / "outputs", workdir):
         _safe_directive(str(path), "folder")
-    written: list[Path] = []
+    files: dict[Path, bytes] = {}
+    scripts: set[Path] = set()
     by_hardware: dict[str, list[Job]] = {}
     for job in plan_.todo:
         by_hardware.setdefault(job.hardware, []).append(job)
@@ -142,13 +144,19 @@ def write_slurm(plan_: Plan, out_dir: Path, options: SlurmOptions = SlurmOptions
             throttle=throttle, log_dir=out_dir / "logs", extra_directives="\n".join(directives),
             jobs_file=out_dir / jobs_file.name, output_root=out_dir / "outputs", workdir=workdir,
         ).replace("\n\nset -euo", "\nset -euo")
-        (out_dir / "logs").mkdir(parents=True, exist_ok=True)
-        write_json_atomic(jobs_file, {"campaign": plan_.campaign.name, "hardware": hardware,
-                                      "jobs": [job.as_dict() for job in jobs]})
-        write_text_atomic(script, text)
-        script.chmod(0o755)
-        written += [script, jobs_file]
-    return written
+        files[script] = text.encode("utf-8")
+        files[jobs_file] = json_line_indented({"campaign": plan_.campaign.name, "hardware": hardware,
+                                               "jobs": [job.as_dict() for job in jobs]})
+        scripts.add(script)
+    # Every script with its job list, or nothing: a job list without its script (or the reverse) is never left.
+    write_new_files(files, executable=frozenset(scripts))
+    (out_dir / "logs").mkdir(parents=True, exist_ok=True)
+    return list(files)
+
+
+def json_line_indented(data: Any) -> bytes:
+    """JSON as `write_json_atomic` spells it: indented, sorted keys."""
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
 
 def jobs_document(plan_: Plan) -> list[dict[str, Any]]:

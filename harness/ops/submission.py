@@ -166,11 +166,12 @@ def _read_archive(path: Path) -> dict[str, bytes]:
     """Members of a .tar.gz by bundle path, refusing anything unsafe before reading any content."""
     try:
         with tarfile.open(path, mode="r:gz") as tar:
-            members = tar.getmembers()
-            if len(members) > MAX_MEMBERS:
-                raise ResultFileError(f"{path}: more than {MAX_MEMBERS} members")
+            members: list[tarfile.TarInfo] = []
             total = 0
-            for member in members:
+            for member in tar:  # one header at a time: the member limit fires at member 10 001, not after a million
+                members.append(member)
+                if len(members) > MAX_MEMBERS:
+                    raise ResultFileError(f"{path}: more than {MAX_MEMBERS} members")
                 safe_member_path(member.name.rstrip("/") if member.isdir() else member.name)
                 if not (member.isfile() or member.isdir()):
                     raise ResultFileError(f"{path}: member {member.name!r} is a link or special file")
@@ -225,7 +226,7 @@ def _listed_names(manifest: bytes | None) -> set[str]:
     if manifest is None:
         return set()
     try:
-        data = loads_json_bounded(manifest, MANIFEST_NAME, error=ResultFileError)
+        data = loads_json_bounded(manifest, MANIFEST_NAME, error=ResultFileError, unique_keys=True)
     except ResultFileError:
         return set()
     listed = data.get("files") if isinstance(data, dict) else None
@@ -235,7 +236,11 @@ def _listed_names(manifest: bytes | None) -> set[str]:
 def _read_folder(path: Path) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     total = 0
+    entries = 0
     for root, dirs, names in os.walk(path, followlinks=False):
+        entries += len(dirs) + len(names)
+        if entries > MAX_MEMBERS:  # empty folders and files alike count, as an archive's members do
+            raise ResultFileError(f"{path}: more than {MAX_MEMBERS} members")
         for name in dirs + names:
             full = Path(root) / name
             if full.is_symlink():
@@ -293,7 +298,8 @@ def _parse_manifest(files: dict[str, bytes]) -> Manifest:
         raise ResultFileError(f"no {MANIFEST_NAME} in the bundle")
     if len(files[MANIFEST_NAME]) > MAX_MANIFEST_BYTES:
         raise ResultFileError(f"{MANIFEST_NAME} is larger than {MAX_MANIFEST_BYTES} bytes")
-    data = loads_json_bounded(files[MANIFEST_NAME], MANIFEST_NAME, error=ResultFileError)
+    # A member listed twice would be checked against one entry while the other hides: refused.
+    data = loads_json_bounded(files[MANIFEST_NAME], MANIFEST_NAME, error=ResultFileError, unique_keys=True)
     try:
         return Manifest.model_validate(data)
     except ValidationError as error:

@@ -52,6 +52,8 @@ class MeasuredRun:
     max_new_tokens: int | None = None
     """The answers' cap, to count how many reached it."""
     workload_settings: dict | None = None
+    serving: dict | None = None
+    """A served run's summary (`harness.results.serving.serving_summary`)."""
 
 
 def assemble_result(run: MeasuredRun) -> ResultFile:
@@ -83,6 +85,7 @@ def assemble_result(run: MeasuredRun) -> ResultFile:
         "idle_protocol": idle_protocol,
         "input_lengths": length_summary(run.input_sizes, run.input_size_unit) if run.input_sizes else None,
         "output_lengths": _output_lengths(run.answer_lengths, run.max_new_tokens),
+        "serving": run.serving,
         "workload_settings": run.workload_settings,
         "repetitions": repetitions,
         "timelines": run.timelines,
@@ -104,11 +107,13 @@ def assemble_result(run: MeasuredRun) -> ResultFile:
     return result
 
 
-def file_result(result: ResultFile, results_dir: Path, output: Path | None, *, strict: bool = False) -> Path:
-    """Write a checked result where `harness run` was asked to (`--output`, else under `--results-dir`); in strict
-    mode a result measured under non-standard conditions is refused, with nothing written."""
+def file_result(result: ResultFile, results_dir: Path | None, output: Path | None, *, strict: bool = False) -> Path:
+    """Write a checked result where `harness run` was asked to (`--output`, else under `--results-dir`, else where
+    what it measured belongs: `store.default_results_dir`); in strict mode a result measured under non-standard
+    conditions is refused, with nothing written."""
     refuse_non_standard(result, strict)
-    return save_result(result, result_target(Path(results_dir), Path(output) if output else None, result))
+    return save_result(result, result_target(Path(results_dir) if results_dir is not None else None,
+                                             Path(output) if output else None, result))
 
 
 def refuse_non_standard(result: ResultFile, strict: bool) -> None:

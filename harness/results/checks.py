@@ -245,9 +245,11 @@ def check_figures_shown(result: ResultFile) -> list[CheckResult]:
 
 
 def check_names_printable(result: ResultFile) -> list[CheckResult]:
-    """Ids and names are shown on pages, labels (SVG, which is XML) and CSV: no control characters in them."""
+    """Ids and names are shown on pages, labels (SVG, which is XML) and CSV: no control characters in them, and
+    no bidi overrides (a name must read as it is stored)."""
     names = {"run_id": result.run_id, "task.id": result.task.id, "task.version": result.task.version,
-             "model.id": result.model.id, "model.revision": result.model.revision or "",
+             "model.id": result.model.id, "model.name": result.model.name or "",
+             "model.revision": result.model.revision or "",
              "hardware_class": result.hardware_class, "harness_version": result.harness_version}
     found = []
     for where, text in names.items():

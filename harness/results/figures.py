@@ -45,9 +45,14 @@ def _maybe(values: Sequence[float | None], edge_errors: Sequence[float | None] |
     result = estimate([float(v) for v in values], extra_half_width=extra)
     worst = max((float(s) for s in (edge_shares or ()) if s is not None), default=None)
     if worst is not None and worst > MAX_EDGE_ERROR and result.unusable is None:
-        result = result.model_copy(update={"unusable": f"it rests on a window whose counter-edge error can reach "
-                                                      f"{worst * 100:.1f} % (more than {MAX_EDGE_ERROR * 100:g} %)"})
+        result = result.model_copy(update={"unusable": window_too_short(worst)})
     return result
+
+
+def window_too_short(edge_share: float, what: str = "a window") -> str:
+    """Why a figure resting on a window with this relative counter-edge error bound is not usable, and what to do."""
+    return (f"window too short: it rests on {what} whose counter-edge error can reach {edge_share * 100:.1f} % (more "
+            f"than {MAX_EDGE_ERROR * 100:g} %); lengthen it (--min-window-s, 10 s by default on a GPU)")
 
 
 def _edge_error_j(rep: Repetition, phase: str) -> float | None:

@@ -8,21 +8,39 @@ moves or renames a key bumps `SCHEMA_VERSION`; `harness schema` writes the JSON 
 
 from __future__ import annotations
 
+import re
 import typing
 from datetime import datetime
-from pathlib import PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, PlainSerializer, field_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, field_validator, model_validator
 
 from harness.errors import ResultFileError
-from harness.files import MAX_INT, canonical_json, check_tree, loads_json_bounded
-from harness.kinds import KINDS, MeterBackend, StrictModel, TaskKind, is_real_gpu_backend
+from harness.files import (
+    MAX_INT,
+    canonical_json,
+    check_tree,
+    clean_model_id,
+    is_machine_path,
+    loads_json_bounded,
+)
+from harness.kinds import (
+    GPU_VENDOR_LABELS,
+    KINDS,
+    METER_BACKEND_VENDORS,
+    GpuVendor,
+    MeterBackend,
+    StrictModel,
+    TaskKind,
+    is_real_gpu_backend,
+)
 
 SCHEMA_VERSION = "2.1"
 """2.1 added `engine` (what loaded and ran the model: its name, version and settings; files without it ran on their
-task kind's default engine, transformers or diffusers) and made `environment.torch_version` optional (an engine
-behind a server need not run torch in the harness's process).
+task kind's default engine, transformers or diffusers), made `environment.torch_version` optional (an engine
+behind a server need not run torch in the harness's process), added the `amdsmi` and `fake-amdsmi` meter backends,
+and gave each GPU an optional `vendor`, `serial`, `partition_mode` and `rocm_version` (files without a vendor were
+measured through NVML: NVIDIA's cards; the vendor is part of the hardware class).
 2.0 gave every key one type in every file, so any set of result files loads typed into Arrow (`datasets`,
 pandas, DuckDB; `hf_dataset.result_features()`): maps keyed by GPU index are lists of `{gpu_index, value}`, a
 repetition's windows a list of `{name, reading}`, and free-form parts (the task spec, overrides, workload
@@ -143,18 +161,60 @@ class RunWarning(StrictModel):
 
 
 class GpuInfo(StrictModel):
-    """One GPU as NVML reported it when the run started."""
+    """One GPU as its vendor's library (NVML, amdsmi) reported it when the run started."""
 
     index: Int64
     name: str
     uuid: str | None = None
     memory_total_mib: float | None = None
     has_energy_counter: bool
+    """Whether the window's energy came from the card's counter (False: integrated sampled power, also where the
+    card has a counter that stands still)."""
     power_limit_enforced_w: float | None = None
     power_limit_default_w: float | None = None
     persistence_mode: bool | None = None
     mig_mode: bool | None = None
+    """The card is split into instances: NVIDIA's MIG, or an AMD compute partition other than SPX. Its counter
+    measures the whole card, every instance included."""
     compute_capability: str | None = None
+    """NVIDIA's compute capability (`9.0`), or AMD's graphics target (`gfx942`)."""
+    vendor: GpuVendor | None = None
+    """Who made the card (schema 2.1, optional): files without it were measured through NVML, so their cards take
+    their backend's vendor (`gpu_vendor`)."""
+    serial: str | None = None
+    """The card's serial where the library gives one (AMD: the ASIC's unique ID, which HIP's UUID encodes)."""
+    partition_mode: str | None = None
+    """AMD: compute and memory partition modes (`SPX/NPS1`, `CPX/NPS4`); None where the card has none."""
+    rocm_version: str | None = None
+    """AMD: the ROCm version of the machine, as amdsmi reports it."""
+
+
+def gpu_vendor(gpu: GpuInfo, meter_backend: str) -> str | None:
+    """A measured card's vendor: its own `vendor`, else the one its backend reads (files before 2.1 carry none, and
+    were measured through NVML)."""
+    return gpu.vendor or METER_BACKEND_VENDORS.get(meter_backend)
+
+
+def _names_label(name: str, label: str) -> bool:
+    """Whether `name` carries a vendor's label as a word of its own (`AMD Instinct`, not `AMDx`)."""
+    return re.search(rf"(?<![0-9A-Za-z]){re.escape(label)}(?![0-9A-Za-z])", name, re.IGNORECASE) is not None
+
+
+def hardware_name(name: str, vendor: str | None) -> str:
+    """A card's name as its hardware class shows it: the vendor's label in front where the name does not carry it.
+
+    NVIDIA's names (and those of files with no vendor) are kept as they are, so existing classes and page slugs do
+    not move, unless they carry another vendor's label; another vendor's name is kept only where it carries its own
+    label and no other. So a class entry of another vendor always names it, and an NVIDIA one never names another
+    vendor: two vendors' cards never share a class, whatever their names.
+    """
+    vendor = vendor or "nvidia"
+    own = GPU_VENDOR_LABELS[vendor]
+    others = [label for key, label in GPU_VENDOR_LABELS.items() if key != vendor]
+    carries_other = any(_names_label(name, label) for label in others)
+    if vendor == "nvidia":
+        return f"{own} {name}" if carries_other else name
+    return name if _names_label(name, own) and not carries_other else f"{own} {name}"
 
 
 class Environment(StrictModel):
@@ -194,6 +254,47 @@ class EngineInfo(StrictModel):
     version: str | None = None
     settings: FreeForm = Field(default_factory=dict)
     """Settings of the engine that change the work (a server's batch cap); empty for the in-process engines."""
+    command: list[str] | None = None
+    """The command line that started the engine's server (the interpreter as `python`, the port as `PORT`)."""
+
+
+class Spread(StrictModel):
+    """A distribution over requests or tokens: its mean and percentiles, in the unit its name says."""
+
+    mean: float
+    p50: float
+    p90: float
+    p99: float
+
+
+class ServingSummary(StrictModel):
+    """A run through a server under load (schema 2.1): the steady state, latencies, and energy per request measured
+    by attribution (`harness.results.serving`). Its concurrency and batch cap are part of the workload identity."""
+
+    concurrency: PositiveInt64
+    """Requests the client kept in flight (the task's `batch_size`)."""
+    batch_cap: PositiveInt64 | None = None
+    """The server's own cap on the requests it batches, set to the concurrency (None: the server has none)."""
+    requests: NonNegativeInt64
+    failed_requests: NonNegativeInt64 = 0
+    steady_window_s: Estimate | None = None
+    gpu_energy_per_output_token_j: Estimate | None = None
+    """GPU energy in the steady window over the output tokens that arrived in it: the serving headline."""
+    output_tokens_per_s: Estimate | None = None
+    output_tokens_per_j: Estimate | None = None
+    gpu_mean_power_w: Estimate | None = None
+    steady_unusable: str | None = None
+    """Why the steady figures must not be rated (a window too short for the counter, none reached), or None."""
+    ttft_s: Spread | None = None
+    inter_token_latency_s: Spread | None = None
+    e2e_latency_s: Spread | None = None
+    gpu_energy_per_request_j: Spread | None = None
+    """Each request's measured share of the pass's GPU energy (the attribution adds up to the pass's energy)."""
+    gpu_prefill_energy_per_request_j: Spread | None = None
+    gpu_decode_energy_per_request_j: Spread | None = None
+    attributed_share: float | None = None
+    """The attributed energy over the passes' energy: below 1 by what fell where no request was in flight."""
+    unattributed_j: float | None = None
 
 
 class TaskInfo(StrictModel):
@@ -218,11 +319,15 @@ class InputSetInfo(StrictModel):
 
 
 class ModelInfo(StrictModel):
-    """The model as loaded: id (hub id or local path), revision, dtype and size."""
+    """The model as loaded: its id (a hub id, or a local folder's clean id), revision, dtype and size."""
 
     id: str
+    """A hub id (`org/model`), or for a local folder `--model-id`, else the hub id its config names, else the
+    folder's name (`harness.files.local_model_id`): never a machine's path. A file written with a path here (before
+    the engines recorded that) is read with the clean id (`harness.files.clean_model_id`), so no page, label or
+    export shows the path."""
     name: str | None = None
-    """A readable name for a local folder (`--model-id`, or its config's hub id); None: `id` is readable."""
+    """A display name for a hub model (`--model-id`); None: `id` is what to show."""
     revision: str | None = None
     dtype: str
     num_parameters: NonNegativeInt64
@@ -233,24 +338,23 @@ class ModelInfo(StrictModel):
     device: str
     device_map: FreeForm | None = None
 
-
-def _looks_like_path(model_id: str) -> bool:
-    return model_id.startswith(("/", "~", ".", "\\")) or model_id[1:3] in (":\\", ":/")
+    @model_validator(mode="before")
+    @classmethod
+    def _no_machine_path(cls, data: Any) -> Any:
+        """An old file's path for an id becomes its clean id (its `name` was the folder's hub id or `--model-id`)."""
+        if isinstance(data, dict) and isinstance(data.get("id"), str) and is_machine_path(data["id"]):
+            name = data.get("name") if isinstance(data.get("name"), str) else None
+            data = {**data, "id": clean_model_id(data["id"], name), "name": None}
+        return data
 
 
 def readable_model_name(model_id: str, display_name: str | None = None) -> str:
-    """What a visitor reads: the recorded display name, else the hub id, else a local folder's last part.
-
-    A local folder's full path names a machine, not a model (`/home/me/.cache/.../text-gen`), so only its
-    last component is shown; the full id stays in the JSON data and on the model page's environment list. The
-    leaderboard shows it, and `store.default_result_path` files a run under it.
-    """
+    """What a visitor reads: the recorded display name, else the id (a path, from code that built a record by
+    hand, shows only its folder's name: `harness.files.clean_model_id`). `store.default_result_path` files a run
+    under it."""
     if display_name:
         return display_name
-    if _looks_like_path(model_id):
-        path = PureWindowsPath(model_id) if "\\" in model_id else PurePosixPath(model_id)
-        return path.name or model_id
-    return model_id
+    return clean_model_id(model_id)
 
 
 class RunSettings(StrictModel):
@@ -465,6 +569,8 @@ class ResultFile(StrictModel):
     input_lengths: InputLengths | None = None
     output_lengths: InputLengths | None = None
     """New tokens per query where their number is the model's choice (natural-length generation, schema 1.3)."""
+    serving: ServingSummary | None = None
+    """A run through a server under load (schema 2.1); None for runs in the harness's own process."""
     workload_settings: FreeForm | None = None
     """Settings the workload took from the model where the task left them unset (image-gen: `height`, `width`,
     `guidance_scale` at the pipeline's defaults), as used (schema 1.2). Part of the workload identity."""
@@ -488,8 +594,11 @@ class ResultFile(StrictModel):
 
     @property
     def hardware_class(self) -> str:
-        """What the leaderboard groups by: the measured GPUs' names (e.g. `1x NVIDIA H100 80GB HBM3`), or `cpu`."""
-        names = [g.name for g in self.environment.gpus if g.index in self.environment.measured_gpu_indices]
+        """What the leaderboard groups by: the measured GPUs' names (e.g. `1x NVIDIA H100 80GB HBM3`, `1x AMD
+        Instinct MI300X`), each with its vendor where the name lacks it (`hardware_name`), or `cpu`."""
+        env = self.environment
+        names = [hardware_name(g.name, gpu_vendor(g, env.meter_backend)) for g in env.gpus
+                 if g.index in env.measured_gpu_indices]
         if not names:
             return "cpu"
         counts: dict[str, int] = {}

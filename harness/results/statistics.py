@@ -23,6 +23,11 @@ from harness.results.schema import Estimate
 MAX_USABLE_HALF_WIDTH = 0.5
 """A 95 % interval wider than ±50 % of its mean makes a figure unusable."""
 
+TOO_FEW_REPETITIONS = "too few repetitions for how much they differ"
+MORE_REPETITIONS = "run more (--repeats N, or --target-ci PCT to repeat until the interval is tight)"
+"""How a figure whose repetitions disagree too much says so (`usability_problem`): the cause and what to do, in a
+user's words (the interval itself is shown beside it, so its numbers are not repeated)."""
+
 TREND_MIN_REPETITIONS = 3
 """A trend across repetitions is looked for from this many repetitions on (a line through two points is exact)."""
 TREND_MIN_CHANGE = 0.01
@@ -104,11 +109,12 @@ def usability_problem(mean: float, ci95_low: float | None, ci95_high: float | No
     if ci95_low is None or ci95_high is None:
         return None
     if ci95_low < 0:
-        return f"its 95 % interval reaches below zero ({ci95_low:.3g} to {ci95_high:.3g})"
+        return f"{TOO_FEW_REPETITIONS}: its 95 % interval reaches below zero; {MORE_REPETITIONS}"
     half_width = (ci95_high - ci95_low) / 2.0
     if mean <= 0 or half_width > MAX_USABLE_HALF_WIDTH * mean:
         share = half_width / mean * 100 if mean > 0 else math.inf
-        return f"its 95 % interval spans ±{share:.0f} % of its mean (more than ±{MAX_USABLE_HALF_WIDTH * 100:.0f} %)"
+        return (f"{TOO_FEW_REPETITIONS}: its 95 % interval spans ±{share:.0f} % of its mean (more than "
+                f"±{MAX_USABLE_HALF_WIDTH * 100:.0f} %); {MORE_REPETITIONS}")
     return None
 
 

@@ -30,6 +30,7 @@ from harness.files import (
     write_json_atomic,
     write_text_atomic,
 )
+from harness.kinds import is_real_gpu_backend
 from harness.results.checks import CheckResult, run_checks
 from harness.results.schema import SUPPORTED_SCHEMA_VERSIONS, ResultFile, readable_model_name
 
@@ -166,11 +167,27 @@ def write_result(result: ResultFile, path: Path) -> Path:
     return write_json_atomic(path, result.model_dump(mode="json"), overwrite=False, one_line=True)
 
 
-def result_target(results_dir: Path, output: Path | None, result: ResultFile) -> Path:
+GPU_RESULTS_DIR = Path("results")
+"""Where `harness run` files a result measured on a real GPU when no `--results-dir` is given: a clone's `results/`,
+whose README admits only such results (the leaderboard's source)."""
+OTHER_RESULTS_DIR = Path("cpu-results")
+"""Where `harness run` files any other result when no `--results-dir` is given: a CPU-only run, or one measured by
+a stand-in GPU (the fake NVML of tests and demos). Never `results/`."""
+
+
+def default_results_dir(result: ResultFile) -> Path:
+    """`GPU_RESULTS_DIR` for a result a real GPU measured (`harness.kinds.is_real_gpu_backend`), else
+    `OTHER_RESULTS_DIR`."""
+    env = result.environment
+    return GPU_RESULTS_DIR if is_real_gpu_backend(env.meter_backend) and env.measured_gpu_indices \
+        else OTHER_RESULTS_DIR
+
+
+def result_target(results_dir: Path | None, output: Path | None, result: ResultFile) -> Path:
     """Where `harness run` writes: `--output` as a `.json` file, else `default_result_path` under `--output`
-    (a folder) or `--results-dir`."""
+    (a folder) or `--results-dir` (None: `default_results_dir`)."""
     if output is None:
-        return default_result_path(results_dir, result)
+        return default_result_path(results_dir if results_dir is not None else default_results_dir(result), result)
     return output if output.suffix == ".json" and not output.is_dir() else default_result_path(output, result)
 
 
@@ -195,16 +212,18 @@ def _check_writable_folder(folder: Path, option: str) -> None:
                           f"nothing was measured") from None
 
 
-def check_result_target(results_dir: Path, output: Path | None) -> None:
+def check_result_target(results_dir: Path | None, output: Path | None) -> None:
     """Everything about where a result will go that can be known before a run: raise ConfigError now rather
-    than lose a measurement later. The exact name (run id, model, hardware) is only known after the run."""
+    than lose a measurement later. The exact name (run id, model, hardware) is only known after the run, and with
+    no `--results-dir` the folder too (`default_results_dir`): both candidates are checked."""
     for option, value in (("--results-dir", results_dir), ("--output", output)):
         if value is not None and any(len(part.encode("utf-8", "surrogatepass")) > 255 for part in Path(value).parts):
             raise ConfigError(f"{option}: a path component is longer than 255 bytes; nothing was measured")
     if output is None:
-        if results_dir.exists() and not results_dir.is_dir():
-            raise ConfigError(f"--results-dir {results_dir} is a file, not a folder; nothing was measured")
-        _check_writable_folder(results_dir, "--results-dir")
+        for folder in [results_dir] if results_dir is not None else [GPU_RESULTS_DIR, OTHER_RESULTS_DIR]:
+            if folder.exists() and not folder.is_dir():
+                raise ConfigError(f"--results-dir {folder} is a file, not a folder; nothing was measured")
+            _check_writable_folder(folder, "--results-dir")
         return
     if output.suffix == ".json" and not output.is_dir():
         if os.path.lexists(output):

@@ -50,8 +50,14 @@ _TAIL_COLUMNS: dict[str, str] = {
     "cpu_method": "string", "ram_method": "string", "num_warnings": "Int64", "warning_codes": "string",
     "torch_version": "string", "torch_cuda_version": "string", "transformers_version": "string",
     "diffusers_version": "string", "driver_version": "string", "python_version": "string", "platform": "string",
-    "cpu_model": "string", "source": "string",
+    "cpu_model": "string", "source": "string", "source_file": "string", "source_task": "string",
+    "source_stars": "Int64", "source_figure_as_written": "string", "source_unit_as_written": "string",
+    "source_unit_read_as": "string",
 }
+"""`source` says what a row is: `measured` (a harness result) or the collection of another project's published
+figure (`aies-v1`, `mlenergy-v3`: `harness.published`, only with `load_results(..., published=True)`);
+`source_file` is where the row was read (a result file, or the source's repository, commit, file and row). The
+other `source_*` columns are a published row's own: its task name, its star rating and its figure as written."""
 COLUMNS: dict[str, str] = {**_BASE_COLUMNS, **_FIGURE_COLUMNS, **OUTPUT_LENGTH_COLUMNS, **_TAIL_COLUMNS}
 """Every column of the table and its pandas dtype (nullable types: a missing value never changes a type).
 `duration_s` and the `*_energy_j` columns are totals over the run's measured repetitions (`total` windows)."""
@@ -62,8 +68,9 @@ def _sum_or_none(values: Iterable[float | None]) -> float | None:
     return None if not values or any(v is None for v in values) else float(sum(values))
 
 
-def result_row(result: ResultFile, source: str | None = None) -> dict[str, Any]:
-    """One run as a flat dict with exactly the keys of COLUMNS (None where the run has no value)."""
+def result_row(result: ResultFile, source_file: str | None = None) -> dict[str, Any]:
+    """One run as a flat dict with exactly the keys of COLUMNS (None where the run has no value); `source_file` is
+    where it was read."""
     env = result.environment
     measured = [g for g in env.gpus if g.index in env.measured_gpu_indices]
     totals = [rep.readings["total"] for rep in result.repetitions if "total" in rep.readings]
@@ -109,7 +116,9 @@ def result_row(result: ResultFile, source: str | None = None) -> dict[str, Any]:
         "torch_version": env.torch_version, "torch_cuda_version": env.torch_cuda_version,
         "transformers_version": env.transformers_version, "diffusers_version": env.diffusers_version,
         "driver_version": env.driver_version, "python_version": env.python_version, "platform": env.platform,
-        "cpu_model": env.cpu_model, "source": source,
+        "cpu_model": env.cpu_model, "source": "measured", "source_file": source_file, "source_task": None,
+        "source_stars": None, "source_figure_as_written": None, "source_unit_as_written": None,
+        "source_unit_read_as": None,
     })
     return row
 

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import ConfigError, validation_problem
+from harness.files import loads_yaml_value
 from harness.kinds import TASK_KINDS
 from harness.tasks.spec import OVERRIDABLE_KEYS, SETTINGS_BY_KIND, DatasetSource, TaskSpec
 
@@ -59,7 +60,7 @@ def _parse_value(raw: Any, annotation: Any) -> Any:
             return None
         return raw
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = loads_yaml_value(raw, f"--set value {raw[:40]!r}") if raw.strip() else None
     except yaml.YAMLError:
         return raw  # validation will say what is wrong with it
     if isinstance(value, bool) and bool not in (annotation, *typing.get_args(annotation)):

@@ -74,20 +74,25 @@ def _looks_like_path(name: str) -> bool:
 def list_tasks(tasks_dir: Path | None = None) -> list[TaskSpec]:
     """Every task in the folder, sorted by id; a broken file or a name used twice is a ConfigError."""
     tasks_dir = Path(tasks_dir) if tasks_dir is not None else default_tasks_dir()
-    specs = [load_task_file(path) for path in _task_files(tasks_dir)]
-    check_unique_names(specs, tasks_dir)
+    files = _task_files(tasks_dir)
+    specs = [load_task_file(path) for path in files]
+    check_unique_names(specs, tasks_dir, [str(path) for path in files])
     return sorted(specs, key=lambda spec: spec.id)
 
 
-def check_unique_names(specs: list[TaskSpec], where: str | Path) -> None:
-    """Refuse two task files that claim one id or alias (the second would be silently unreachable)."""
-    owner: dict[str, str] = {}
-    for spec in specs:
+def check_unique_names(specs: list[TaskSpec], where: str | Path, sources: list[str] | None = None) -> None:
+    """Refuse two task files that claim one id or alias, even two files of the same id (one of them would be
+    silently unreachable, and which one would depend on the order of file names)."""
+    owner: dict[str, tuple[str, int]] = {}
+    for number, spec in enumerate(specs):
         for name in spec.names:
             key = name_key(name)
-            if key in owner and owner[key] != spec.id:
-                raise ConfigError(f"{where}: the name {name!r} is used by both task {owner[key]!r} and {spec.id!r}")
-            owner[key] = spec.id
+            if key in owner and owner[key][1] != number:
+                first = owner[key][0]
+                files = f" (in {sources[owner[key][1]]} and {sources[number]}; rename one)" if sources else ""
+                raise ConfigError(f"{where}: the name {name!r} is used by both task {first!r} and {spec.id!r}"
+                                  f"{files}")
+            owner[key] = (spec.id, number)
 
 
 def load_task(name_or_path: str, tasks_dir: Path | None = None) -> TaskSpec:
@@ -121,7 +126,7 @@ def load_task(name_or_path: str, tasks_dir: Path | None = None) -> TaskSpec:
             continue
         for name in spec.names:
             key = name_key(name)
-            if key == wanted and key in known and known[key].id != spec.id:
+            if key == wanted and key in known and files[key] != path:
                 raise ConfigError(f"the task name {name_or_path!r} is claimed by two task files, {files[key]} "
                                   f"({known[key].id}) and {path} ({spec.id}); rename one")
             known.setdefault(key, spec)

@@ -40,6 +40,14 @@ MAX_REPEATS = 1000
 MAX_IDLE_SECONDS = 3600.0
 MAX_SAMPLE_HZ = 1000.0
 """NVML refreshes power every few milliseconds at best; a faster sampler only reads the same value again."""
+MAX_MIN_WINDOW_S = 3600.0
+"""The longest minimum window of one measured pass: an hour (the default is 10 s; `--min-window-s 1e9` is a typo
+that would run for decades)."""
+MAX_IDLE_SETTLE_S = 3600.0
+"""The longest wait for GPU power to settle before an idle measurement (the default is 30 s)."""
+MAX_COUNT_SETTING = 1_000_000
+"""The largest whole-number setting of a query (`max_input_tokens`, and any under `generation`: new tokens,
+denoising steps, image sides, ...): a million, a thousand times anything a task uses."""
 
 DEFAULT_MIN_WINDOW_S = {"gpu": COUNTER_UPDATE_PERIOD_S / MAX_EDGE_ERROR, "cpu": 0.0}
 """Each measured pass is repeated within its window until it lasts this long: 10 s on GPU (edge error <= 1 %);
@@ -144,10 +152,28 @@ def _pick(name: str, request: SettingsRequest, preset: Preset | None, default: f
     return from_preset if from_preset is not None else default
 
 
-def resolve(request: SettingsRequest) -> ResolvedRun:
-    """Apply precedence task file < preset < command line, fill every default, and validate the result."""
-    spec = load_task(request.task)
-    preset = load_preset(request.preset) if request.preset else None
+def _count_settings(spec) -> list[tuple[str, int, int]]:
+    """(name, value, `MAX_COUNT_SETTING`) for the whole-number settings of one query."""
+    found = [("max_input_tokens", spec.max_input_tokens, MAX_COUNT_SETTING)] if isinstance(
+        getattr(spec, "max_input_tokens", None), int) else []
+    generation = getattr(spec, "generation", None)
+    for name, value in (generation.model_dump() if generation is not None else {}).items():
+        if isinstance(value, int) and not isinstance(value, bool) and name != "seed":  # a seed is a name, not a count
+            found.append((f"generation.{name}", value, MAX_COUNT_SETTING))
+    return found
+
+
+def resolve(request: SettingsRequest, loaded: dict[tuple[str, str], object] | None = None) -> ResolvedRun:
+    """Apply precedence task file < preset < command line, fill every default, and validate the result.
+
+    `loaded` keeps the task and preset files read so far (a planner resolving thousands of jobs reads each once)."""
+    loaded = {} if loaded is None else loaded
+    if ("task", request.task) not in loaded:
+        loaded[("task", request.task)] = load_task(request.task)
+    spec = loaded[("task", request.task)]
+    if request.preset and ("preset", request.preset) not in loaded:
+        loaded[("preset", request.preset)] = load_preset(request.preset)
+    preset = loaded[("preset", request.preset)] if request.preset else None
     protocol = (preset.protocol if preset is not None and preset.protocol else None) or DEFAULT_PROTOCOL
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r} (protocols: {', '.join(PROTOCOLS)})")
@@ -188,7 +214,11 @@ def resolve(request: SettingsRequest) -> ResolvedRun:
         raise ConfigError(f"--sample-hz must be positive (got {sample_hz})")
     for name, value, limit in (("--repeats", repeats, MAX_REPEATS), ("--warmup-queries", warmup, MAX_QUERIES),
                                ("--idle-seconds", idle_s, MAX_IDLE_SECONDS), ("--sample-hz", sample_hz, MAX_SAMPLE_HZ),
-                               ("num_queries", spec.num_queries, MAX_QUERIES)):
+                               ("num_queries", spec.num_queries, MAX_QUERIES),
+                               ("--min-window-s", min_window_s, MAX_MIN_WINDOW_S),
+                               ("--idle-settle-s", settle_s, MAX_IDLE_SETTLE_S),
+                               ("--max-repeats", max_repeats if max_repeats is not None else 1, MAX_REPEATS),
+                               ("batch_size", spec.batch_size, MAX_QUERIES), *_count_settings(spec)):
         if value > limit:
             raise ConfigError(f"{name} {value:g} is more than the {limit:g} a run accepts")
 

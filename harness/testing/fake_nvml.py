@@ -7,9 +7,10 @@ script says the card does not support. Its numbers follow a script, so a test ca
 reading with the exact integral of the trace.
 
 Script format (JSON file named by `HARNESS_FAKE_NVML`, or a dict). Every key is optional; unknown keys
-are refused. A *trace* is either a number (constant) or a list of `[t_s, value]` points read as a step
-function: each value holds from its time until the next point (the first value also holds before it).
-Time `t_s` is seconds since the fake was created (the harness creates it when it opens its meter).
+are refused. A *trace* (`harness.testing.traces`, shared with the fake amdsmi) is either a number (constant)
+or a list of `[t_s, value]` points read as a step function: each value holds from its time until the next
+point (the first value also holds before it). Time `t_s` is seconds since the fake was created (the harness
+creates it when it opens its meter).
 
     {
       "driver_version": "550.54.15", "nvml_version": "12.550.54.15", "cuda_driver_version": 12040,
@@ -40,7 +41,6 @@ entry-point group, which `harness.energy.backends` reads, so energy itself never
 
 from __future__ import annotations
 
-import bisect
 import math
 import os
 import time
@@ -50,30 +50,19 @@ from types import SimpleNamespace
 from typing import Literal
 
 import pynvml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from harness.energy.nvidia import NvmlBackend, open_nvml_backend
-from harness.errors import ConfigError, validation_problem
-from harness.files import read_json_bounded
+from harness.testing.traces import FakeProcess, ManualClock, ScriptModel, Trace, TraceSpec, load_script
+
+__all__ = ["FAKE_NVML_ENV", "FakeGpuScript", "FakeNvml", "FakeNvmlScript", "FakeProcess", "ManualClock", "Trace",
+           "backend_from_environment"]
 
 FAKE_NVML_ENV = "HARNESS_FAKE_NVML"
 """Environment variable naming a JSON trace script: when set, the harness measures a `FakeNvml`."""
 
-TraceSpec = float | list[tuple[float, float]]
 
-
-class _Script(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class FakeProcess(_Script):
-    pid: int
-    start_s: float = 0.0
-    end_s: float | None = None
-    used_memory_mib: float = 256.0
-
-
-class FakeGpuScript(_Script):
+class FakeGpuScript(ScriptModel):
     name: str = "Fake NVIDIA H100 80GB HBM3"
     uuid: str | None = None
     power_w: TraceSpec = 80.0
@@ -96,52 +85,12 @@ class FakeGpuScript(_Script):
     utilization_pct: TraceSpec = 0.0
 
 
-class FakeNvmlScript(_Script):
+class FakeNvmlScript(ScriptModel):
     driver_version: str = "550.54.15"
     nvml_version: str = "12.550.54.15"
     cuda_driver_version: int = 12040
     init_error: Literal["library_not_found", "driver_not_loaded"] | None = None
     gpus: list[FakeGpuScript] = Field(default_factory=lambda: [FakeGpuScript()])
-
-
-class ManualClock:
-    """A clock that moves only when told: `clock()` reads it, `clock.advance(seconds)` moves it."""
-
-    def __init__(self, start_s: float = 0.0) -> None:
-        self.now_s = start_s
-
-    def __call__(self) -> float:
-        return self.now_s
-
-    def advance(self, seconds: float) -> None:
-        self.now_s += seconds
-
-
-class Trace:
-    """A step function of time with its exact integral (value-seconds) from t=0."""
-
-    def __init__(self, spec: TraceSpec) -> None:
-        points = [(0.0, float(spec))] if isinstance(spec, (int, float)) else sorted((float(t), float(v))
-                                                                                    for t, v in spec)
-        if not points:
-            raise ValueError("a trace needs at least one [t_s, value] point")
-        if points[0][0] > 0:
-            points.insert(0, (0.0, points[0][1]))
-        self.times = [t for t, _ in points]
-        self.values = [v for _, v in points]
-        self.cumulative = [0.0]
-        for i in range(1, len(points)):
-            self.cumulative.append(self.cumulative[-1] + self.values[i - 1] * (self.times[i] - self.times[i - 1]))
-
-    def value(self, t_s: float) -> float:
-        return self.values[max(bisect.bisect_right(self.times, t_s) - 1, 0)]
-
-    def integral(self, t_s: float) -> float:
-        """Integral from 0 to `t_s` (value x seconds; joules for a power trace)."""
-        if t_s <= 0:
-            return 0.0
-        i = bisect.bisect_right(self.times, t_s) - 1
-        return self.cumulative[i] + self.values[i] * (t_s - self.times[i])
 
 
 class _FakeGpu:
@@ -188,17 +137,7 @@ class FakeNvml:
     @classmethod
     def from_script(cls, path: str | Path, *, clock: Callable[[], float] | None = None) -> FakeNvml:
         """Load a JSON script; a missing, unreadable or invalid file is one ConfigError line."""
-        path = Path(path)
-        try:
-            data = read_json_bounded(path, error=ConfigError, missing=ConfigError)
-        except ConfigError as error:
-            raise ConfigError(f"fake NVML script {error}") from None
-        try:
-            return cls(FakeNvmlScript.model_validate(data), clock=clock)
-        except ValidationError as error:
-            raise ConfigError(f"fake NVML script {path} is invalid: {validation_problem(error)}") from None
-        except ValueError as error:
-            raise ConfigError(f"fake NVML script {path} is invalid: {str(error).splitlines()[0]}") from None
+        return load_script(path, FakeNvmlScript, "fake NVML script", lambda script: cls(script, clock=clock))
 
     def t_s(self) -> float:
         """Seconds since this fake was created, on its clock."""
@@ -303,7 +242,7 @@ class FakeNvml:
         t_s = self.t_s()
         return [SimpleNamespace(pid=p.pid, usedGpuMemory=int(p.used_memory_mib * 2**20),
                                 gpuInstanceId=0xFFFFFFFF, computeInstanceId=0xFFFFFFFF)
-                for p in gpu.script.processes if p.start_s <= t_s and (p.end_s is None or t_s < p.end_s)]
+                for p in gpu.script.processes if p.running(t_s)]
 
     # --- static facts -------------------------------------------------------------------------------------
 

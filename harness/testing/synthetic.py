@@ -36,8 +36,16 @@ def make_result(
     protocol: str | None = None,
     non_standard: tuple[str, ...] = (),
     jitter_share: float = 0.01,
+    engine: str | dict | None = None,
+    serving: dict | None = None,
 ) -> ResultFile:
-    """One result whose readings, latencies and figures agree with each other (so every check passes)."""
+    """One result whose readings, latencies and figures agree with each other (so every check passes).
+
+    `engine` (a name, or the whole `EngineInfo` as a dict) and `serving` (a `ServingSummary` as a dict, e.g. from
+    `make_serving`) make it a schema 2.1 file: a run through a server under load. A served run's concurrency is its
+    batch size, so `batch_size` follows `serving["concurrency"]`."""
+    if serving is not None:
+        batch_size = serving["concurrency"]
     rng = random.Random(seed)
     created_at = created_at or datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc) + timedelta(minutes=seed)
     run_id = run_id or f"{created_at:%Y%m%dT%H%M%SZ}-{seed:08x}"
@@ -122,7 +130,48 @@ def make_result(
         data["schema_version"] = "1.2"
         data["settings"]["protocol"] = protocol or "harness"
         data["conditions"] = {"standard": not non_standard, "reasons": list(non_standard)}
+    if engine is not None or serving is not None:  # schema 2.1 fields
+        data["schema_version"] = "2.1"
+        if engine is not None:
+            data["engine"] = engine if isinstance(engine, dict) else {
+                "name": engine, "version": "0.0.0-synthetic", "settings": {}}
+        data["serving"] = serving
     return ResultFile.model_validate(data)
+
+
+def make_serving(*, concurrency: int, j_per_token: float, itl_p50_s: float, ttft_p50_s: float = 0.05,
+                 repeats: int = 3, spread_share: float = 0.02, steady_window_s: float = 30.0,
+                 steady_unusable: str | None = None, tokens_per_request: float = 100.0) -> dict:
+    """A `ServingSummary` (as a dict) whose figures agree with each other: tokens per second from the concurrency
+    and the inter-token latency, power from tokens per second and J per token, energy per request from J per token
+    and the tokens of a request. `repeats` with `spread_share` sets the steady figures' intervals (one repetition:
+    none); `steady_unusable` marks the steady figures unusable, as a window under the minimum does."""
+    tokens_per_s = concurrency / itl_p50_s
+
+    def estimate(mean: float) -> dict:
+        if repeats == 1:
+            return {"mean": mean, "std": 0.0, "ci95_low": None, "ci95_high": None, "n": 1}
+        half = mean * spread_share
+        return {"mean": mean, "std": half / 2, "ci95_low": mean - half, "ci95_high": mean + half, "n": repeats}
+
+    def spread(p50: float) -> dict:
+        return {"mean": p50 * 1.05, "p50": p50, "p90": p50 * 1.4, "p99": p50 * 2.0}
+
+    request_j = j_per_token * tokens_per_request
+    prefill_j = request_j * 0.1
+    return {
+        "concurrency": concurrency, "batch_cap": concurrency, "requests": 20 * concurrency * repeats,
+        "failed_requests": 0, "steady_window_s": estimate(steady_window_s),
+        "gpu_energy_per_output_token_j": estimate(j_per_token), "output_tokens_per_s": estimate(tokens_per_s),
+        "output_tokens_per_j": estimate(1.0 / j_per_token), "gpu_mean_power_w": estimate(tokens_per_s * j_per_token),
+        "steady_unusable": steady_unusable, "ttft_s": spread(ttft_p50_s), "inter_token_latency_s": spread(itl_p50_s),
+        "e2e_latency_s": spread(ttft_p50_s + itl_p50_s * tokens_per_request),
+        "gpu_energy_per_request_j": {"mean": request_j, "p50": request_j, "p90": request_j * 1.2,
+                                     "p99": request_j * 1.5},
+        "gpu_prefill_energy_per_request_j": spread(prefill_j) | {"mean": prefill_j},
+        "gpu_decode_energy_per_request_j": spread(request_j - prefill_j) | {"mean": request_j - prefill_j},
+        "attributed_share": 0.97, "unattributed_j": request_j * 0.5,
+    }
 
 
 def one_x_layout(result: ResultFile) -> dict:

@@ -30,11 +30,15 @@ def workload_class(spec: Any, engine: str | None = None) -> type[Workload]:
     engines can run the task's kind."""
     name = engine_for(spec.kind, engine)
     for candidate in WORKLOAD_REGISTRY.get((name, spec.kind), []):
-        if candidate.handles(spec):
+        if candidate.handles(spec, name):
             return candidate
     engine_named(name)  # an unknown engine is named as such
+    for candidate in WORKLOAD_REGISTRY.get((name, spec.kind), []):
+        reason = candidate.why_not(spec, name)
+        if reason:
+            raise ConfigError(reason)
     able = sorted({e for (e, kind), classes in WORKLOAD_REGISTRY.items()
-                   if kind == spec.kind and any(c.handles(spec) for c in classes)})
+                   if kind == spec.kind and any(c.handles(spec, e) for c in classes)})
     raise ConfigError(f"engine '{name}' cannot run task kind '{spec.kind}' as task {spec.id!r} sets it"
                       + (f"; engines that can: {', '.join(able)}" if able else ""))
 

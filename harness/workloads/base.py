@@ -41,6 +41,11 @@ class BatchOutput:
     output_lengths: tuple[int, ...] | None = None
     """New tokens of each query where their number is the model's choice (chat: natural-length answers)."""
     outputs: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    latencies_s: tuple[float, ...] | None = None
+    """Each query's own latency where the workload times queries one by one (a served request's end to end);
+    None: each query of the batch took the batch's time."""
+    served: Any = field(default=None, compare=False, repr=False)
+    """A served pass's request records and steady window (`harness.engines.openai_client.LoadOutcome`)."""
 
 
 def digest(*arrays: Any) -> str:
@@ -82,10 +87,13 @@ class Workload:
     """A task kind's runner over a model its engine loaded; subclasses implement `_run` (and `_run_prefill` if
     generative) and set `kind` (and `engine`, when not transformers) in their own body."""
 
-    engine: ClassVar[str] = "transformers"
+    engine: ClassVar[str | tuple[str, ...]] = "transformers"
+    """The engine (or engines) this workload runs on."""
     kind: ClassVar[str] = ""
     """Empty on the shared bases that no task runs directly (they are not registered)."""
     generative: ClassVar[bool] = False
+    whole_pass: ClassVar[bool] = False
+    """A pass is one call with every query (a client keeping the batch size in flight), not batch after batch."""
     input_size_unit: ClassVar[str] = "tokens"
     """What `input_sizes` counts per query (`results.schema.LengthUnit`): tokens, pixels or seconds of audio."""
 
@@ -107,12 +115,19 @@ class Workload:
         it (a test's spy, a variant not yet meant to run) does not."""
         super().__init_subclass__(**kwargs)
         if "kind" in cls.__dict__ and cls.kind:
-            WORKLOAD_REGISTRY.setdefault((cls.engine, cls.kind), []).append(cls)
+            for engine in (cls.engine,) if isinstance(cls.engine, str) else cls.engine:
+                WORKLOAD_REGISTRY.setdefault((engine, cls.kind), []).append(cls)
 
     @classmethod
-    def handles(cls, spec: Any) -> bool:
-        """Whether this workload runs the task (one kind may have several, by its settings)."""
+    def handles(cls, spec: Any, engine: str) -> bool:
+        """Whether this workload runs the task on `engine` (one kind may have several, by its settings)."""
         return spec.kind == cls.kind
+
+    @classmethod
+    def why_not(cls, spec: Any, engine: str) -> str | None:
+        """Why this workload cannot run the task on `engine`, in words the user acts on (None: no particular
+        reason); said when no workload handles the task."""
+        return None
 
     @classmethod
     def check_config(cls, config: Any, model_id: str) -> None:
@@ -130,7 +145,8 @@ class Workload:
         self.loaded = loaded
         self.spec = spec
         self.model = loaded.model
-        self.loaded_by = engine_named(loaded.engine or self.engine)
+        self.loaded_by = engine_named(loaded.engine or (self.engine if isinstance(self.engine, str)
+                                                        else self.engine[0]))
         """The engine the model was loaded by: it runs each batch and waits for the device."""
         self.workload_settings: dict[str, Any] | None = None
         """Settings the workload resolved from the model when the task left them to it (image-gen: size and

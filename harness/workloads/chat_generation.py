@@ -35,7 +35,7 @@ class ChatGenerationWorkload(TextGenerationWorkload):
     chat_template = True
 
     @classmethod
-    def handles(cls, spec: Any) -> bool:
+    def handles(cls, spec: Any, engine: str) -> bool:
         return spec.kind == cls.kind and getattr(spec.generation, "mode", "fixed") == "chat"
 
     @classmethod

@@ -56,7 +56,8 @@ class SentenceSimilarityWorkload(EncoderTextWorkload):
 
     def __init__(self, loaded: LoadedModel, spec: Any) -> None:
         super().__init__(loaded, spec)
-        self.pooling = pooling_of(str(loaded.info.get("id", "")))
+        # The folder it was loaded from (the recorded id of a local folder is its clean id, never its path).
+        self.pooling = pooling_of(str(getattr(loaded.model, "name_or_path", "") or loaded.info.get("id", "")))
         self.workload_settings = {"pooling": self.pooling}
 
     def input_sizes(self, items):

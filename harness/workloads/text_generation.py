@@ -19,8 +19,8 @@ class TextGenerationWorkload(GreedyTextWorkload):
     new_tokens_share_context = True
 
     @classmethod
-    def handles(cls, spec: Any) -> bool:
-        return super().handles(spec) and getattr(spec.generation, "mode", "fixed") != "chat"
+    def handles(cls, spec: Any, engine: str) -> bool:
+        return super().handles(spec, engine) and getattr(spec.generation, "mode", "fixed") != "chat"
 
     @classmethod
     def check_config(cls, config: Any, model_id: str) -> None:

@@ -65,4 +65,56 @@
   document.querySelectorAll("input.filter").forEach(function (input) {
     input.addEventListener("input", function () { applyFilter(input); });
   });
+  // Served runs: for each model, mark its least-energy configuration whose inter-token latency p50 is within the
+  // limit (ms; empty: no limit). The figures are the rows' data attributes; rows without them are never picked.
+  function applyLimit(control) {
+    var table = document.getElementById(control.getAttribute("data-table"));
+    var input = control.querySelector("input.limit");
+    if (!table || !input) { return; }
+    var text = input.value.trim();
+    var limit = text === "" ? Infinity : parseFloat(text);
+    var rows = Array.prototype.slice.call(table.tBodies[0].rows);
+    var best = {};
+    var order = [];
+    var names = {};
+    rows.forEach(function (row) {
+      var group = row.getAttribute("data-group");
+      if (!(group in names)) { order.push(group); names[group] = row.getAttribute("data-group-name"); }
+      row.classList.remove("picked");
+      var old = row.querySelector(".pick-mark");
+      if (old) { old.parentNode.removeChild(old); }
+      var itl = parseFloat(row.getAttribute("data-itl-ms"));
+      var energy = parseFloat(row.getAttribute("data-j"));
+      if (isNaN(itl) || isNaN(energy) || !(itl <= limit)) { return; }
+      var current = best[group];
+      if (!current || energy < current.energy || (energy === current.energy && itl < current.itl)) {
+        best[group] = {row: row, energy: energy, itl: itl};
+      }
+    });
+    var list = control.querySelector("ul.picks");
+    while (list.firstChild) { list.removeChild(list.firstChild); }
+    order.forEach(function (group) {
+      var item = document.createElement("li");
+      var pick = best[group];
+      if (pick) {
+        pick.row.classList.add("picked");
+        var mark = document.createElement("span");
+        mark.className = "pick-mark";
+        mark.textContent = " — least energy within the limit";
+        pick.row.cells[0].appendChild(mark);
+        item.textContent = names[group] + ": " + pick.row.getAttribute("data-config") + ", " +
+          pick.row.getAttribute("data-summary");
+      } else {
+        item.className = "none";
+        item.textContent = names[group] + ": none meets it";
+      }
+      list.appendChild(item);
+    });
+  }
+  document.querySelectorAll("div.latency-limit").forEach(function (control) {
+    var input = control.querySelector("input.limit");
+    control.hidden = false;
+    input.addEventListener("input", function () { applyLimit(control); });
+    applyLimit(control);
+  });
 }());

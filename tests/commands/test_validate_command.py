@@ -166,7 +166,7 @@ def test_quiet_prints_only_problems(tmp_path, capsys):
 
 def test_committed_schema_is_up_to_date(tmp_path):
     fresh = export_json_schema(tmp_path / "schema.json")
-    assert fresh.read_text() == SCHEMA_FILE.read_text(), "run `harness schema --out harness/results/result.schema.json`"
+    assert fresh.read_text() == SCHEMA_FILE.read_text(), "run `harness schema > harness/results/result.schema.json`"
 
 
 def test_schema_command_prints_and_writes_the_schema(tmp_path, capsys):

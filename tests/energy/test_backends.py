@@ -1,4 +1,4 @@
-"""The backend table: vendors probed in order, the fake NVML plugged in by entry point, never by import."""
+"""The backend table: vendors probed in order (NVML, amdsmi), the fakes plugged in by entry point, never by import."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from types import SimpleNamespace
 import pytest
 
 from harness.energy import backends
+from harness.energy.amd import open_amdsmi_backend
 from harness.energy.backends import (
     ENTRY_POINT_GROUP,
     GPU_BACKENDS,
+    choose_gpu_backend,
     gpu_backends,
     gpu_indices_for_uuids,
     open_gpu_backend,
@@ -21,6 +23,8 @@ from harness.energy.backends import (
 )
 from harness.energy.nvidia import open_nvml_backend
 from harness.errors import ConfigError, MeasurementError
+from harness.testing import fake_amdsmi
+from harness.testing.fake_amdsmi import FakeAmdSmi
 from harness.testing.fake_nvml import FakeNvml, backend_from_environment
 
 
@@ -61,10 +65,11 @@ def failing(message: str):
     return factory
 
 
-def test_the_table_names_nvml_and_the_fake_comes_from_the_entry_point():
-    assert list(GPU_BACKENDS.items()) == [("nvml", open_nvml_backend)]
-    assert plugin_backends() == {"fake-nvml": backend_from_environment}
-    assert list(gpu_backends()) == ["fake-nvml", "nvml"]  # stand-ins are asked first
+def test_the_table_names_nvml_then_amdsmi_and_the_fakes_come_from_the_entry_point():
+    assert list(GPU_BACKENDS.items()) == [("nvml", open_nvml_backend), ("amdsmi", open_amdsmi_backend)]
+    assert plugin_backends() == {"fake-amdsmi": fake_amdsmi.backend_from_environment,
+                                 "fake-nvml": backend_from_environment}
+    assert list(gpu_backends()) == ["fake-amdsmi", "fake-nvml", "nvml", "amdsmi"]  # stand-ins are asked first
 
 
 def test_the_fake_is_picked_through_the_table_when_the_environment_names_it(script, vendors):
@@ -96,14 +101,40 @@ def test_a_fake_scripted_to_fail_never_falls_through_to_a_vendor(script, vendors
     assert calls == []
 
 
-def test_vendors_are_probed_in_order_and_the_first_error_is_the_message(monkeypatch, vendors):
+def test_vendors_are_probed_in_order_and_every_reason_is_the_message(monkeypatch, vendors):
     monkeypatch.delenv("HARNESS_FAKE_NVML", raising=False)
     second = open_nvml_backend(FakeNvml())
     calls = vendors(nvml=failing("cannot measure the GPU: no NVML"), other=lambda: second)
     assert open_gpu_backend() is second and calls == ["nvml", "other"]
     vendors(nvml=failing("cannot measure the GPU: no NVML"), other=failing("cannot measure the GPU: no other"))
+    with pytest.raises(MeasurementError, match=r"^cannot measure the GPU: no GPU backend opened \(nvml: no NVML; "
+                                               r"other: no other\)$"):
+        open_gpu_backend()
+    vendors(nvml=failing("cannot measure the GPU: no NVML"))
     with pytest.raises(MeasurementError, match="^cannot measure the GPU: no NVML$"):
         open_gpu_backend()
+
+
+def test_an_amd_machine_picks_amdsmi_after_nvml_and_says_why(monkeypatch, vendors):
+    monkeypatch.delenv("HARNESS_FAKE_NVML", raising=False)
+    monkeypatch.delenv(fake_amdsmi.FAKE_AMDSMI_ENV, raising=False)
+    amd = open_amdsmi_backend(FakeAmdSmi())
+    vendors(nvml=failing("cannot measure the GPU: the NVML library (libnvidia-ml.so.1) was not found"),
+            amdsmi=lambda: amd)
+    choice = choose_gpu_backend()
+    assert choice.backend is amd and choice.backend.name == "fake-amdsmi"
+    assert choice.tried == (("nvml", "the NVML library (libnvidia-ml.so.1) was not found"), ("amdsmi", "picked"))
+
+
+def test_the_fake_amdsmi_is_picked_through_the_table_when_the_environment_names_it(tmp_path, monkeypatch, vendors):
+    calls = vendors(nvml=failing("no NVML here"), amdsmi=failing("no amdsmi here"))
+    monkeypatch.delenv("HARNESS_FAKE_NVML", raising=False)
+    path = tmp_path / "amd.json"
+    path.write_text(json.dumps({"gpus": [{"name": "Fake AMD Instinct MI250X"}]}))
+    monkeypatch.setenv(fake_amdsmi.FAKE_AMDSMI_ENV, str(path))
+    with open_gpu_backend() as backend:
+        assert backend.name == "fake-amdsmi" and backend.open(0).info()["name"] == "Fake AMD Instinct MI250X"
+    assert calls == []
 
 
 def test_an_explicit_nvml_object_skips_the_table(script, vendors):
@@ -152,3 +183,15 @@ def test_a_fresh_process_finds_the_fake_through_the_installed_entry_point(script
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           env=os.environ.copy(), check=True)
     assert done.stdout.strip() == "fake-nvml Fake in a subprocess"
+
+
+def test_a_fresh_process_finds_the_fake_amdsmi_through_the_installed_entry_point(tmp_path, monkeypatch):
+    path = tmp_path / "amd.json"
+    path.write_text(json.dumps({"gpus": [{"name": "Fake AMD Instinct MI210"}]}))
+    env = {k: v for k, v in os.environ.items() if k != "HARNESS_FAKE_NVML"}
+    env[fake_amdsmi.FAKE_AMDSMI_ENV] = str(path)
+    code = ("from harness.energy import open_gpu_backend\n"
+            "with open_gpu_backend() as b: print(b.name, b.open(0).info()['name'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env,
+                          check=True)
+    assert done.stdout.strip() == "fake-amdsmi Fake AMD Instinct MI210"

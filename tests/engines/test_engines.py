@@ -40,7 +40,7 @@ def test_an_unknown_engine_is_one_line_listing_the_engines():
 
 def test_an_engine_that_cannot_run_a_kind_says_which_can():
     with pytest.raises(ConfigError, match=r"engine 'diffusers' cannot run task kind 'text-gen'.*engines that can: "
-                                          r"transformers"):
+                                          r"endpoint, sglang, transformers, vllm$"):
         workload_class(load_task("text-gen"), "diffusers")
 
 
@@ -64,7 +64,7 @@ def test_run_refuses_an_unknown_engine_before_any_model_loads(capsys, tmp_path):
                                       str(tmp_path / "no-such-model"), "--engine", "nosuch", "--device", "cpu",
                                       "--results-dir", str(tmp_path / "results"))
     assert code != 0 and "Traceback" not in err
-    assert err.strip().splitlines() == ["error: unknown engine 'nosuch'; engines: diffusers, transformers"]
+    assert err.strip().splitlines() == [f"error: unknown engine 'nosuch'; engines: {', '.join(sorted(ENGINES))}"]
     assert not (tmp_path / "results").exists()
 
 

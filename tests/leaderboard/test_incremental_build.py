@@ -9,7 +9,7 @@ import re
 import pytest
 from conftest import edit_result
 
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError
 from leaderboard.pages import MANIFEST
 from leaderboard.site import build_site
 
@@ -120,9 +120,9 @@ def test_one_new_file_rewrites_one_cache_shard_and_the_index(add_result, results
     assert (cache / CACHE_FILE).stat().st_mtime_ns != index and report.num_runs == 13
     new.unlink()  # a vanished file's summary leaves the cache with it
     _build(results_dir, tmp_path / "site", tmp_path, cache_dir=cache)
-    from leaderboard.cache import SummaryCache
+    from leaderboard.aggregate import summary_cache
 
-    assert len(SummaryCache(cache).outcomes) == 12
+    assert len(summary_cache(cache).outcomes) == 12
 
 
 def test_pages_rendered_in_worker_processes_are_the_same_bytes(add_result, results_dir, tmp_path, monkeypatch):
@@ -221,24 +221,21 @@ def test_compiled_templates_are_kept_in_the_cache_folder_and_a_bad_one_is_only_c
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_cache_that_cannot_be_written_fails_the_build_in_one_line_and_keeps_the_previous_site(
-        workers, add_result, results_dir, tmp_path, monkeypatch):
-    """The cache is written while the pages render (in forked workers, or before rendering without them): a
-    failure there still ends the build with one line, nothing half-written, and the previous site as it was."""
+def test_a_cache_that_cannot_be_written_is_only_a_slower_next_build(workers, add_result, results_dir, tmp_path,
+                                                                    monkeypatch, caplog):
+    """The cache is optional: written while the pages render (in forked workers, or before rendering without
+    them), a folder that cannot take it is logged and the site is built as without `--cache-dir`."""
     import leaderboard.pages
 
     monkeypatch.setattr(leaderboard.pages, "PARALLEL_MIN_PAGES", 1)  # forked workers even for a small site
     for i in range(3):
         add_result(model_id=f"org/m{i}")
-    site = tmp_path / "site"
-    build_site(results_dir, site, releases_dir=tmp_path / "releases", workers=workers)
-    before = _tree(site)
+    cold = _build(results_dir, tmp_path / "cold", tmp_path)
     (tmp_path / "not-a-folder").write_text("x")
-    with pytest.raises(HarnessError) as failed:
-        build_site(results_dir, site, releases_dir=tmp_path / "releases", workers=workers,
-                   cache_dir=tmp_path / "not-a-folder" / "cache")
-    assert "\n" not in str(failed.value) and "not-a-folder" in str(failed.value)
-    assert _tree(site) == before
+    report = build_site(results_dir, tmp_path / "site", releases_dir=tmp_path / "releases", workers=workers,
+                        cache_dir=tmp_path / "not-a-folder" / "cache")
+    assert report.num_entries == cold.num_entries and _tree(tmp_path / "site") == _tree(tmp_path / "cold")
+    assert "the leaderboard cache was not kept" in caplog.text and "not-a-folder" in caplog.text
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".site")) == []
 
 

@@ -35,11 +35,14 @@ def test_build_release_and_label_from_the_command_line(add_result, results_dir, 
     assert frozen["banding"] == "linear" and len(frozen["groups"]) == 1
 
     done = harness("label", a_path, "--out", tmp_path / "a.svg", "--releases-dir", releases, cwd=tmp_path)
+    assert done.returncode == 1 and done.stderr.startswith("error: refusing to overwrite existing file")
+    (tmp_path / "a.svg").unlink()  # a label is written to a new path only: the user removes the old one
+    done = harness("label", a_path, "--out", tmp_path / "a.svg", "--releases-dir", releases, cwd=tmp_path)
     assert done.returncode == 0 and "5 stars; release 2026-11" in done.stdout
     done = harness("leaderboard", "build", results_dir, "--out", tmp_path / "site", "--releases-dir", releases,
                    "--cache-dir", tmp_path / "cache", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "cache" / "summaries.pickle").is_file()
+    assert (tmp_path / "cache" / "summaries.json").is_file()
     assert site_label.read_text() == (tmp_path / "a.svg").read_text()  # and still agree under the release
     label = ET.parse(tmp_path / "a.svg").getroot()
     assert label.get("width") == "260" and label.get("height") == "364"

@@ -77,7 +77,7 @@ def test_the_model_page_has_its_frontier_and_the_points_as_a_table(site):
     (page,) = [p for p in (site / "models").glob("*.html") if "swept" in p.name]
     html = page.read_text()
     assert "Text generation on 1x NVIDIA H100 80GB HBM3: energy vs latency" in html
-    (svg,) = re.findall(r'<figure class="chart">(<svg.*?</svg>)', html, re.S)
+    (svg,) = re.findall(r'<figure class="chart" tabindex="0">(<svg.*?</svg>)', html, re.S)
     assert len(_polyline_points(svg, "model-line")[0]) == 3
     table = re.search(r'<table class="frontier-data">.*?</table>', html, re.S).group(0)
     rows = re.findall(r"<tr><td>(\d+)</td><td>bfloat16</td>.*?<td>(yes|no)</td></tr>", table)

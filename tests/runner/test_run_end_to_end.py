@@ -101,27 +101,36 @@ def test_cpu_only_run_reports_host_energy_and_no_gpu_headline(tiny_models_dir, t
     assert "not measured (no GPU in this run)" in out
 
 
-def test_a_local_model_gets_a_readable_name(tiny_models_dir, tmp_path, monkeypatch, capsys):
+def test_a_local_model_is_recorded_by_a_clean_id_never_its_path(tiny_models_dir, tmp_path, monkeypatch, capsys):
+    """`--model-id` is a local folder's id (it used to be only a display name beside the folder's path); without
+    it, the id is the hub id its config names, else the folder's name. No machine path is in the file."""
     monkeypatch.delenv("HARNESS_FAKE_NVML", raising=False)
     folder = tiny_models_dir / "text-classification"
     named = tmp_path / "named"
     assert run_cli(*_smoke_args("text-classification", folder, named, "--model-id", "my-org/my-classifier")) == 0
-    result = load_valid_result(next(iter_result_files(named))).result
-    assert result.model.name == "my-org/my-classifier" and result.model.id == str(folder)
+    path = next(iter_result_files(named))
+    result = load_valid_result(path).result
+    assert result.model.id == "my-org/my-classifier" and result.model.name is None
+    assert str(tiny_models_dir) not in path.read_text() and "my-org__my-classifier" in str(path)
     unnamed = tmp_path / "unnamed"
     assert run_cli(*_smoke_args("text-classification", folder, unnamed)) == 0
-    result = load_valid_result(next(iter_result_files(unnamed))).result
-    assert result.model.name is None  # the tiny model's config names no hub id: the site shows the folder name
+    path = next(iter_result_files(unnamed))
+    result = load_valid_result(path).result
+    assert result.model.id == "text-classification" and result.model.name is None  # no hub id in its config
+    assert str(tiny_models_dir) not in path.read_text()
 
 
-def test_local_model_name_reads_a_hub_id_from_the_config_and_never_a_path(tmp_path):
-    from harness.engines.torch_engine import local_model_name
+def test_a_folders_saved_hub_id_is_read_from_its_config_and_never_a_path(tmp_path):
+    from harness.files import local_model_id, recorded_model_id, saved_hub_id
 
     (tmp_path / "config.json").write_text(json.dumps({"_name_or_path": "HuggingFaceTB/SmolLM2-135M"}))
-    assert local_model_name(str(tmp_path)) == "HuggingFaceTB/SmolLM2-135M"
+    assert saved_hub_id(str(tmp_path)) == "HuggingFaceTB/SmolLM2-135M"
+    assert recorded_model_id(str(tmp_path)) == "HuggingFaceTB/SmolLM2-135M"
+    assert recorded_model_id(str(tmp_path), "me/mine") == "me/mine"  # --model-id first
     (tmp_path / "config.json").write_text(json.dumps({"_name_or_path": "/home/me/models/x"}))
-    assert local_model_name(str(tmp_path)) is None
-    assert local_model_name("org/hub-model") is None
+    assert saved_hub_id(str(tmp_path)) is None
+    assert local_model_id(str(tmp_path)) == tmp_path.name  # the folder's own name
+    assert saved_hub_id("org/hub-model") is None and recorded_model_id("org/hub-model", "shown") == "org/hub-model"
 
 
 def _files_under(root: Path) -> list[str]:
