@@ -7,7 +7,7 @@
     print(m.reading.gpu_energy_j, m.reading.duration_s, m.warnings)
 
     result = harness.run(task="text-gen", model="HuggingFaceTB/SmolLM2-135M", num_queries=100)
-    print(result.figures.gpu_energy_per_1k_queries_wh.mean)
+    print(result.figures.gpu_energy_per_1k_queries_wh.mean)  # None on a CPU run: no GPU was measured
 
     df = harness.load_results("results/")       # one row per run, units in the column names
     df = harness.load_results("results/", published=True)   # and others' published figures (column `source`)
@@ -69,14 +69,25 @@ class Measurement:
                               "gpu_index": w.gpu_index} for w in self.warnings]}
 
 
-def _every_gpu() -> list[int]:
-    """Every GPU the machine's backend sees; none (host only) when there is no GPU backend."""
+NO_GPU_CODE = "no-gpu-measured"
+"""The warning of a `measure()` that measured no GPU: `gpu_energy_j` is then empty, and says nothing by itself."""
+
+
+def _every_gpu() -> tuple[list[int], str]:
+    """Every GPU the machine's backend sees, and why there is none (host only) when there is no GPU backend."""
     try:
         backend = open_gpu_backend()
-    except HarnessError:
-        return []
+    except HarnessError as error:
+        return [], str(error).removeprefix("cannot measure the GPU: ")
     with backend:
-        return list(range(backend.device_count()))
+        return list(range(backend.device_count())), "the GPU backend sees no GPU"
+
+
+def _no_gpu_warning(gpus, why: str) -> MeasurementWarning:
+    if gpus == "all":
+        return MeasurementWarning(NO_GPU_CODE, f"no GPU was measured ({why}): gpu_energy_j is empty and only host "
+                                               "(CPU and RAM) energy was read", severity="warning")
+    return MeasurementWarning(NO_GPU_CODE, "no GPU was measured (gpus=None: host energy only)", severity="info")
 
 
 @contextmanager
@@ -85,11 +96,14 @@ def measure(gpus: Sequence[int] | str | None = "all", *, sample_hz: float = DEFA
     """Measure the energy of the `with` block, like the harness measures a repetition.
 
     `gpus`: NVML indices to measure, `"all"` (default: every GPU NVML sees, none when there is no NVML) or
-    None/[] for host energy only. CUDA is synchronised at both edges. `strict` refuses to start when another
-    process uses a measured GPU. The reading is on the yielded object once the block ends.
+    None/[] for host energy only. A block that measured no GPU says so in its warnings (`no-gpu-measured`: a warning
+    when `"all"` found none, with why; information when host energy only was asked for). CUDA is synchronised at
+    both edges. `strict` refuses to start when another process uses a measured GPU. The reading is on the yielded
+    object once the block ends.
     """
+    why = ""
     if gpus == "all":
-        indices = _every_gpu()
+        indices, why = _every_gpu()
     elif gpus is None or (isinstance(gpus, Sequence) and not isinstance(gpus, str | bytes)
                           and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in gpus)):
         indices = list(gpus or [])
@@ -104,7 +118,8 @@ def measure(gpus: Sequence[int] | str | None = "all", *, sample_hz: float = DEFA
             yield handle
         finally:
             handle.reading = meter.end(BLOCK_KEY)
-            handle.warnings = [*handle.reading.warnings, *meter.run_warnings()]
+            handle.warnings = [*([_no_gpu_warning(gpus, why)] if not indices else []), *handle.reading.warnings,
+                               *meter.run_warnings()]
 
 
 def run(task: str, model: str, *, output: str | Path | None = None, results_dir: str | Path | None = None,

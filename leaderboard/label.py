@@ -20,6 +20,11 @@ STAR_COLORS = {5: "#1a7f37", 4: "#3d7a1c", 3: "#7d5e00", 2: "#a3480a", 1: "#b321
 """Badge backgrounds under white text; each has a WCAG AA contrast ratio of at least 4.5 (tested)."""
 UNRATED_COLOR = "#57606a"
 NAME_LINE_CHARS = 24
+RATING_LINE_CHARS = 40
+"""The longest rating line (11 px, centred) that fits the label's 228 px between its margins."""
+BADGE_TASK_CHARS = 20
+"""A badge names its task in at most this many characters: with its value, the badge stays under about 360 px, so
+a phone shows it at full size (its 11 px text shrinks with it otherwise)."""
 NO_RELEASE_REASON = "not rated: no release cut yet"
 MEASURED_WITH = {
     "gpu": "GPU energy measured with NVML",
@@ -83,6 +88,11 @@ class LabelData:
         return _short(self.release_id, 16)
 
     @property
+    def version_short(self) -> str:
+        """The harness version on the footer's own line (a development build's is long: `0.1.dev226+g2e5dad7...`)."""
+        return _short(self.harness_version, 36)
+
+    @property
     def energy_text(self) -> str:
         return "—" if self.gpu_wh is None else f"{sig(self.gpu_wh)} Wh"
 
@@ -93,7 +103,7 @@ class LabelData:
     @property
     def rating_line(self) -> str:
         if self.stars is None:
-            return _short(self.reason or "not rated", 44)
+            return _short(self.reason or "not rated", RATING_LINE_CHARS)
         return f"{self.stars} of 5 stars"
 
 
@@ -135,10 +145,10 @@ def _text_width_px(text: str) -> int:
 
 def render_badge(data: LabelData) -> str:
     """A shields-style badge that names its task: `text generation energy | ★★★★☆ 1.23 Wh/1k`."""
-    left = f"{_short(data.task_title or data.task_id, 28).lower()} energy"
-    value = "—" if data.gpu_wh is None else f"{sig(data.gpu_wh)} Wh/1k"
-    right = f"{value} · {data.reason or 'not rated'}" if data.stars is None else f"{stars_text(data.stars)} {value}"
-    right = _short(right, 48)
+    task = (data.task_title or data.task_id).split(" (")[0]  # `Chat (answers at natural length)`: `chat`
+    left = f"{_short(task, BADGE_TASK_CHARS).lower()} energy"
+    value = "no GPU figure" if data.gpu_wh is None else f"{sig(data.gpu_wh)} Wh/1k"
+    right = f"{value} · not rated" if data.stars is None else f"{stars_text(data.stars)} {value}"  # why: in the alt
     color = STAR_COLORS.get(data.stars, UNRATED_COLOR) if data.stars else UNRATED_COLOR
     return render("badge.svg.j2", d=data, left=left, right=right, left_w=_text_width_px(left),
                   right_w=_text_width_px(right), color=color, alt=alt_text(data))

@@ -147,7 +147,8 @@ def energy_dots_svg(dots: Sequence[Dot], title: str, unit: str, width: int = 640
     for i, dot in enumerate(dots):
         y = top + i * row + row / 2
         parts.append(
-            f'<g><title>{escape(dot.label)}: {sig(dot.value)} (95 % CI [{sig(dot.low, grouped=False)}, {sig(dot.high, grouped=False)}])'
+            f'<g><title>{escape(dot.label)}: {sig(dot.value)} '
+            f'(95 % CI [{sig(dot.low, grouped=False)}, {sig(dot.high, grouped=False)}])'
             f'{" · " + escape(dot.series) if dot.series else ""}</title>'
             f'<text x="{left - 8}" y="{y + 4:.1f}" font-size="12" text-anchor="end" {TEXT}>'
             f'{escape(_short(dot.label, 30))}</text>'

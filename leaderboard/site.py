@@ -57,14 +57,18 @@ from leaderboard.rating import (
 from leaderboard.templating import cache_compiled_templates, day, params, render, sig
 from leaderboard.views import (
     REFERENCE_GPU,
+    Demo,
+    demo_query,
     describe_query,
     everyday,
+    is_demo,
     is_reference,
     per_query,
     served_view,
     settings_words,
     summarise,
     task_order,
+    task_query,
     task_title,
 )
 
@@ -395,7 +399,7 @@ def group_views(task_slug: str, rated_rows: Sequence[Row]) -> list[GroupView]:
     return [GroupView(**{**v.__dict__, "table_id": f"tbl-{task_slug}-{i + 1}"}) for i, v in enumerate(views)]
 
 
-def _task_view(task, task_rows: list[Row]) -> dict:
+def _task_view(task, task_rows: list[Row], demo: Demo | None = None) -> dict:
     task_slug = unique_slug(task.task_id)
     rated = [r for r in task_rows if r.run.status == "gpu"]
     reference = [r for r in rated if is_reference(r.run.hardware_class)]
@@ -409,12 +413,23 @@ def _task_view(task, task_rows: list[Row]) -> dict:
     return {
         "id": task.task_id, "slug": task_slug, "kind": task.task_kind,
         "title": task_title(task.task_id, task.task_kind),
-        "query": describe_query(task.task_kind, json.loads(sample.query_spec_json), sample.batch_size),
+        **_queries(task, sample, demo),
         "summary": summarise(peers), "summary_group": _group_title(best.run) if best else "",
         "groups": group_views(task_slug, rated), "rated": rated,
         "unrated": [r for r in task_rows if r.run.status != "gpu"], "hardware": hardware,
         "served": served_view(task_rows),
     }
+
+
+def _queries(task, sample: RunRecord, demo: Demo | None) -> dict[str, str]:
+    """What one query of the task is (`query`) and, on a demo site, what the demo ran instead (`demo_query`): the
+    real task from its shipped spec where the demo gave it, else only what the demo ran, named as the demo's."""
+    if demo is None:
+        return {"query": describe_query(task.task_kind, json.loads(sample.query_spec_json), sample.batch_size),
+                "demo_query": ""}
+    if task.task_id in demo.task_specs:
+        return {"query": task_query(task.task_kind, demo.task_specs[task.task_id]), "demo_query": demo_query(sample)}
+    return {"query": demo_query(sample), "demo_query": ""}
 
 
 def _chart_rows(view: dict) -> list[Row]:
@@ -526,10 +541,18 @@ def _model_page(model_id: str, model_rows: list[Row], context: dict,
                   task_title=task_title, everyday=everyday, settings_words=settings_words, known=known, **context)
 
 
+def _demo_site(demo: bool | Demo, records: Sequence[RunRecord]) -> Demo | None:
+    """The build's demonstration, if it is one (asked for, or every run used the demo preset); None otherwise."""
+    if demo is False and not is_demo(records):
+        return None
+    demo = demo if isinstance(demo, Demo) else Demo()
+    return dataclasses.replace(demo, simulated_gpu=demo.simulated_gpu or any(r.status == "test-meter" for r in records))
+
+
 def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = None, banding: str | None = None,
                grid: str = carbon.DEFAULT_GRID, pue: str | float = 1.0, releases_dir: Path = RELEASES_DIR,
                workers: int | None = None, cache_dir: Path | None = None, base_url: str | None = None,
-               published: bool | Path = False) -> BuildReport:
+               published: bool | Path = False, demo: bool | Demo = False) -> BuildReport:
     """Build the whole site from `results_dir` into `out_dir`; see the module docstring for the guarantees.
 
     `cache_dir` keeps checked summaries between builds (`leaderboard.cache`); None checks every file. Pages
@@ -537,18 +560,20 @@ def build_site(results_dir: Path, out_dir: Path, *, release_id: str | None = Non
     address the site is published at, fills in the embed snippets (None: they keep a `SITE/` placeholder).
     `published`: other projects' published figures to show beside the results (`leaderboard.published_pages`):
     True for the shipped records (the command's default), a folder for those in it, False for none.
+    `demo`: the site is a demonstration (`harness demo` passes a `views.Demo` with the real tasks' specs); every page
+    then says so in a banner. A site whose every run used the `demo` preset is one too, whatever `demo` says.
     """
     started = time.perf_counter()
     base_url = resolve_base_url(base_url)
     with paused_gc():
         report = _build(Path(results_dir), Path(out_dir), release_id, banding, grid, pue, releases_dir, workers,
-                        cache_dir, base_url, published)
+                        cache_dir, base_url, published, demo)
     return dataclasses.replace(report, seconds=time.perf_counter() - started)
 
 
 def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: str | None, grid: str,
            pue: str | float, releases_dir: Path, workers: int | None, cache_dir: Path | None,
-           base_url: str | None, published: bool | Path = False) -> BuildReport:
+           base_url: str | None, published: bool | Path = False, demo: bool | Demo = False) -> BuildReport:
     started = time.perf_counter()
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     if not results_dir.exists():
@@ -563,6 +588,7 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
     cache = summary_cache(cache_dir) if cache_dir is not None else None
     records, refused, num_files = load_records(results_dir, workers=workers, cache=cache)
     board = build_board(records, refused, num_files)
+    demo_site = _demo_site(demo, records)
     cache_compiled_templates(Path(cache_dir) / TEMPLATES_CACHE_DIR if cache_dir is not None else None)
     all_entries = [e for task in board.tasks.values() for e in task.rated]
     ratings = rate(all_entries, release, banding)
@@ -584,6 +610,7 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
         "min_range_ratio": MIN_RANGE_RATIO, "size_class_words": SIZE_CLASS_WORDS, "reference_gpu": REFERENCE_GPU,
         "base_url": base_url, "group_title": release_group_title,
         **({"has_published": True} if published_set is not None else {}),
+        **({"demo": demo_site} if demo_site is not None else {}),
     }
 
     try:
@@ -608,7 +635,7 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
             task_rows = sorted(rows[task.task_id], key=lambda r: (r.run.status != "gpu",
                                                                   r.run.gpu_wh.mean if r.run.gpu_wh else 0.0,
                                                                   r.run.model_id))
-            view = _task_view(task, task_rows)
+            view = _task_view(task, task_rows, demo_site)
             view["chart_rows"] = _chart_rows(view)
             view["chart_hw"] = len({r.run.hardware_class for r in view["chart_rows"]})
             key = fingerprint(settings, "task", task.task_id, task.task_kind, *(row_keys[id(r)] for r in task_rows))
@@ -690,6 +717,7 @@ def _build(results_dir: Path, out_dir: Path, release_id: str | None, banding: st
                        "csv": f"{t['slug']}.csv"} for t in tasks_view],
             "models": [{"model_id": m, "page": f"models/{slugs[m]}.html"} for m in sorted(rows_by_model)],
             "refused": [{"source": r.source, "reason": r.reason} for r in board.refused],
+            **({"demonstration": demo_site.banner} if demo_site is not None else {}),
             **({"published": published_pages.index_data(summary)} if summary is not None else {}),
         }))
         writer.finish()

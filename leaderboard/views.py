@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.kinds import KINDS
 from leaderboard import carbon
@@ -100,6 +100,50 @@ _QUERY_FIELDS = {
 }
 """What each field of a `KindDescriptor.query` (or `MODE_QUERIES`) template says, from the recorded generation
 settings, the input token limit and the kind."""
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A demonstration site (`harness demo`): tiny random-weight models run on a CPU, with cut-down settings.
+
+    `task_specs` holds each task's own resolved spec as shipped (task id -> its JSON, with `num_queries` and
+    `batch_size`), so the pages describe the real task and name the demo's settings as the demo's; a site found to
+    be a demo from its results alone (every run used the `demo` preset) has none, and names its settings as the
+    demo's only."""
+
+    task_specs: dict = field(default_factory=dict)
+    simulated_gpu: bool = False
+    """Whether a stand-in GPU meter (the fake NVML) measured any run: the banner then says so."""
+
+    @property
+    def banner(self) -> str:
+        on = "on a CPU with a simulated GPU" if self.simulated_gpu else "on a CPU"
+        return (f"Demonstration: tiny random-weight models {on}; the numbers show the method, not any model's "
+                f"cost.")
+
+
+DEMO_PRESET = "demo"
+"""The run preset of `harness demo` (configs/presets/demo.yaml): a site whose every run used it is a demonstration."""
+
+
+def is_demo(runs: Sequence) -> bool:
+    """Whether a set of runs (`RunRecord`s) is a demonstration: there are some, and every one used the demo
+    preset."""
+    return bool(runs) and all(r.preset == DEMO_PRESET for r in runs)
+
+
+def demo_query(run) -> str:
+    """What a demo run did, named as the demo's: `This demo ran 8 queries, one repetition, each cut down: a
+    64×64 image with 2 denoising steps; 1 query per batch.`"""
+    what = describe_query(run.task_kind, json.loads(run.query_spec_json or "{}"), run.batch_size)
+    repeats = "one repetition" if run.repeats == 1 else f"{run.repeats} repetitions"
+    return f"This demo ran {run.num_queries} queries, {repeats}, each cut down: {what.removeprefix('One query: ')}"
+
+
+def task_query(kind: str, spec: dict) -> str:
+    """The real task's query and size in words: `One query: ...; 1 query per batch. The task is 1000 queries.`"""
+    return (f"{describe_query(kind, spec, int(spec.get('batch_size') or 1))} The task is "
+            f"{spec.get('num_queries', '?')} queries.")
 
 
 @dataclass(frozen=True)

@@ -69,3 +69,41 @@ def test_run_returns_the_result_and_writes_only_when_asked(tiny_models_dir, fake
 def test_run_refuses_unknown_settings():
     with pytest.raises(ConfigError, match="unknown setting"):
         harness.run(task="text-gen", model="x", num_querys=3)
+
+
+def test_measure_with_no_gpu_says_it_measured_none(monkeypatch):
+    monkeypatch.delenv("HARNESS_FAKE_NVML", raising=False)
+    monkeypatch.setattr("harness.api.open_gpu_backend", _no_backend)
+    with harness.measure() as m:
+        sum(range(10_000))
+    assert m.gpu_energy_j == {} and m.gpu_indices == []
+    (warning,) = [w for w in m.warnings if w.code == "no-gpu-measured"]
+    assert warning.severity == "warning" and "no GPU was measured (no NVML here)" in warning.message
+    with harness.measure(gpus=None) as host_only:
+        pass
+    assert [w.severity for w in host_only.warnings if w.code == "no-gpu-measured"] == ["info"]
+
+
+def _no_backend():
+    from harness.errors import MeasurementError
+
+    raise MeasurementError("cannot measure the GPU: no NVML here")
+
+
+@pytest.mark.slow
+def test_the_readme_python_example_runs_as_written_on_a_cpu(tiny_models_dir, tmp_path, monkeypatch, capsys):
+    """The README's Python API block, with the tiny text-gen model in place of the hub id (tests are offline)."""
+    import re
+    from pathlib import Path
+
+    monkeypatch.delenv("HARNESS_FAKE_NVML", raising=False)
+    monkeypatch.setattr("harness.api.open_gpu_backend", _no_backend)  # the quick start's machine: no GPU
+    monkeypatch.chdir(tmp_path)
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = re.search(r"## Python API\n.*?```python\n(.*?)```", readme, re.S).group(1)
+    assert "HuggingFaceTB/SmolLM2-135M" in block and 'device="cpu"' in block
+    exec(compile(block.replace("HuggingFaceTB/SmolLM2-135M", str(tiny_models_dir / "text-gen")), "README", "exec"),
+         {})
+    out = capsys.readouterr().out
+    assert "no GPU was measured" in out and "no GPU measured" in out and "text-gen" in out
+    assert list((tmp_path / "my-results").rglob("*.json"))

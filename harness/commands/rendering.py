@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harness.kinds import is_real_gpu_backend
+from harness.results.figures import unusable_figures as figures_not_usable
 from harness.results.schema import Estimate, ResultFile
 from harness.results.store import GPU_RESULTS_DIR, OTHER_RESULTS_DIR, default_results_dir
 
@@ -87,13 +88,10 @@ GPU_FIGURE_WORDS = {
 
 
 def unusable_figures(result: ResultFile) -> list[tuple[str, list[str]]]:
-    """(reason, the figures it makes unusable) for each distinct reason among the headline's GPU figures."""
-    by_reason: dict[str, list[str]] = {}
-    for name, words in GPU_FIGURE_WORDS.items():
-        value = getattr(result.figures, name)
-        if value is not None and value.unusable:
-            by_reason.setdefault(value.unusable, []).append(words)
-    return list(by_reason.items())
+    """(reason, the headline's GPU figures it makes unusable, in words) for each distinct reason."""
+    found = [(reason, [GPU_FIGURE_WORDS[n] for n in names if n in GPU_FIGURE_WORDS])
+             for reason, names in figures_not_usable(result.figures)]
+    return [(reason, names) for reason, names in found if names]
 
 
 def serving_lines(result: ResultFile) -> list[str]:

@@ -28,7 +28,7 @@ class MeasurementWarning:
     Codes in use: `short-window`, `counter-sample-disagreement`, `contention`, `throttling`,
     `no-energy-counter`, `host-energy-estimated`, `power-limit-changed`, `sampler-gaps`, and from the
     meter's start: `mig-enabled`, `power-limit-non-default`, `persistence-off`, `power-average-only`,
-    `no-power-samples`, `process-list-unavailable`, `idle-not-settled`.
+    `no-power-samples`, `process-list-unavailable`, `idle-not-settled`; and from `harness.measure()`: `no-gpu-measured`.
     """
 
     code: str

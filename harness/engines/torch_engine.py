@@ -8,6 +8,7 @@ weight download); the result records it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -49,6 +50,7 @@ class TorchEngine(Engine):
         model_id = str(request.model_id)
         check_model_name(model_id)
         check_local_path(model_id)
+        check_hub_reachable(model_id, request.revision)
         if Path(model_id).expanduser().is_dir():
             check_model_folder(request.kind, Path(model_id), random_weights=request.random_weights)
         try:
@@ -156,6 +158,68 @@ def check_local_path(model_id: str) -> None:
 
 def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+HUB_TIMEOUT_S = 3.0
+"""How long the Hub may take to answer before a run says it cannot be reached (the libraries would retry for most
+of a minute, printing every retry)."""
+
+
+@functools.lru_cache(maxsize=4)
+def hub_unreachable(endpoint: str) -> str | None:
+    """Why the Hub at `endpoint` cannot be reached, else None: one HEAD request, answered (any HTTP status) within
+    `HUB_TIMEOUT_S` or not, asked once per process. A thread bounds the wait, name lookup included."""
+    import threading
+    import urllib.error
+    import urllib.request
+
+    outcome: list[str | None] = []
+
+    def ask() -> None:
+        try:
+            urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=HUB_TIMEOUT_S).close()
+            outcome.append(None)
+        except urllib.error.HTTPError:
+            outcome.append(None)  # it answered
+        except (OSError, ValueError) as error:
+            outcome.append(str(getattr(error, "reason", None) or error) or error.__class__.__name__)
+
+    thread = threading.Thread(target=ask, name="hub-reachable", daemon=True)
+    thread.start()
+    thread.join(HUB_TIMEOUT_S + 0.5)
+    return outcome[0] if outcome else f"no answer within {HUB_TIMEOUT_S:g} s"
+
+
+def hub_endpoint() -> str:
+    return (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+
+
+def check_hub_reachable(model_id: str, revision: str | None) -> None:
+    """A hub id with no network is one line at once (not a minute of retries ending on a missing file): what to do
+    instead, a local folder or the cached copy with HF_HUB_OFFLINE=1. Nothing is asked for a local folder or when
+    the Hub is off."""
+    if _offline() or Path(model_id).expanduser().is_dir():
+        return
+    endpoint = hub_endpoint()
+    why = hub_unreachable(endpoint)
+    if why is None:
+        return
+    at = f" at revision {revision}" if revision else ""
+    cached = any(_cached(model_id, revision, name) for name in ("config.json", "model_index.json"))
+    hint = ("a copy is in the Hugging Face cache: set HF_HUB_OFFLINE=1 to use it" if cached else
+            "give a local folder saved with save_pretrained (--model PATH), or set HF_HUB_OFFLINE=1 to use a copy "
+            "in the Hugging Face cache")
+    raise NotFoundError(f"model '{model_id}'{at} is not a local folder, and the Hub ({endpoint}) cannot be reached "
+                        f"({why}): {hint}")
+
+
+def _cached(model_id: str, revision: str | None, filename: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(model_id, filename, revision=revision), str)
+    except Exception:  # noqa: BLE001 - only chooses the hint
+        return False
 
 
 def not_found(model_id: str, revision: str | None, error: Exception) -> NotFoundError:

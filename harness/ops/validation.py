@@ -3,7 +3,8 @@
 Task files (`*.yaml`, `*.yml`) are checked against the task spec, presets (YAML files in a folder named
 `presets`, where `load_preset` finds them) against the preset model, and result files (`*.json`) against
 the result schema and the plausibility checks, file by file: every file gets a status (ok, ok with
-warnings, or invalid with its one-line error) and one bad file never stops the others. Folders are
+warnings, or invalid with its one-line error) and one bad file never stops the others. A result's warnings include
+what the run itself flagged (`run_flags`): figures not usable, its own warnings, non-standard conditions. Folders are
 searched recursively (hidden entries skipped). Task names must be unique across the files checked together.
 """
 
@@ -14,6 +15,8 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.files import visible_files
+from harness.results.figures import unusable_figures
+from harness.results.schema import ResultFile
 from harness.results.store import load_valid_result
 from harness.tasks.presets import load_preset
 from harness.tasks.registry import TASK_FILE_SUFFIXES, load_task_file, name_key
@@ -66,12 +69,26 @@ def _check_preset(path: Path) -> FileStatus:
     return FileStatus(path, "preset", "ok")
 
 
+def run_flags(result: ResultFile) -> list[str]:
+    """What the run itself flagged, in a user's words: figures not usable (and why), its own warnings, conditions
+    that keep it from being rated, and a GPU headline from one repetition (no interval)."""
+    flags = [f"not usable ({', '.join(names)}): {reason}" for reason, names in unusable_figures(result.figures)]
+    headline = result.figures.gpu_energy_per_1k_queries_wh
+    if headline is not None and headline.ci95_low is None and headline.n == 1:
+        flags.append("one repetition: the GPU headline has no confidence interval, and the leaderboard does not "
+                     "rate it (run --repeats 3 or more)")
+    if result.conditions is not None and not result.conditions.standard:
+        flags.append(f"non-standard conditions, never rated: {'; '.join(result.conditions.reasons)}")
+    flags += [f"run warning {w.code}: {w.message}" for w in result.warnings if w.severity != "info"]
+    return flags
+
+
 def _check_result(path: Path) -> FileStatus:
     try:
         loaded = load_valid_result(path)
     except HarnessError as error:
         return FileStatus(path, "result", "invalid", (str(error),))
-    warnings = tuple(f"{finding.name}: {finding.message}" for finding in loaded.findings)
+    warnings = (*(f"{finding.name}: {finding.message}" for finding in loaded.findings), *run_flags(loaded.result))
     return FileStatus(path, "result", "warnings" if warnings else "ok", warnings)
 
 

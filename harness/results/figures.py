@@ -55,6 +55,17 @@ def window_too_short(edge_share: float, what: str = "a window") -> str:
             f"than {MAX_EDGE_ERROR * 100:g} %); lengthen it (--min-window-s, 10 s by default on a GPU)")
 
 
+def unusable_figures(figures: Figures) -> list[tuple[str, list[str]]]:
+    """(reason, the names of the figures it makes unusable) for each distinct reason, in the figures' order: what a
+    run flagged, said once per cause."""
+    by_reason: dict[str, list[str]] = {}
+    for name in type(figures).model_fields:
+        value = getattr(figures, name)
+        if isinstance(value, Estimate) and value.unusable:
+            by_reason.setdefault(value.unusable, []).append(name)
+    return list(by_reason.items())
+
+
 def _edge_error_j(rep: Repetition, phase: str) -> float | None:
     reading = rep.readings.get(phase)
     if reading is None or reading.gpu_edge_error_j is None:

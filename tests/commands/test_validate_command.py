@@ -93,6 +93,16 @@ def test_result_with_warnings_is_valid_and_shows_them(tmp_path, capsys):
     assert "warnings" in status_lines(out) and "short-window" in out
 
 
+def test_what_the_run_flagged_is_reported_not_ok(tmp_path, capsys):
+    """A run whose figures are not usable used to read `1 ok`: validate says what the run said, in words to act on."""
+    good_result_file(tmp_path, repeats=2, jitter_share=0.6, seed=3)  # the repetitions disagree: below zero
+    good_result_file(tmp_path, name="one.json", repeats=1, seed=4)
+    code, out, _ = run_cli(capsys, "validate", str(tmp_path))
+    assert code == 0 and "2 checked: 0 ok, 2 with warnings, 0 invalid" in out
+    assert "not usable (gpu_energy_per_1k_queries_wh" in out and "too few repetitions for how much they differ" in out
+    assert "run more (--repeats N" in out and "one repetition: the GPU headline has no confidence interval" in out
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [

@@ -164,7 +164,7 @@ def test_served_section_table_numbers_and_order(served_site):
                                                                    ("vllm", 64)]
     alpha8 = cells[1]
     # model, engine, concurrency, J/token, CI, ITL p50 / p90 (ms), TTFT p50 (ms), tokens/s, J per request, window, note
-    assert alpha8[1:9] == ["vllm 0.0.0-synthetic", "8", "0.0800", "0.0784–0.0816", "20.0 / 28.0", "50.0", "400",
+    assert alpha8[1:9] == ["vllm 0.0.0-synthetic", "8", "0.0800", "[0.0784, 0.0816]", "20.0 / 28.0", "50.0", "400",
                            "8.00 (0.800 / 7.20)"]
     assert alpha8[9] == "30.0" and alpha8[10] == ""
     gamma64 = cells[8]
@@ -204,7 +204,7 @@ def test_served_figures_in_the_task_data_and_on_the_model_page(served_site):
     tables = re.findall(r'<table class="figures served-figures">(.*?)</table>', page, re.S)
     assert len(tables) == 4
     sglang = next(t for t in tables if "sglang 0.0.0-synthetic, concurrency 8" in t)
-    assert "0.150 J (95 % CI 0.147–0.153, n=3)" in sglang and "28.0 ms / 39.2 ms" in sglang
+    assert "0.150 J (95 % CI [0.147, 0.153], n=3)" in sglang and "28.0 ms / 39.2 ms" in sglang
     assert "prefill 1.50 J, decode 13.5 J" in sglang
     alpha = next((served_site / "models").glob("org__alpha*.html")).read_text()
     assert alpha.count('class="figures served-figures"') == 3  # not for its in-process run

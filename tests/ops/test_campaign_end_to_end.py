@@ -49,4 +49,4 @@ def test_plan_run_collect_replan(tiny_models_dir, write_campaign, tmp_path):
 
     bundle = create_bundle([results], tmp_path / "sub.tar.gz", [job_dir / "run.log"])
     verified = verify_bundle(bundle)
-    assert verified.ok and verified.results[0].result.model.id == str(model)
+    assert verified.ok and verified.results[0].result.model.id == Path(model).name  # the folder's name, not its path

@@ -174,3 +174,24 @@ def test_chat_runs_carry_energy_per_output_token_and_output_lengths(tiny_models_
     fixed = frame[frame.task_id == "text-gen"].iloc[0]
     assert pd.isna(fixed["output_length_mean_tokens"]) and pd.isna(fixed["output_length_at_cap_queries"])
     assert fixed["gpu_energy_per_output_token_j"] > 0   # fixed-length generation has a per-token figure too
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "emissions", "dataset"])
+def test_an_old_file_with_a_local_path_for_its_model_id_exports_a_clean_id(tmp_path, fmt):
+    """Files written before the engines recorded a local folder's clean id hold the folder's path: read anywhere,
+    the id is the folder's hub id (`model.name` then) or its name, and the path is in no export."""
+    import json
+
+    folder = tmp_path / "old"
+    for seed, (path, name) in enumerate([("/home/me/.cache/demo-models/text-gen", None),
+                                         ("/srv/models/smol", "HuggingFaceTB/SmolLM2-135M")], start=1):
+        written = write_result(make_result(seed=seed), folder / f"{seed}.json")
+        data = json.loads(written.read_text())
+        data["model"]["id"], data["model"]["name"] = path, name
+        written.write_text(json.dumps(data))
+    frame = load_frame(folder)
+    assert sorted(frame["model_id"]) == ["HuggingFaceTB/SmolLM2-135M", "text-gen"]
+    out = tmp_path / f"export-{fmt}"
+    export(folder, out, fmt, g_co2e_per_kwh=400.0, region="FRA")
+    text = "".join(p.read_text() for p in ([out] if out.is_file() else out.rglob("*")) if p.is_file())
+    assert "/home/me" not in text and "/srv/models" not in text and "text-gen" in text

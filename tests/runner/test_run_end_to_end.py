@@ -44,7 +44,7 @@ def test_every_task_file_runs_and_its_result_validates(spec, tiny_models_dir, fa
     assert result.task.id == spec.id and result.task.version == spec.version
     assert result.environment.meter_backend == "fake-nvml"
     assert result.hardware_class == "1x Fake NVIDIA H100 80GB HBM3"
-    assert result.model.id == str(model) and not result.model.random_weights
+    assert result.model.id == model.name and not result.model.random_weights  # the folder's name, never its path
     assert result.model.num_parameters > 0
     assert result.settings.num_queries == 3 and len(result.repetitions) == 2
     assert result.input_set.source == "builtin" and result.input_set.num_items == 3
@@ -99,6 +99,21 @@ def test_cpu_only_run_reports_host_energy_and_no_gpu_headline(tiny_models_dir, t
     assert result.figures.cpu_energy_per_1k_queries_wh.mean > 0
     assert result.model.random_weights
     assert "not measured (no GPU in this run)" in out
+
+
+def test_a_cpu_run_is_never_filed_under_results_unless_asked(tiny_models_dir, tmp_path, monkeypatch, capsys):
+    """`results/` holds real GPU measurements only: with no --results-dir a CPU run goes to `cpu-results/`, said in
+    one line; an explicit --results-dir is honoured as before."""
+    monkeypatch.delenv("HARNESS_FAKE_NVML", raising=False)
+    monkeypatch.chdir(tmp_path)
+    args = _smoke_args("text-classification", tiny_models_dir / "text-classification", tmp_path / "unused")
+    at = args.index("--results-dir")
+    assert run_cli(*args[:at], *args[at + 2:]) == 0
+    out = capsys.readouterr().out
+    assert not (tmp_path / "results").exists() and len(list(iter_result_files(tmp_path / "cpu-results"))) == 1
+    assert out.count("filed under cpu-results/, not results/: no real GPU was measured") == 1
+    assert run_cli(*args[:at], "--results-dir", "results", *args[at + 2:]) == 0
+    assert len(list(iter_result_files(tmp_path / "results"))) == 1 and "filed under" not in capsys.readouterr().out
 
 
 def test_a_local_model_is_recorded_by_a_clean_id_never_its_path(tiny_models_dir, tmp_path, monkeypatch, capsys):

@@ -62,3 +62,22 @@ def test_a_cls_pooling_folder_pools_the_first_token(tmp_path, load_tiny):
     mean_similarity = WORKLOADS["sentence-similarity"](load_tiny("sentence-similarity"),
                                                        task_spec("sentence-similarity")).run_batch(PAIRS).outputs[0]
     assert not torch.allclose(cls_similarity, mean_similarity)
+
+
+def test_a_folders_pooling_is_read_from_where_it_loaded_while_its_id_is_clean(tmp_path, tiny_models_dir):
+    """The result records a local folder by a clean id, never its path; the workload still reads the folder's own
+    pooling config (from where the model was loaded)."""
+    import shutil
+
+    from harness.workloads import load_model
+
+    folder = tmp_path / "cls-model"
+    shutil.copytree(tiny_models_dir / "sentence-similarity", folder)
+    (folder / "modules.json").write_text(json.dumps([{"path": "1_Pooling",
+                                                      "type": "sentence_transformers.models.Pooling"}]))
+    (folder / "1_Pooling").mkdir(exist_ok=True)
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}))
+    loaded = load_model("sentence-similarity", str(folder), dtype="float32", device="cpu")
+    assert loaded.info["id"] == "cls-model"
+    workload = WORKLOADS["sentence-similarity"](loaded, task_spec("sentence-similarity"))
+    assert workload.workload_settings == {"pooling": "cls"}
